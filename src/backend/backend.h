@@ -1,0 +1,165 @@
+/* The backend interface: what every way of running a container provides.
+ *
+ * One `static const struct backend_ops` per backend; callers use the
+ * backend_*() wrappers, which turn a missing hook into a clear
+ * "Backend X cannot Y" (-ENOSYS).  Lifecycle hooks return 0 and the exit
+ * status the caller should pass on (a runtime's own exit code, or the
+ * container's for run and exec) in *ret_status, or a negative errno when the
+ * backend could not be asked at all.
+ *
+ * Calls carry the command's arguments twice: `args`, exactly as the caller
+ * wrote them in runc syntax (exec-based backends hand them on unchanged, so
+ * every flag crun and runc know works), and the parsed fields, for backends
+ * that implement the command themselves.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "util/err.h"
+
+/* Options that apply to every command (runc's global flags). */
+struct backend_env {
+        const char *root;       /* pxcri's state root; each backend gets <root>/<name> */
+        const char *log_file;   /* --log */
+        const char *log_format; /* --log-format */
+        bool debug;             /* --debug */
+        bool systemd_cgroup;    /* --systemd-cgroup */
+};
+
+struct backend_call {
+        const char *id;
+        char *const *args; /* the command's arguments (after the command name) */
+        size_t n_args;
+        const char *bundle; /* absolute */
+        const char *pid_file;
+        const char *console_socket;
+        bool detach;
+};
+
+struct backend;
+
+struct backend_ops {
+        /* 0 if the backend can run here, else why not. */
+        int (*check)(struct backend *b, struct pxe **err);
+        int (*create)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);
+        /* create + start + wait; detached when c->detach. */
+        int (*run)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);
+        int (*start)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);
+        int (*kill)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);
+        int (*delete)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);
+        int (*exec)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);
+        int (*ps)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);
+        int (*pause)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);
+        int (*resume)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);
+        int (*update)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);
+        int (*spec)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);
+        /* OCI state of one container as a JSON object (new reference). */
+        int (*state)(struct backend *b, const char *id, json_t **ret, struct pxe **err);
+        /* All containers in this backend's root: a JSON array of runc `list` objects. */
+        int (*list)(struct backend *b, json_t **ret, struct pxe **err);
+        /* Whether the backend holds state for id (no process is spawned). */
+        bool (*exists)(struct backend *b, const char *id);
+        /* OCI features document (runtime-spec features.md), new reference. */
+        int (*features)(struct backend *b, json_t **ret, struct pxe **err);
+        /* One line naming the backend's implementation and version. */
+        int (*version)(struct backend *b, char **ret, struct pxe **err);
+};
+
+struct backend {
+        enum backend_id id;
+        const char *name;
+        const struct backend_ops *ops;
+        const struct backend_env *env;
+        char *path; /* binary of an exec-based backend */
+        char *root; /* <env->root>/<name> */
+};
+
+/* Open backend id for use: fails with a message naming the backend when it is
+ * not built, not configured or not available (its binary is missing). */
+int backend_open(const struct config *cfg, const struct backend_env *env, enum backend_id id,
+                 struct backend **ret, struct pxe **err);
+void backend_free(struct backend *b);
+
+static inline void backend_freep(struct backend **b)
+{
+        backend_free(*b);
+}
+
+#define _cleanup_backend_ __attribute__((cleanup(backend_freep)))
+
+int backend_unsupported(const struct backend *b, const char *what, struct pxe **err);
+
+#define BACKEND_CALL(b, hook, what, ...) \
+        ((b)->ops->hook ? (b)->ops->hook((b), __VA_ARGS__) : backend_unsupported((b), (what), err))
+
+static inline int backend_create(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return BACKEND_CALL(b, create, "create containers", c, st, err);
+}
+static inline int backend_run(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return BACKEND_CALL(b, run, "run containers", c, st, err);
+}
+static inline int backend_start(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return BACKEND_CALL(b, start, "start containers", c, st, err);
+}
+static inline int backend_kill(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return BACKEND_CALL(b, kill, "signal containers", c, st, err);
+}
+static inline int backend_delete(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return BACKEND_CALL(b, delete, "delete containers", c, st, err);
+}
+static inline int backend_exec(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return BACKEND_CALL(b, exec, "exec into containers", c, st, err);
+}
+static inline int backend_ps(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return BACKEND_CALL(b, ps, "list container processes", c, st, err);
+}
+static inline int backend_pause(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return BACKEND_CALL(b, pause, "pause containers", c, st, err);
+}
+static inline int backend_resume(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return BACKEND_CALL(b, resume, "resume containers", c, st, err);
+}
+static inline int backend_update(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return BACKEND_CALL(b, update, "update container resources", c, st, err);
+}
+static inline int backend_spec(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return BACKEND_CALL(b, spec, "generate a spec", c, st, err);
+}
+static inline int backend_state(struct backend *b, const char *id, json_t **ret, struct pxe **err)
+{
+        return BACKEND_CALL(b, state, "report container state", id, ret, err);
+}
+static inline int backend_list(struct backend *b, json_t **ret, struct pxe **err)
+{
+        return BACKEND_CALL(b, list, "list containers", ret, err);
+}
+static inline bool backend_exists(struct backend *b, const char *id)
+{
+        return b->ops->exists && b->ops->exists(b, id);
+}
+static inline int backend_features(struct backend *b, json_t **ret, struct pxe **err)
+{
+        return BACKEND_CALL(b, features, "report features", ret, err);
+}
+static inline int backend_version(struct backend *b, char **ret, struct pxe **err)
+{
+        return BACKEND_CALL(b, version, "report its version", ret, err);
+}
+
+/* Backend tables, defined by each backend. */
+extern const struct backend_ops backend_oci_ops;

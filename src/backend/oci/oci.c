@@ -1,0 +1,281 @@
+/* crun and runc: exec-based backends.
+ *
+ * pxcri hands each command to the runtime binary with the caller's own
+ * arguments, so every flag crun and runc understand keeps working; pxcri only
+ * chooses the binary and gives it a state root of its own (<root>/crun,
+ * <root>/runc).  The binary's stdio is the caller's, which is what the runc
+ * contract needs for create (the container inherits it) and run.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/spawn.h"
+
+#define OCI_QUERY_TIMEOUT_MS 30000
+#define OCI_FIXED_ARGS 10
+
+static int oci_check(struct backend *b, struct pxe **err)
+{
+        if (!b->path)
+                return pxe_set(err, EINVAL, "no binary configured (backends.%s.path)", b->name);
+        if (access(b->path, X_OK) < 0)
+                return pxe_set_errno(err, errno, "%s", b->path);
+        return 0;
+}
+
+/* argv = <binary> --root <root> [--log=F] [--log-format=X] [--debug]
+ *        [--systemd-cgroup] <cmd> <args...> */
+static const char **build_argv(struct backend *b, const char *cmd, char *const *args, size_t n_args,
+                               char **log_opt, char **fmt_opt)
+{
+        const struct backend_env *env = b->env;
+        const char **argv = calloc(OCI_FIXED_ARGS + n_args + 1, sizeof(char *));
+        size_t n = 0;
+
+        *log_opt = *fmt_opt = NULL;
+        if (!argv)
+                return NULL;
+        argv[n++] = b->path;
+        argv[n++] = "--root";
+        argv[n++] = b->root;
+        if (env->log_file && asprintf(log_opt, "--log=%s", env->log_file) >= 0)
+                argv[n++] = *log_opt;
+        if (env->log_format && asprintf(fmt_opt, "--log-format=%s", env->log_format) >= 0)
+                argv[n++] = *fmt_opt;
+        if (env->debug)
+                argv[n++] = "--debug";
+        if (env->systemd_cgroup)
+                argv[n++] = "--systemd-cgroup";
+        argv[n++] = cmd;
+        for (size_t i = 0; i < n_args; i++)
+                argv[n++] = args[i];
+        argv[n] = NULL;
+        return argv;
+}
+
+/* Run `<binary> ... cmd args` with the caller's stdio; signals sent to pxcri
+ * are passed on while it runs (needed for run and exec in the foreground). */
+static int oci_passthrough(struct backend *b, const char *cmd, const struct backend_call *c, int *ret_status,
+                           struct pxe **err)
+{
+        _cleanup_free_ char *log_opt = NULL, *fmt_opt = NULL;
+        _cleanup_free_ const char **argv = build_argv(b, cmd, c->args, c->n_args, &log_opt, &fmt_opt);
+        struct spawn_opts o = { 0 };
+        int status, r;
+        pid_t pid;
+
+        if (!argv)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        o.argv = argv;
+        pid = spawn_start(&o, err);
+        if (pid < 0)
+                return pid;
+        r = spawn_wait_forwarding(pid, &status);
+        if (r < 0)
+                return pxe_set_errno(err, -r, "Waiting for %s %s", b->name, cmd);
+        *ret_status = spawn_exit_code(status);
+        return 0;
+}
+
+#define OCI_PASSTHROUGH(cmd)                                                                               \
+        static int oci_##cmd(struct backend *b, const struct backend_call *c, int *st, struct pxe **err) \
+        {                                                                                                \
+                return oci_passthrough(b, #cmd, c, st, err);                                             \
+        }
+
+OCI_PASSTHROUGH(create)
+OCI_PASSTHROUGH(run)
+OCI_PASSTHROUGH(start)
+OCI_PASSTHROUGH(kill)
+OCI_PASSTHROUGH(delete)
+OCI_PASSTHROUGH(exec)
+OCI_PASSTHROUGH(ps)
+OCI_PASSTHROUGH(pause)
+OCI_PASSTHROUGH(resume)
+OCI_PASSTHROUGH(update)
+OCI_PASSTHROUGH(spec)
+
+/* Run a query with captured output and a time limit. */
+static int oci_query(struct backend *b, const char *cmd, char *const *args, size_t n_args,
+                     struct spawn_result *res, struct pxe **err)
+{
+        _cleanup_free_ char *log_opt = NULL, *fmt_opt = NULL;
+        _cleanup_free_ const char **argv = build_argv(b, cmd, args, n_args, &log_opt, &fmt_opt);
+        struct spawn_opts o = {
+                .argv = argv,
+                .capture_stdout = true,
+                .capture_stderr = true,
+                .null_stdin = true,
+                .timeout_ms = OCI_QUERY_TIMEOUT_MS,
+        };
+
+        if (!argv)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        return spawn_run(&o, res, err);
+}
+
+/* The runtime's own complaint, trimmed to its last line. */
+static void last_line(char *s, char *buf, size_t size)
+{
+        size_t n = s ? strlen(s) : 0;
+        char *start;
+
+        while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+                s[--n] = '\0';
+        start = s ? strrchr(s, '\n') : NULL;
+        snprintf(buf, size, "%s", start ? start + 1 : (s ? s : ""));
+}
+
+static json_t *parse_output(struct spawn_result *res, json_type want)
+{
+        json_t *j = json_loadb(res->out ? res->out : "", res->out_len, JSON_DECODE_ANY, NULL);
+
+        if (j && want == JSON_ARRAY && json_is_null(j)) {
+                json_decref(j);
+                return json_array(); /* runc prints null for an empty list */
+        }
+        if (j && json_typeof(j) != want) {
+                json_decref(j);
+                return NULL;
+        }
+        return j;
+}
+
+static int oci_state(struct backend *b, const char *id, json_t **ret, struct pxe **err)
+{
+        struct spawn_result res = { 0 };
+        char *const args[] = { (char *) id };
+        char why[512];
+        json_t *j;
+        int r;
+
+        r = oci_query(b, "state", args, 1, &res, err);
+        if (r < 0)
+                goto out;
+        if (spawn_exit_code(res.status) != 0) {
+                last_line(res.errout, why, sizeof(why));
+                r = pxe_set(err, b->ops->exists(b, id) ? EIO : ENOENT, "%s state %s failed: %s", b->name, id, why);
+                goto out;
+        }
+        j = parse_output(&res, JSON_OBJECT);
+        if (!j) {
+                r = pxe_set(err, EIO, "%s state %s printed no JSON object", b->name, id);
+                goto out;
+        }
+        *ret = j;
+out:
+        spawn_result_done(&res);
+        return r;
+}
+
+static int oci_list(struct backend *b, json_t **ret, struct pxe **err)
+{
+        static char *const args[] = { "--format", "json" };
+        struct spawn_result res = { 0 };
+        char why[512];
+        json_t *j;
+        int r;
+
+        if (!fs_dir_exists(b->root)) {
+                *ret = json_array();
+                return 0;
+        }
+        r = oci_query(b, "list", args, 2, &res, err);
+        if (r < 0)
+                goto out;
+        if (spawn_exit_code(res.status) != 0) {
+                last_line(res.errout, why, sizeof(why));
+                r = pxe_set(err, EIO, "%s list failed: %s", b->name, why);
+                goto out;
+        }
+        j = parse_output(&res, JSON_ARRAY);
+        if (!j) {
+                r = pxe_set(err, EIO, "%s list printed no JSON array", b->name);
+                goto out;
+        }
+        *ret = j;
+out:
+        spawn_result_done(&res);
+        return r;
+}
+
+/* Both crun and runc keep a directory per container in their root. */
+static bool oci_exists(struct backend *b, const char *id)
+{
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
+
+        if (asprintf(&p, "%s/%s", b->root, id) < 0)
+                return false;
+        return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int oci_version(struct backend *b, char **ret, struct pxe **err)
+{
+        struct spawn_result res = { 0 };
+        char line[256];
+        int r;
+
+        r = oci_query(b, "--version", NULL, 0, &res, err);
+        if (r == 0) {
+                char *nl = res.out ? strchr(res.out, '\n') : NULL;
+
+                if (nl)
+                        *nl = '\0';
+                snprintf(line, sizeof(line), "%s", res.out ? res.out : "");
+                *ret = strdup(line);
+                if (!*ret)
+                        r = pxe_set(err, ENOMEM, "Out of memory");
+        }
+        spawn_result_done(&res);
+        return r;
+}
+
+/* runc has `features`; crun 1.8 does not, and then we state only what the
+ * OCI spec lets us be sure of. */
+static int oci_features(struct backend *b, json_t **ret, struct pxe **err)
+{
+        struct spawn_result res = { 0 };
+        json_t *j = NULL;
+        int r;
+
+        r = oci_query(b, "features", NULL, 0, &res, err);
+        if (r == 0 && spawn_exit_code(res.status) == 0)
+                j = parse_output(&res, JSON_OBJECT);
+        spawn_result_done(&res);
+        if (r < 0)
+                return r;
+        if (!j)
+                j = json_pack("{s:s, s:s}", "ociVersionMin", "1.0.0", "ociVersionMax", "1.0.2");
+        if (!j)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        *ret = j;
+        return 0;
+}
+
+const struct backend_ops backend_oci_ops = {
+        .check = oci_check,
+        .create = oci_create,
+        .run = oci_run,
+        .start = oci_start,
+        .kill = oci_kill,
+        .delete = oci_delete,
+        .exec = oci_exec,
+        .ps = oci_ps,
+        .pause = oci_pause,
+        .resume = oci_resume,
+        .update = oci_update,
+        .spec = oci_spec,
+        .state = oci_state,
+        .list = oci_list,
+        .exists = oci_exists,
+        .features = oci_features,
+        .version = oci_version,
+};

@@ -1,0 +1,68 @@
+/* The pxcri command line: global options, the command table, and the
+ * commands themselves (one file per concern in src/cli/). */
+#pragma once
+
+#include "cli/args.h"
+#include "config/config.h"
+#include "container/container.h"
+
+#define PXCRI_VERSION "0.1.0"
+#define PXCRI_OCI_VERSION "1.0.2"
+
+struct cli {
+        const char *config_path; /* --config */
+        const char *root;        /* --root, else runtime.root_path */
+        const char *log_file;
+        const char *log_format;
+        bool debug;
+        bool systemd_cgroup;
+        struct config *cfg;
+        struct container_ctx ctx;
+};
+
+struct cli_command {
+        const char *name;
+        const char *usage;   /* "[OPTIONS] <container-id>" */
+        const char *summary; /* one line */
+        const struct cli_opt *opts;
+        bool stop_at_positional;
+        int min_pos, max_pos; /* positional count bounds; max -1: unbounded */
+        int (*run)(struct cli *c, struct cli_args *a, struct pxe **err);
+};
+
+/* Entry point of the program: returns the process exit code. */
+int cli_main(int argc, char **argv);
+
+/* Commands.  Each returns the exit code (>= 0) or a negative errno with err set. */
+int cmd_create(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_run(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_start(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_kill(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_exec(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_ps(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_pause(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_resume(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_update(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_delete(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_state(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_list(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_spec(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_features(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_version(struct cli *c, struct cli_args *a, struct pxe **err);
+
+/* Option tables, shared with the command table in cli.c.  Indexes are the
+ * enum values in each command's file. */
+extern const struct cli_opt cli_create_opts[];
+extern const struct cli_opt cli_run_opts[];
+extern const struct cli_opt cli_kill_opts[];
+extern const struct cli_opt cli_exec_opts[];
+extern const struct cli_opt cli_ps_opts[];
+extern const struct cli_opt cli_update_opts[];
+extern const struct cli_opt cli_delete_opts[];
+extern const struct cli_opt cli_list_opts[];
+extern const struct cli_opt cli_spec_opts[];
+extern const struct cli_opt cli_features_opts[];
+extern const struct cli_opt cli_no_opts[];
+
+/* Print a JSON value to stdout, indented as runc does. */
+int cli_print_json(json_t *j, struct pxe **err);

@@ -1,0 +1,77 @@
+/* pxcri's configuration: one JSON file, or the built-in defaults.
+ *
+ * Where it comes from, first that applies: an explicit path (--config),
+ * $PXCRI_CONFIG, /etc/pxcri/config.json when it exists, the built-in default
+ * (config_default_json).  An explicit path that does not exist is an error.
+ * Unknown keys become warnings (config.warnings); a wrong type is an error that
+ * names the key.  docs/configuration.md documents every key.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "router/match.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/pxcri/config.json"
+
+/* A backend pxcri knows by name; whether it is available is the backend
+ * module's business. */
+enum backend_id {
+        BACKEND_CRUN,
+        BACKEND_RUNC,
+        BACKEND_LXC,
+        BACKEND_PROXMOX,
+        BACKEND_MAX,
+        BACKEND_INVALID = -1,
+};
+
+enum backend_id backend_id_from_name(const char *name);
+const char *backend_id_to_name(enum backend_id id);
+
+/* One entry of runtime.routing: every condition that is set must match. */
+struct route_rule {
+        struct matcher pattern; /* container name or ID */
+        struct matcher image;   /* image reference */
+        struct matcher handler; /* CRI RuntimeClass handler */
+        char *annotation_key;   /* "key=value" rule: the key ... */
+        struct matcher annotation_value; /* ... and a matcher for the value (unset: key present) */
+        enum backend_id runtime;
+};
+
+struct backend_config {
+        char *path; /* binary of an exec-based backend (crun, runc); NULL: the default */
+};
+
+struct config {
+        char *source;    /* the file it came from, or "built-in defaults" */
+        char *root_path; /* runtime.root_path */
+        enum log_level log_level;
+        struct route_rule *rules;
+        size_t n_rules;
+        struct matcher *crun_name_patterns;
+        size_t n_crun_name_patterns;
+        enum backend_id default_backend; /* container_config.default_container_type */
+        struct backend_config backends[BACKEND_MAX];
+        char **warnings;
+        size_t n_warnings;
+};
+
+extern const char config_default_json[];
+
+/* Load from path, or by the search order above when path is NULL. */
+int config_load(const char *path, struct config **ret, struct pxe **err);
+
+/* Parse a JSON text; origin names it in messages. */
+int config_parse(const char *text, const char *origin, struct config **ret, struct pxe **err);
+
+void config_free(struct config *c);
+
+static inline void config_freep(struct config **c)
+{
+        config_free(*c);
+}
+
+#define _cleanup_config_ __attribute__((cleanup(config_freep)))

@@ -1,0 +1,276 @@
+#include "util/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+
+#define SPAWN_CAPTURE_MAX (16u << 20)
+
+extern char **environ;
+
+struct capture {
+        int fd;
+        char *buf;
+        size_t len, cap;
+};
+
+static int start_child(const struct spawn_opts *o, int out_w, int err_w, pid_t *ret_pid, struct pxe **err)
+{
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t all, none;
+        int r;
+
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&attr);
+        sigfillset(&all);
+        sigemptyset(&none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+        if (o->null_stdin)
+                posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        if (out_w >= 0)
+                posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
+        if (err_w >= 0)
+                posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
+
+        r = posix_spawn(ret_pid, o->argv[0], &fa, &attr, (char *const *) o->argv,
+                        o->envp ? o->envp : environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r != 0)
+                return pxe_set_errno(err, r, "Executing %s", o->argv[0]);
+        return 0;
+}
+
+pid_t spawn_start(const struct spawn_opts *o, struct pxe **err)
+{
+        pid_t pid;
+        int r = start_child(o, -1, -1, &pid, err);
+
+        return r < 0 ? r : pid;
+}
+
+int spawn_wait(pid_t pid, int *status)
+{
+        while (waitpid(pid, status, 0) < 0) {
+                if (errno != EINTR)
+                        return -errno;
+        }
+        return 0;
+}
+
+static volatile sig_atomic_t forward_pid;
+
+static const int forwarded_signals[] = {
+        SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGCONT, SIGWINCH, SIGPWR, SIGURG,
+};
+
+static void forward_signal(int sig, siginfo_t *si, void *uctx)
+{
+        (void) uctx;
+        /* SI_KERNEL: the tty driver signalled the process group, the child
+         * got it too. */
+        if (si && si->si_code == SI_KERNEL)
+                return;
+        if (forward_pid > 0)
+                kill((pid_t) forward_pid, sig);
+}
+
+int spawn_wait_forwarding(pid_t pid, int *status)
+{
+        struct sigaction sa = { .sa_sigaction = forward_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
+        struct sigaction old[ARRAY_SIZE(forwarded_signals)];
+        int r;
+
+        forward_pid = pid;
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < ARRAY_SIZE(forwarded_signals); i++)
+                sigaction(forwarded_signals[i], &sa, &old[i]);
+        r = spawn_wait(pid, status);
+        for (size_t i = 0; i < ARRAY_SIZE(forwarded_signals); i++)
+                sigaction(forwarded_signals[i], &old[i], NULL);
+        forward_pid = 0;
+        return r;
+}
+
+int spawn_exit_code(int status)
+{
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        if (WIFSIGNALED(status))
+                return 128 + WTERMSIG(status);
+        return 255;
+}
+
+static long long now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read what is available; returns 1 at EOF, 0 otherwise. */
+static int capture_read(struct capture *c)
+{
+        char chunk[16384];
+        ssize_t n = read(c->fd, chunk, sizeof(chunk));
+
+        if (n < 0)
+                return errno == EINTR || errno == EAGAIN ? 0 : 1;
+        if (n == 0)
+                return 1;
+        if (c->len + (size_t) n + 1 > c->cap && c->len < SPAWN_CAPTURE_MAX) {
+                size_t cap = c->cap ? c->cap * 2 : 4096;
+                char *b;
+
+                while (cap < c->len + (size_t) n + 1)
+                        cap *= 2;
+                b = realloc(c->buf, cap);
+                if (!b)
+                        return 1;
+                c->buf = b;
+                c->cap = cap;
+        }
+        if (c->len + (size_t) n + 1 <= c->cap) {
+                memcpy(c->buf + c->len, chunk, (size_t) n);
+                c->len += (size_t) n;
+                c->buf[c->len] = '\0';
+        }
+        return 0;
+}
+
+/* Poll the pipes and the pidfd until the child exited and the pipes are
+ * drained, or the deadline passes.  A grandchild that keeps a pipe open (a
+ * daemonising runtime) does not hold us: after the child exits we only take
+ * what is already buffered. */
+static int pump(const struct spawn_opts *o, int pidfd, struct capture *cap, int ncap)
+{
+        long long deadline = o->timeout_ms > 0 ? now_ms() + o->timeout_ms : 0;
+        bool exited = false;
+
+        for (;;) {
+                struct pollfd p[3];
+                int n = 0, wait_ms = -1, r;
+
+                for (int i = 0; i < ncap; i++)
+                        if (cap[i].fd >= 0)
+                                p[n++] = (struct pollfd) { .fd = cap[i].fd, .events = POLLIN };
+                if (exited && n == 0)
+                        return 0;
+                if (!exited)
+                        p[n++] = (struct pollfd) { .fd = pidfd, .events = POLLIN };
+                if (exited)
+                        wait_ms = 0;
+                else if (deadline) {
+                        long long left = deadline - now_ms();
+                        if (left <= 0)
+                                return -ETIMEDOUT;
+                        wait_ms = (int) left;
+                }
+                r = poll(p, (nfds_t) n, wait_ms);
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+                if (r == 0 && exited)
+                        return 0;
+                for (int i = 0; i < n; i++) {
+                        if (!p[i].revents)
+                                continue;
+                        if (p[i].fd == pidfd) {
+                                exited = true;
+                                continue;
+                        }
+                        for (int k = 0; k < ncap; k++)
+                                if (cap[k].fd == p[i].fd && capture_read(&cap[k])) {
+                                        close(cap[k].fd);
+                                        cap[k].fd = -1;
+                                }
+                }
+        }
+}
+
+int spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct pxe **err)
+{
+        struct capture cap[2] = { { .fd = -1 }, { .fd = -1 } };
+        int wr[2] = { -1, -1 };
+        _cleanup_close_ int pidfd = -EBADF;
+        pid_t pid;
+        int r;
+
+        memset(res, 0, sizeof(*res));
+        for (int i = 0; i < 2; i++) {
+                int p[2];
+
+                if (!(i == 0 ? o->capture_stdout : o->capture_stderr))
+                        continue;
+                if (pipe2(p, O_CLOEXEC) < 0) {
+                        r = pxe_set_errno(err, errno, "Creating pipe");
+                        goto out;
+                }
+                cap[i].fd = p[0];
+                wr[i] = p[1];
+        }
+
+        r = start_child(o, wr[0], wr[1], &pid, err);
+        for (int i = 0; i < 2; i++)
+                if (wr[i] >= 0)
+                        close(wr[i]);
+        if (r < 0)
+                goto out;
+
+        pidfd = pidfd_open(pid, 0);
+        if (pidfd < 0) {
+                r = pxe_set_errno(err, errno, "Watching %s", o->argv[0]);
+                kill(pid, SIGKILL);
+                spawn_wait(pid, &res->status);
+                goto out;
+        }
+        for (int i = 0; i < 2; i++)
+                if (cap[i].fd >= 0)
+                        fcntl(cap[i].fd, F_SETFL, O_NONBLOCK);
+
+        r = pump(o, pidfd, cap, 2);
+        if (r == -ETIMEDOUT) {
+                kill(pid, SIGKILL);
+                pxe_set(err, ETIMEDOUT, "%s did not finish within %d ms", o->argv[0], o->timeout_ms);
+        } else if (r < 0) {
+                kill(pid, SIGKILL);
+                pxe_set_errno(err, -r, "Waiting for %s", o->argv[0]);
+        }
+        spawn_wait(pid, &res->status);
+
+out:
+        for (int i = 0; i < 2; i++)
+                if (cap[i].fd >= 0)
+                        close(cap[i].fd);
+        res->out = cap[0].buf;
+        res->out_len = cap[0].len;
+        res->errout = cap[1].buf;
+        res->errout_len = cap[1].len;
+        if ((o->capture_stdout && !res->out) || (o->capture_stderr && !res->errout)) {
+                if (o->capture_stdout && !res->out)
+                        res->out = strdup("");
+                if (o->capture_stderr && !res->errout)
+                        res->errout = strdup("");
+        }
+        return r < 0 ? r : 0;
+}
+
+void spawn_result_done(struct spawn_result *res)
+{
+        free(res->out);
+        free(res->errout);
+        res->out = res->errout = NULL;
+}

@@ -1,0 +1,53 @@
+/* Running other programs: the one place pxcri forks and execs.
+ *
+ * argv only, never a shell; the child starts with default signal dispositions
+ * and an empty signal mask; pxcri's own descriptors are O_CLOEXEC, so the child
+ * gets stdin/stdout/stderr and whatever the caller deliberately left open
+ * (runc's --preserve-fds).  Waits are bounded when timeout_ms is set: the child
+ * is killed with SIGKILL on expiry and the call fails with -ETIMEDOUT.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/err.h"
+
+struct spawn_opts {
+        const char *const *argv; /* argv[0] is an absolute path, not searched in PATH */
+        char *const *envp;       /* NULL: inherit the caller's environment */
+        bool capture_stdout;     /* collect into spawn_result.out */
+        bool capture_stderr;     /* collect into spawn_result.errout */
+        bool null_stdin;         /* stdin from /dev/null instead of the caller's */
+        int timeout_ms;          /* 0: no limit */
+};
+
+struct spawn_result {
+        int status;   /* raw wait status */
+        char *out;    /* NUL-terminated captured stdout, or NULL */
+        size_t out_len;
+        char *errout; /* NUL-terminated captured stderr, or NULL */
+        size_t errout_len;
+};
+
+/* Run to completion.  Returns 0 when the child ran (whatever its exit status),
+ * negative errno when it could not be started or timed out. */
+int spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct pxe **err);
+
+/* Start without waiting (no capture, no timeout); the caller waits with spawn_wait(). */
+pid_t spawn_start(const struct spawn_opts *o, struct pxe **err);
+
+/* waitpid() that retries on EINTR.  Returns 0 and the raw status. */
+int spawn_wait(pid_t pid, int *status);
+
+/* Wait for pid while passing on the signals pxcri receives (SIGTERM, SIGINT,
+ * SIGHUP, SIGUSR1, ... -- not SIGCHLD, SIGPIPE, job control or faults).  A
+ * signal the terminal sent to the whole foreground process group already
+ * reached the child and is not sent twice.  Handlers are restored after. */
+int spawn_wait_forwarding(pid_t pid, int *status);
+
+/* Shell-style exit code of a wait status: the exit code, or 128 + signal. */
+int spawn_exit_code(int status);
+
+void spawn_result_done(struct spawn_result *res);
