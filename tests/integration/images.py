@@ -117,6 +117,7 @@ def _pristine_rootfs():
 def make_rootfs(path):
     """Create a minimal busybox rootfs at path (must not exist yet)."""
     _run(["cp", "-a", _pristine_rootfs(), path])
+    os.chmod(path, 0o755)  # the cache dir comes from mkdtemp (0700)
     return path
 
 

@@ -1,0 +1,64 @@
+# pxcri: `make run` and `make check` do everything on a fresh Debian 12 machine.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+PYTHON ?= /usr/bin/python3
+MESON_OPTS ?=
+
+# Everything pxcri needs to build, run and test, from Debian 12.
+DEPS_BUILD = meson ninja-build pkg-config gcc libc6-dev libjansson-dev
+DEPS_RUN = crun runc busybox-static
+DEPS_TEST = libcmocka-dev python3 python3-pytest containerd umoci skopeo iproute2 hyperfine
+APT = DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: all deps build run check unit integration bench install clean asan
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEPS_BUILD) $(DEPS_RUN) $(DEPS_TEST); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:" $$missing; \
+		$(APT) update -q && $(APT) install -y --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# The main job on the built-in default config: a demo container through pxcri.
+run: deps build
+	./scripts/demo $(BUILD)/pxcri
+
+check: deps build
+	./scripts/host-setup
+	meson test -C $(BUILD) --suite unit --print-errorlogs
+	PXCRI_BIN=$(abspath $(BUILD))/pxcri $(PYTHON) -m pytest -q tests/integration
+
+unit: build
+	meson test -C $(BUILD) --suite unit --print-errorlogs
+
+integration: build
+	./scripts/host-setup
+	PXCRI_BIN=$(abspath $(BUILD))/pxcri $(PYTHON) -m pytest -q tests/integration
+
+# Unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan:
+	[ -f $(BUILD)-asan/build.ninja ] || meson setup $(BUILD)-asan -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(BUILD)-asan
+	meson test -C $(BUILD)-asan --suite unit --print-errorlogs
+
+bench: deps build
+	./scripts/host-setup
+	PXCRI_BIN=$(abspath $(BUILD))/pxcri bench/cli-overhead
+
+install: $(BUILD)/build.ninja
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
+	ninja -C $(BUILD)
+	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan
