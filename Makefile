@@ -53,7 +53,7 @@ asan:
 
 bench: deps build
 	./scripts/host-setup
-	PXCRI_BIN=$(abspath $(BUILD))/pxcri bench/cli-overhead
+	PXCRI=$(abspath $(BUILD))/pxcri bench/cli-overhead
 
 install: $(BUILD)/build.ninja
 	meson configure $(BUILD) -Dprefix=$(PREFIX)

@@ -46,7 +46,9 @@ struct backend_ops {
         /* 0 if the backend can run here, else why not. */
         int (*check)(struct backend *b, struct pxe **err);
         int (*create)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);
-        /* create + start + wait; detached when c->detach. */
+        /* create + start + wait; detached when c->detach.  In the foreground
+         * an exec-based backend replaces the calling process with the runtime
+         * (returns only on failure): the runtime's exit is the container's. */
         int (*run)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);
         int (*start)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);
         int (*kill)(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err);

@@ -110,6 +110,38 @@ static int record_new(const struct container_ctx *x, const struct create_request
         return fd;
 }
 
+/* Whether a backend under this root holds id (its state dir exists). */
+static int find_backend_holding(const struct container_ctx *x, const char *id, enum backend_id *ret)
+{
+        for (int i = 0; i < BACKEND_MAX; i++) {
+                _cleanup_free_ char *p = NULL;
+
+                if (asprintf(&p, "%s/%s/%s", x->env.root, backend_id_to_name(i), id) < 0)
+                        return -ENOMEM;
+                if (fs_exists(p)) {
+                        *ret = i;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+/* A foreground run keeps no record: the process becomes the runtime, and
+ * while it runs the backend's own state dir under the root says where the
+ * container is (container_open() looks there).  So it only has to make sure
+ * the ID is free everywhere. */
+static int run_foreground(const struct container_ctx *x, const struct create_request *req, struct backend *b,
+                          int *ret_status, struct pxe **err)
+{
+        enum backend_id holder;
+
+        if (fs_exists_fmt("%s/containers/%s.json", x->env.root, req->id) > 0 && !record_is_stale(x, req->id))
+                return pxe_set(err, EEXIST, "container \"%s\" already exists", req->id);
+        if (find_backend_holding(x, req->id, &holder) > 0)
+                return pxe_set(err, EEXIST, "container \"%s\" already exists", req->id);
+        return backend_run(b, &req->call, ret_status, err);
+}
+
 int container_create(const struct container_ctx *x, const struct create_request *req, int *ret_status,
                      char **ret_backend_name, struct pxe **err)
 {
@@ -133,6 +165,10 @@ int container_create(const struct container_ctx *x, const struct create_request 
         r = backend_open(x->cfg, &x->env, route.backend, &b, err);
         if (r < 0)
                 return pxe_wrap(err, "Container %s was routed by %s", req->id, route.reason);
+        if (ret_backend_name)
+                *ret_backend_name = strdup(b->name);
+        if (req->run && !req->call.detach)
+                return run_foreground(x, req, b, ret_status, err);
 
         lock_fd = record_new(x, req, &route, err);
         if (lock_fd < 0)
@@ -140,20 +176,27 @@ int container_create(const struct container_ctx *x, const struct create_request 
 
         r = req->run ? backend_run(b, &req->call, ret_status, err) : backend_create(b, &req->call, ret_status, err);
         /* Keep the record exactly as long as the backend holds the container:
-         * a failed create, or a run that finished and was cleaned up. */
+         * a failed create leaves nothing behind. */
         if (!backend_exists(b, req->id))
                 record_remove(x->env.root, req->id, NULL);
-        if (r >= 0 && ret_backend_name)
-                *ret_backend_name = strdup(b->name);
         return r;
 }
 
 int container_open(const struct container_ctx *x, const char *id, struct backend **ret, struct pxe **err)
 {
         _cleanup_record_ struct record *rec = NULL;
+        enum backend_id holder;
+        int r;
 
-        if (record_load(x->env.root, id, &rec, err) < 0)
-                return -pxe_code(err, ENOENT);
+        r = record_load(x->env.root, id, &rec, err);
+        if (r == -ENOENT && find_backend_holding(x, id, &holder) > 0) {
+                /* No record: a foreground run, or a container made by the
+                 * runtime itself under our root.  Its state dir tells. */
+                pxe_freep(err);
+                return backend_open(x->cfg, &x->env, holder, ret, err);
+        }
+        if (r < 0)
+                return r;
         return backend_open(x->cfg, &x->env, rec->backend, ret, err);
 }
 

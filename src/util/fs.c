@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,4 +177,20 @@ bool fs_dir_exists(const char *path)
         struct stat st;
 
         return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int fs_exists_fmt(const char *fmt, ...)
+{
+        _cleanup_free_ char *p = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&p, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                p = NULL;
+                return -ENOMEM;
+        }
+        return fs_exists(p);
 }

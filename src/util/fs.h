@@ -27,5 +27,8 @@ int fs_create_exclusive_locked(const char *path, const void *data, size_t len, m
 /* Whether path exists (any type, symlinks not followed). */
 bool fs_exists(const char *path);
 
+/* fs_exists() of a formatted path: 1, 0, or -ENOMEM. */
+int fs_exists_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Whether path is a directory (symlinks followed). */
 bool fs_dir_exists(const char *path);

@@ -62,6 +62,12 @@ pid_t spawn_start(const struct spawn_opts *o, struct pxe **err)
         return r < 0 ? r : pid;
 }
 
+int spawn_exec(const char *const *argv, struct pxe **err)
+{
+        execv(argv[0], (char *const *) argv);
+        return pxe_set_errno(err, errno, "Executing %s", argv[0]);
+}
+
 int spawn_wait(pid_t pid, int *status)
 {
         while (waitpid(pid, status, 0) < 0) {

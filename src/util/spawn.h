@@ -38,6 +38,9 @@ int spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct pxe *
 /* Start without waiting (no capture, no timeout); the caller waits with spawn_wait(). */
 pid_t spawn_start(const struct spawn_opts *o, struct pxe **err);
 
+/* Replace the calling process with argv[0] (execv); returns only on failure. */
+int spawn_exec(const char *const *argv, struct pxe **err);
+
 /* waitpid() that retries on EINTR.  Returns 0 and the raw status. */
 int spawn_wait(pid_t pid, int *status);
 

@@ -452,3 +452,49 @@ def test_help(px):
         assert "\n  %s " % cmd in res.stdout
     res = px("exec", "--help", check=True)
     assert "--process" in res.stdout and "--tty" in res.stdout
+
+
+# --- foreground run keeps no record, yet stays reachable -------------------
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_foreground_run_is_reachable_and_killable(px, bundle, backend):
+    cid = unique()
+    b = bundle(["sh", "-c", "echo up; exec sleep 1000"])
+    p = subprocess.Popen(px.argv("run", "--runtime", backend, "-b", b, cid), stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout.readline() == "up\n"
+        st = px.state(cid)
+        assert (st["status"], st["backend"]) == ("running", backend)
+        assert px.records() == []
+        assert cid in px("list", "-q", check=True).stdout.split()
+        px("kill", cid, "KILL", check=True)
+        assert p.wait(timeout=20) == 137
+    finally:
+        p.kill()
+    assert px("state", cid).returncode == 1
+    assert backend_dirs(px, cid) == []
+
+
+def test_run_of_an_existing_id_is_refused(px, bundle):
+    cid = unique()
+    b = bundle(["sleep", "1000"])
+    px("create", "--runtime", "runc", "-b", b, cid, check=True)
+    res = px("run", "-b", b, cid)
+    assert res.returncode == 1
+    assert 'container "%s" already exists' % cid in res.stderr
+    st = px.state(cid)
+    assert (st["backend"], st["status"]) == ("runc", "created")
+    assert backend_dirs(px, cid) == ["runc"]
+
+
+def test_run_keep_then_delete(px, bundle):
+    """runc's --keep (crun 1.8 has none) leaves the stopped container: it has
+    no record, and is still found, inspected and deleted through pxcri."""
+    cid = unique()
+    res = px("run", "--runtime", "runc", "--keep", "-b", bundle(["sh", "-c", "exit 2"]), cid)
+    assert res.returncode == 2
+    st = px.state(cid)
+    assert (st["backend"], st["status"]) == ("runc", "stopped")
+    px("delete", cid, check=True)
+    assert backend_dirs(px, cid) == []

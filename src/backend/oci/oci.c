@@ -91,7 +91,6 @@ static int oci_passthrough(struct backend *b, const char *cmd, const struct back
         }
 
 OCI_PASSTHROUGH(create)
-OCI_PASSTHROUGH(run)
 OCI_PASSTHROUGH(start)
 OCI_PASSTHROUGH(kill)
 OCI_PASSTHROUGH(delete)
@@ -101,6 +100,22 @@ OCI_PASSTHROUGH(pause)
 OCI_PASSTHROUGH(resume)
 OCI_PASSTHROUGH(update)
 OCI_PASSTHROUGH(spec)
+
+/* A foreground run becomes the runtime: no extra process, no wait, and the
+ * runtime's own signal forwarding and exit code reach the caller directly. */
+static int oci_run(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        _cleanup_free_ char *log_opt = NULL, *fmt_opt = NULL;
+        _cleanup_free_ const char **argv = NULL;
+
+        if (c->detach)
+                return oci_passthrough(b, "run", c, st, err);
+        argv = build_argv(b, "run", c->args, c->n_args, &log_opt, &fmt_opt);
+        if (!argv)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        fflush(NULL);
+        return spawn_exec(argv, err);
+}
 
 /* Run a query with captured output and a time limit. */
 static int oci_query(struct backend *b, const char *cmd, char *const *args, size_t n_args,
