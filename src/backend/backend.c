@@ -45,8 +45,14 @@ int backend_open(const struct config *cfg, const struct backend_env *env, enum b
                 b->root = NULL;
                 return pxe_set(err, ENOMEM, "Out of memory");
         }
-        if (b->ops->check && b->ops->check(b, err) < 0)
-                return pxe_wrap(err, "Backend %s is not available", name);
+        if (b->ops->check) {
+                int r = b->ops->check(b, err);
+
+                if (r < 0) {
+                        pxe_wrap(err, "Backend %s is not available", name);
+                        return r;
+                }
+        }
         *ret = TAKE_PTR(b);
         return 0;
 }

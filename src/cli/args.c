@@ -68,6 +68,12 @@ int cli_args_parse(const struct cli_opt *opts, int argc, char **argv, bool stop_
 {
         struct cli_args a = { 0 };
         bool rest = false;
+        int n_opts = 0;
+
+        while (opts[n_opts].name)
+                n_opts++;
+        if (n_opts > CLI_MAX_OPTS)
+                return pxe_set(err, E2BIG, "Option table has %d entries, more than %d", n_opts, CLI_MAX_OPTS);
 
         a.pass = calloc((size_t) argc + 1, sizeof(char *));
         a.pos = calloc((size_t) argc + 1, sizeof(char *));

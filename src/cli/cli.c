@@ -191,8 +191,10 @@ static int dispatch(struct cli *c, const struct cli_command *cmd, int argc, char
         int r;
 
         r = cli_args_parse(cmd->opts, argc, argv, cmd->stop_at_positional, &a, err);
-        if (r < 0)
-                return pxe_wrap(err, "pxcri %s", cmd->name);
+        if (r < 0) {
+                pxe_wrap(err, "pxcri %s", cmd->name);
+                return r;
+        }
         if (a.help) {
                 command_usage(cmd);
                 cli_args_done(&a);

@@ -398,13 +398,15 @@ static struct config *config_new_default(struct pxe **err)
 int config_parse(const char *text, const char *origin, struct config **ret, struct pxe **err)
 {
         struct config *c = config_new_default(err);
+        int r;
 
         if (!c)
                 return -pxe_code(err, EINVAL);
         c->source = strdup(origin);
-        if (!c->source || apply_json(c, text, origin, err) < 0) {
+        r = c->source ? apply_json(c, text, origin, err) : pxe_set(err, ENOMEM, "Out of memory");
+        if (r < 0) {
                 config_free(c);
-                return -pxe_code(err, ENOMEM);
+                return r;
         }
         *ret = c;
         return 0;
@@ -414,6 +416,7 @@ int config_load(const char *path, struct config **ret, struct pxe **err)
 {
         _cleanup_free_ char *text = NULL;
         const char *env = getenv("PXCRI_CONFIG");
+        int r;
 
         if (!path && env && *env)
                 path = env;
@@ -428,8 +431,11 @@ int config_load(const char *path, struct config **ret, struct pxe **err)
                 *ret = c;
                 return 0;
         }
-        if (fs_read_file(path, CONFIG_MAX_SIZE, &text, NULL, err) < 0)
-                return pxe_wrap(err, "Loading configuration");
+        r = fs_read_file(path, CONFIG_MAX_SIZE, &text, NULL, err);
+        if (r < 0) {
+                pxe_wrap(err, "Loading configuration");
+                return r;
+        }
         return config_parse(text, path, ret, err);
 }
 

@@ -27,8 +27,10 @@ int container_bundle_annotations(const char *bundle, json_t **ret_config, struct
         if (asprintf(&path, "%s/config.json", bundle) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
         r = fs_read_file(path, BUNDLE_CONFIG_MAX, &text, NULL, err);
-        if (r < 0)
-                return pxe_wrap(err, "Reading the bundle's configuration");
+        if (r < 0) {
+                pxe_wrap(err, "Reading the bundle's configuration");
+                return r;
+        }
         j = json_loads(text, 0, &jerr);
         if (!j)
                 return pxe_set(err, EINVAL, "%s: invalid JSON at line %d, column %d: %s", path, jerr.line,
@@ -163,8 +165,10 @@ int container_create(const struct container_ctx *x, const struct create_request 
                 return -pxe_code(err, EINVAL);
         log_debug("Container %s goes to %s: %s", req->id, backend_id_to_name(route.backend), route.reason);
         r = backend_open(x->cfg, &x->env, route.backend, &b, err);
-        if (r < 0)
-                return pxe_wrap(err, "Container %s was routed by %s", req->id, route.reason);
+        if (r < 0) {
+                pxe_wrap(err, "Container %s was routed by %s", req->id, route.reason);
+                return r;
+        }
         if (ret_backend_name)
                 *ret_backend_name = strdup(b->name);
         if (req->run && !req->call.detach)

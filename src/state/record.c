@@ -55,10 +55,10 @@ int record_create(const char *root, const struct record *r, struct pxe **err)
 
 bool record_busy(const char *root, const char *id)
 {
-        _cleanup_free_ char *path = record_path(root, id);
+        _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -EBADF;
 
-        if (!path)
+        if (!id_is_valid(id) || !(path = record_path(root, id)))
                 return false;
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)

@@ -16,13 +16,16 @@ struct pxe {
         char *msg; /* "Reading bundle /x: Opening config.json: No such file or directory" */
 };
 
-/* Set *err (if err and *err is empty) and return -code. */
+/* Set *err (if err and *err is empty) and return -code; when an error was
+ * already set it is kept (it names the real cause) and its code returned. */
 int pxe_set(struct pxe **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Like pxe_set(), with ": strerror(code)" appended. */
 int pxe_set_errno(struct pxe **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Prefix context to an existing error: "<context>: <old message>". Returns -code. */
+/* Prefix context to an existing error: "<context>: <old message>".  Returns
+ * -code of that error, or -EIO when err is NULL or empty: callers that may be
+ * passed a NULL err keep their own return value instead. */
 int pxe_wrap(struct pxe **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The code of *err, or fallback when no error was set. */
@@ -32,6 +35,8 @@ void pxe_free(struct pxe *e);
 
 static inline void pxe_freep(struct pxe **e)
 {
+        if (!e)
+                return;
         pxe_free(*e);
         *e = NULL;
 }

@@ -30,6 +30,8 @@ int fs_mkdir_p(const char *path, mode_t mode, struct pxe **err)
         }
         if (mkdir(p, mode) < 0 && errno != EEXIST)
                 return pxe_set_errno(err, errno, "Creating directory %s", p);
+        if (!fs_dir_exists(p))
+                return pxe_set(err, ENOTDIR, "%s exists and is not a directory", p);
         return 0;
 }
 
@@ -46,11 +48,16 @@ int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len, stru
                 return pxe_set_errno(err, errno, "Reading %s", path);
         if (!S_ISREG(st.st_mode))
                 return pxe_set(err, EINVAL, "%s is not a regular file", path);
+        if ((size_t) st.st_size > max)
+                return pxe_set(err, EFBIG, "%s is larger than %zu bytes", path, max);
         for (;;) {
                 ssize_t n;
 
                 if (len + 4096 + 1 > cap) {
                         size_t ncap = cap ? cap * 2 : (size_t) st.st_size + 4096 + 1;
+
+                        if (ncap > max + 4096 + 1)
+                                ncap = max + 4096 + 1;
                         char *b = realloc(buf, ncap);
 
                         if (!b)

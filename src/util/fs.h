@@ -19,9 +19,9 @@ int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len, stru
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct pxe **err);
 
 /* Like fs_write_atomic(), but fails with -EEXIST if path exists (link(2), not
- * rename).  On success returns an open O_RDONLY|O_CLOEXEC descriptor on the new
- * file holding an exclusive flock(), which the caller keeps while the object
- * it describes is being set up. */
+ * rename).  On success returns an open O_CLOEXEC descriptor on the new file
+ * holding an exclusive flock(), which the caller keeps while the object it
+ * describes is being set up. */
 int fs_create_exclusive_locked(const char *path, const void *data, size_t len, mode_t mode, struct pxe **err);
 
 /* Whether path exists (any type, symlinks not followed). */

@@ -95,6 +95,25 @@ void log_format_time(char *buf, size_t size)
         snprintf(buf, size, "%s.%09ldZ", head, ts.tv_nsec);
 }
 
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+        size_t n;
+
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                n = 2;
+        else if (s[0] >= 0xe0 && s[0] <= 0xef)
+                n = 3;
+        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+                n = 4;
+        else
+                return 0;
+        for (size_t i = 1; i < n; i++)
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+        return n;
+}
+
 void log_json_escape(const char *s, char *out, size_t size)
 {
         size_t n = 0;
@@ -115,6 +134,17 @@ void log_json_escape(const char *s, char *out, size_t size)
                         out[n++] = 't';
                 } else if (c < 0x20) {
                         n += (size_t) snprintf(out + n, size - n, "\\u%04x", c);
+                } else if (c >= 0x80) {
+                        /* Invalid UTF-8 would make the line invalid JSON. */
+                        size_t len = utf8_len((const unsigned char *) s);
+
+                        if (len == 0) {
+                                n += (size_t) snprintf(out + n, size - n, "\\ufffd");
+                                continue;
+                        }
+                        memcpy(out + n, s, len);
+                        n += len;
+                        s += len - 1;
                 } else {
                         out[n++] = (char) c;
                 }

@@ -138,12 +138,14 @@ static int capture_read(struct capture *c)
                 return errno == EINTR || errno == EAGAIN ? 0 : 1;
         if (n == 0)
                 return 1;
-        if (c->len + (size_t) n + 1 > c->cap && c->len < SPAWN_CAPTURE_MAX) {
+        if (c->len + (size_t) n + 1 > c->cap && c->len + (size_t) n < SPAWN_CAPTURE_MAX) {
                 size_t cap = c->cap ? c->cap * 2 : 4096;
                 char *b;
 
                 while (cap < c->len + (size_t) n + 1)
                         cap *= 2;
+                if (cap > SPAWN_CAPTURE_MAX)
+                        cap = SPAWN_CAPTURE_MAX;
                 b = realloc(c->buf, cap);
                 if (!b)
                         return 1;
