@@ -83,6 +83,7 @@ def test_annotation_rule_and_builtin_annotation(px, bundle):
        check=True)
     px("create", "-b", bundle(["sleep", "100"], annotations={"tier": "web"}), c, check=True)
     assert [px.state(x)["backend"] for x in (a, b, c)] == ["runc", "runc", "crun"]
+    assert px.state(a)["annotations"] == {"tier": "database"}
 
 
 def test_crun_name_patterns_then_default(px, bundle):
