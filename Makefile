@@ -6,12 +6,14 @@ PYTHON ?= /usr/bin/python3
 MESON_OPTS ?=
 
 # Everything pxcri needs to build, run and test, from Debian 12.
-DEPS_BUILD = meson ninja-build pkg-config gcc libc6-dev libjansson-dev
-DEPS_RUN = crun runc busybox-static
-DEPS_TEST = libcmocka-dev python3 python3-pytest containerd umoci skopeo iproute2 hyperfine
+DEPS_BUILD = meson ninja-build pkg-config gcc libc6-dev libjansson-dev libcurl4-openssl-dev libssl-dev libarchive-dev libsqlite3-dev lxc-dev
+DEPS_RUN = crun runc busybox-static lxc
+DEPS_TEST = libcmocka-dev python3 python3-pytest containerd umoci skopeo iproute2 hyperfine docker-registry apache2-utils openssl
+# Only for `make fuzz` (libFuzzer).
+DEPS_FUZZ = clang
 APT = DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: all deps build run check unit integration bench install clean asan
+.PHONY: all deps build run check unit integration bench install clean asan fuzz
 
 all: build
 
@@ -36,14 +38,16 @@ run: deps build
 check: deps build
 	./scripts/host-setup
 	meson test -C $(BUILD) --suite unit --print-errorlogs
-	PXCRI_BIN=$(abspath $(BUILD))/pxcri $(PYTHON) -m pytest -q tests/integration
+	PXCRI_BIN=$(abspath $(BUILD))/pxcri PXCRI_IMAGE_PULL=$(abspath $(BUILD))/tests/unit/image/image-pull \
+		$(PYTHON) -m pytest -q tests/integration
 
 unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 
 integration: build
 	./scripts/host-setup
-	PXCRI_BIN=$(abspath $(BUILD))/pxcri $(PYTHON) -m pytest -q tests/integration
+	PXCRI_BIN=$(abspath $(BUILD))/pxcri PXCRI_IMAGE_PULL=$(abspath $(BUILD))/tests/unit/image/image-pull \
+		$(PYTHON) -m pytest -q tests/integration
 
 # Unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:
@@ -54,6 +58,19 @@ asan:
 bench: deps build
 	./scripts/host-setup
 	PXCRI=$(abspath $(BUILD))/pxcri bench/cli-overhead
+	PXCRI_IMAGE_PULL=$(abspath $(BUILD))/tests/unit/image/image-pull bench/image-pull
+
+# libFuzzer targets (tests/fuzz/README.md), 60 s each.
+fuzz:
+	dpkg-query -W -f='$${Status}\n' $(DEPS_FUZZ) 2>/dev/null | grep -q '^install ok installed' || \
+		($(APT) update -q && $(APT) install -y --no-install-recommends $(DEPS_FUZZ))
+	[ -f $(BUILD)-fuzz/build.ninja ] || CC=clang meson setup $(BUILD)-fuzz -Dfuzz=true
+	ninja -C $(BUILD)-fuzz tests/fuzz/fuzz_ref tests/fuzz/fuzz_manifest tests/fuzz/fuzz_auth
+	mkdir -p $(BUILD)-fuzz/corpus/ref $(BUILD)-fuzz/corpus/manifest $(BUILD)-fuzz/corpus/auth
+	$(BUILD)-fuzz/tests/fuzz/fuzz_ref -max_total_time=60 -max_len=512 $(BUILD)-fuzz/corpus/ref tests/fuzz/corpus/ref
+	$(BUILD)-fuzz/tests/fuzz/fuzz_manifest -max_total_time=60 -max_len=8192 -dict=tests/fuzz/manifest.dict \
+		$(BUILD)-fuzz/corpus/manifest tests/fuzz/corpus/manifest
+	$(BUILD)-fuzz/tests/fuzz/fuzz_auth -max_total_time=60 -max_len=1024 $(BUILD)-fuzz/corpus/auth tests/fuzz/corpus/auth
 
 install: $(BUILD)/build.ninja
 	meson configure $(BUILD) -Dprefix=$(PREFIX)
@@ -61,4 +78,4 @@ install: $(BUILD)/build.ninja
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz

@@ -12,7 +12,7 @@
 static const struct backend_ops *const backend_table[BACKEND_MAX] = {
         [BACKEND_CRUN] = &backend_oci_ops,
         [BACKEND_RUNC] = &backend_oci_ops,
-        [BACKEND_LXC] = NULL,
+        [BACKEND_LXC] = &backend_lxc_ops,
         [BACKEND_PROXMOX] = NULL,
 };
 

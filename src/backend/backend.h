@@ -38,6 +38,19 @@ struct backend_call {
         const char *pid_file;
         const char *console_socket;
         bool detach;
+        /* Parsed for library backends (lxc); exec-based ones use args. */
+        const char *signal;       /* kill: SIGNAL as given, NULL: SIGTERM */
+        bool all;                 /* kill --all */
+        bool force;               /* delete --force */
+        char *const *command;     /* exec: the command after the ID */
+        size_t n_command;
+        const char *process_file; /* exec --process */
+        const char *cwd;          /* exec --cwd */
+        const char *user;         /* exec --user UID[:GID] */
+        char **env;               /* exec --env K=V, every one given */
+        size_t n_env;
+        bool tty;                 /* exec --tty */
+        const char *resources;    /* update --resources FILE|- */
 };
 
 struct backend;
@@ -165,3 +178,4 @@ static inline int backend_version(struct backend *b, char **ret, struct pxe **er
 
 /* Backend tables, defined by each backend. */
 extern const struct backend_ops backend_oci_ops;
+extern const struct backend_ops backend_lxc_ops;

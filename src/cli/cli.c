@@ -10,47 +10,16 @@
 
 const struct cli_opt cli_no_opts[] = { { 0 } };
 
-static const struct cli_command commands[] = {
-        { "create", "[OPTIONS] <container-id>", "Create a container from a bundle (does not start its process)",
-          cli_create_opts, false, 1, 1, cmd_create },
-        { "start", "<container-id>", "Start the process of a created container", cli_no_opts, false, 1, 1,
-          cmd_start },
-        { "run", "[OPTIONS] <container-id>",
-          "Create and start a container and wait for it; exits with the container's exit code", cli_run_opts,
-          false, 1, 1, cmd_run },
-        { "state", "<container-id>", "Print the OCI state of a container as JSON (with its backend)",
-          cli_no_opts, false, 1, 1, cmd_state },
-        { "kill", "[OPTIONS] <container-id> [SIGNAL]", "Send a signal (default SIGTERM) to a container",
-          cli_kill_opts, false, 1, 2, cmd_kill },
-        { "delete", "[OPTIONS] <container-id>", "Delete a container and its state", cli_delete_opts, false, 1,
-          1, cmd_delete },
-        { "list", "[OPTIONS]", "List containers of every backend", cli_list_opts, false, 0, 0, cmd_list },
-        { "exec", "[OPTIONS] <container-id> [COMMAND [ARG...]]", "Run a process in a running container",
-          cli_exec_opts, true, 1, -1, cmd_exec },
-        { "ps", "[OPTIONS] <container-id> [PS-ARGS...]", "Show the processes of a container", cli_ps_opts,
-          false, 1, -1, cmd_ps },
-        { "pause", "<container-id>", "Freeze all processes of a container", cli_no_opts, false, 1, 1,
-          cmd_pause },
-        { "resume", "<container-id>", "Thaw a paused container", cli_no_opts, false, 1, 1, cmd_resume },
-        { "update", "[OPTIONS] <container-id>", "Update the resource limits of a container",
-          cli_update_opts, false, 1, 1, cmd_update },
-        { "spec", "[OPTIONS]", "Write a default config.json into a bundle", cli_spec_opts, false, 0, 0,
-          cmd_spec },
-        { "features", "[OPTIONS]", "Print the OCI features document of a backend", cli_features_opts, false,
-          0, 0, cmd_features },
-        { "version", "", "Print the versions of pxcri and its backends", cli_no_opts, false, 0, 0,
-          cmd_version },
-};
 
-static void usage(FILE *f)
+static void usage(const struct cli_program *prog, FILE *f)
 {
         fprintf(f,
                 "Usage: pxcri [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n\n"
                 "A runc-compatible OCI runtime that routes each container to a backend\n"
                 "(crun, runc, lxc, proxmox) by the rules in its configuration.\n\n"
                 "Commands:\n");
-        for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-                fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        for (size_t i = 0; i < prog->n_commands; i++)
+                fprintf(f, "  %-9s %s\n", prog->commands[i].name, prog->commands[i].summary);
         fprintf(f, "\nGlobal options:\n"
                    "  --root DIR            state root (default: runtime.root_path, /run/pxcri)\n"
                    "  --config FILE         configuration file (default: $PXCRI_CONFIG, "
@@ -141,11 +110,11 @@ static int parse_globals(struct cli *c, int argc, char **argv, struct pxe **err)
         return i;
 }
 
-static const struct cli_command *find_command(const char *name)
+static const struct cli_command *find_command(const struct cli_program *prog, const char *name)
 {
-        for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-                if (streq(commands[i].name, name))
-                        return &commands[i];
+        for (size_t i = 0; i < prog->n_commands; i++)
+                if (streq(prog->commands[i].name, name))
+                        return &prog->commands[i];
         return NULL;
 }
 
@@ -212,7 +181,7 @@ static int dispatch(struct cli *c, const struct cli_command *cmd, int argc, char
         return r;
 }
 
-int cli_main(int argc, char **argv)
+int cli_main(const struct cli_program *prog, int argc, char **argv)
 {
         _cleanup_pxe_ struct pxe *err = NULL;
         struct cli c = { 0 };
@@ -220,13 +189,18 @@ int cli_main(int argc, char **argv)
         int first, r;
 
         log_set_program("pxcri");
+        cli_delegate_save_argv(argv);
         first = parse_globals(&c, argc, argv, &err);
         if (first == -2) {
-                usage(stdout);
+                usage(prog, stdout);
                 return 0;
         }
         if (first == -3) {
-                cmd = find_command("version");
+                cmd = find_command(prog, "version");
+                if (!cmd) {
+                        printf("pxcri version %s\n", PXCRI_VERSION);
+                        return 0;
+                }
                 r = dispatch(&c, cmd, 0, NULL, &err);
                 goto out;
         }
@@ -235,10 +209,10 @@ int cli_main(int argc, char **argv)
                 goto out;
         }
         if (first >= argc) {
-                usage(stderr);
+                usage(prog, stderr);
                 return 1;
         }
-        cmd = find_command(argv[first]);
+        cmd = find_command(prog, argv[first]);
         if (!cmd) {
                 r = pxe_set(&err, EINVAL, "Unknown command \"%s\" (see pxcri --help)", argv[first]);
                 goto out;

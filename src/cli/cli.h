@@ -30,8 +30,22 @@ struct cli_command {
         int (*run)(struct cli *c, struct cli_args *a, struct pxe **err);
 };
 
-/* Entry point of the program: returns the process exit code. */
-int cli_main(int argc, char **argv);
+/* A program's command table. */
+struct cli_program {
+        const struct cli_command *commands;
+        size_t n_commands;
+};
+
+extern const struct cli_program cli_runtime; /* pxcri */
+extern const struct cli_program cli_image;   /* pxcri-image */
+
+/* Entry point of a program: returns the process exit code. */
+int cli_main(const struct cli_program *prog, int argc, char **argv);
+
+/* `pxcri image|bundle ...`: exec pxcri-image (next to pxcri) with the same
+ * arguments. */
+int cmd_delegate_image(struct cli *c, struct cli_args *a, struct pxe **err);
+void cli_delegate_save_argv(char **argv);
 
 /* Commands.  Each returns the exit code (>= 0) or a negative errno with err set. */
 int cmd_create(struct cli *c, struct cli_args *a, struct pxe **err);

@@ -2,6 +2,8 @@
  * created it: start, kill, exec, ps, pause, resume, update. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "util/cleanup.h"
@@ -15,18 +17,25 @@ const struct cli_opt cli_kill_opts[] = {
 enum {
         EXEC_OPT_PROCESS,
         EXEC_OPT_TTY,
+        EXEC_OPT_CONSOLE_SOCKET,
+        EXEC_OPT_CWD,
+        EXEC_OPT_ENV,
+        EXEC_OPT_USER,
+        EXEC_OPT_ADDITIONAL_GIDS,
+        EXEC_OPT_DETACH,
+        EXEC_OPT_PID_FILE,
 };
 
 const struct cli_opt cli_exec_opts[] = {
         [EXEC_OPT_PROCESS] = { "process", 'p', true, false },
         [EXEC_OPT_TTY] = { "tty", 't', false, false },
-        { "console-socket", 0, true, false },
-        { "cwd", 0, true, false },
-        { "env", 'e', true, false },
-        { "user", 'u', true, false },
-        { "additional-gids", 'g', true, false },
-        { "detach", 'd', false, false },
-        { "pid-file", 0, true, false },
+        [EXEC_OPT_CONSOLE_SOCKET] = { "console-socket", 0, true, false },
+        [EXEC_OPT_CWD] = { "cwd", 0, true, false },
+        [EXEC_OPT_ENV] = { "env", 'e', true, false },
+        [EXEC_OPT_USER] = { "user", 'u', true, false },
+        [EXEC_OPT_ADDITIONAL_GIDS] = { "additional-gids", 'g', true, false },
+        [EXEC_OPT_DETACH] = { "detach", 'd', false, false },
+        [EXEC_OPT_PID_FILE] = { "pid-file", 0, true, false },
         { "process-label", 0, true, false },
         { "apparmor", 0, true, false },
         { "no-new-privs", 0, false, false },
@@ -65,21 +74,52 @@ const struct cli_opt cli_update_opts[] = {
 
 typedef int (*backend_op)(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 
-static int on_container(struct cli *c, struct cli_args *a, backend_op op, struct pxe **err)
+/* call: the parsed fields the command fills in, or NULL. */
+static int on_container_call(struct cli *c, struct cli_args *a, backend_op op, struct backend_call *call,
+                             struct pxe **err)
 {
         _cleanup_backend_ struct backend *b = NULL;
-        struct backend_call call = {
-                .id = a->pos[0],
-                .args = a->pass,
-                .n_args = a->n_pass,
-        };
+        struct backend_call plain = { 0 };
         int status = 0;
 
-        if (container_open(&c->ctx, call.id, &b, err) < 0)
+        if (!call)
+                call = &plain;
+        call->id = a->pos[0];
+        call->args = a->pass;
+        call->n_args = a->n_pass;
+        if (container_open(&c->ctx, call->id, &b, err) < 0)
                 return -pxe_code(err, ENOENT);
-        if (op(b, &call, &status, err) < 0)
+        if (op(b, call, &status, err) < 0)
                 return -pxe_code(err, EIO);
         return status;
+}
+
+static int on_container(struct cli *c, struct cli_args *a, backend_op op, struct pxe **err)
+{
+        return on_container_call(c, a, op, NULL, err);
+}
+
+/* Every --env/-e value in the caller's order (values[] keeps only the last). */
+static char **exec_env(struct cli_args *a, size_t *ret_n)
+{
+        char **env = calloc(a->n_pass + 1, sizeof(char *));
+        size_t n = 0;
+
+        *ret_n = 0;
+        if (!env)
+                return NULL;
+        for (size_t i = 0; i < a->n_pass; i++) {
+                const char *t = a->pass[i];
+
+                if ((streq(t, "--env") || streq(t, "-e") || streq(t, "-env")) && i + 1 < a->n_pass)
+                        env[n++] = a->pass[++i];
+                else if (strncmp(t, "--env=", 6) == 0)
+                        env[n++] = a->pass[i] + 6;
+                else if (strncmp(t, "-e=", 3) == 0)
+                        env[n++] = a->pass[i] + 3;
+        }
+        *ret_n = n;
+        return env;
 }
 
 int cmd_start(struct cli *c, struct cli_args *a, struct pxe **err)
@@ -90,14 +130,36 @@ int cmd_start(struct cli *c, struct cli_args *a, struct pxe **err)
 /* The signal (name or number) is the backend's to parse and refuse. */
 int cmd_kill(struct cli *c, struct cli_args *a, struct pxe **err)
 {
-        return on_container(c, a, backend_kill, err);
+        struct backend_call call = {
+                .signal = a->n_pos > 1 ? a->pos[1] : NULL,
+                .all = a->values[0] != NULL,
+        };
+
+        return on_container_call(c, a, backend_kill, &call, err);
 }
 
 int cmd_exec(struct cli *c, struct cli_args *a, struct pxe **err)
 {
+        _cleanup_free_ char **env = NULL;
+        struct backend_call call = {
+                .command = a->pos + 1,
+                .n_command = a->n_pos - 1,
+                .process_file = a->values[EXEC_OPT_PROCESS],
+                .cwd = a->values[EXEC_OPT_CWD],
+                .user = a->values[EXEC_OPT_USER],
+                .tty = a->values[EXEC_OPT_TTY] != NULL,
+                .detach = a->values[EXEC_OPT_DETACH] != NULL,
+                .pid_file = a->values[EXEC_OPT_PID_FILE],
+                .console_socket = a->values[EXEC_OPT_CONSOLE_SOCKET],
+        };
+
         if (a->n_pos < 2 && !a->values[EXEC_OPT_PROCESS])
                 return pxe_set(err, EINVAL, "pxcri exec: give a command to run, or --process FILE");
-        return on_container(c, a, backend_exec, err);
+        env = exec_env(a, &call.n_env);
+        if (!env)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        call.env = env;
+        return on_container_call(c, a, backend_exec, &call, err);
 }
 
 int cmd_ps(struct cli *c, struct cli_args *a, struct pxe **err)
@@ -117,5 +179,7 @@ int cmd_resume(struct cli *c, struct cli_args *a, struct pxe **err)
 
 int cmd_update(struct cli *c, struct cli_args *a, struct pxe **err)
 {
-        return on_container(c, a, backend_update, err);
+        struct backend_call call = { .resources = a->values[0] };
+
+        return on_container_call(c, a, backend_update, &call, err);
 }

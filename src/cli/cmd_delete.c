@@ -18,6 +18,7 @@ int cmd_delete(struct cli *c, struct cli_args *a, struct pxe **err)
                 .id = a->pos[0],
                 .args = a->pass,
                 .n_args = a->n_pass,
+                .force = a->values[DELETE_OPT_FORCE] != NULL,
         };
         int status = 0;
 

@@ -45,6 +45,32 @@ struct backend_config {
         char *path; /* binary of an exec-based backend (crun, runc); NULL: the default */
 };
 
+/* image.registries.<host>: how to reach one registry host. */
+struct image_registry_config {
+        char *host;        /* "docker.io", "127.0.0.1:5000" (as in normalised references) */
+        char **mirrors;    /* URLs "http[s]://host[:port][/prefix]", tried in order before host */
+        size_t n_mirrors;
+        bool insecure;     /* plain HTTP allowed to this host */
+        bool skip_verify;  /* HTTPS without certificate verification for this host */
+        char *ca_file;     /* PEM bundle that verifies this host; NULL: system CAs */
+};
+
+/* The "image" section (docs/configuration.md, docs/images.md). */
+struct image_config {
+        char *root;     /* image.root: blobs, ingest and the image records */
+        char *platform; /* image.platform: "os/arch[/variant]" */
+        struct image_registry_config *registries;
+        size_t n_registries;
+        unsigned max_concurrent_downloads;
+};
+
+#define IMAGE_ROOT_DEFAULT "/var/lib/pxcri/images"
+#define IMAGE_PLATFORM_DEFAULT "linux/amd64"
+#define IMAGE_MAX_CONCURRENT_DEFAULT 4
+
+/* The registry config for host, or NULL. */
+const struct image_registry_config *image_config_registry(const struct image_config *ic, const char *host);
+
 struct config {
         char *source;    /* the file it came from, or "built-in defaults" */
         char *root_path; /* runtime.root_path */
@@ -55,6 +81,7 @@ struct config {
         size_t n_crun_name_patterns;
         enum backend_id default_backend; /* container_config.default_container_type */
         struct backend_config backends[BACKEND_MAX];
+        struct image_config image;
         char **warnings;
         size_t n_warnings;
 };

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -60,6 +61,28 @@ pid_t spawn_start(const struct spawn_opts *o, struct pxe **err)
         int r = start_child(o, -1, -1, &pid, err);
 
         return r < 0 ? r : pid;
+}
+
+pid_t spawn_fork(int (*fn)(void *data), void *data, struct pxe **err)
+{
+        struct sigaction dfl = { .sa_handler = SIG_DFL };
+        sigset_t none;
+        pid_t pid;
+
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0)
+                return pxe_set_errno(err, errno, "Forking");
+        if (pid > 0)
+                return pid;
+        sigemptyset(&dfl.sa_mask);
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        sigaction(sig, &dfl, NULL);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        close_range(3, ~0u, 0);
+        _exit(fn(data));
 }
 
 int spawn_exec(const char *const *argv, struct pxe **err)

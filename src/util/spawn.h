@@ -38,6 +38,14 @@ int spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct pxe *
 /* Start without waiting (no capture, no timeout); the caller waits with spawn_wait(). */
 pid_t spawn_start(const struct spawn_opts *o, struct pxe **err);
 
+/* Run fn(data) in a forked child of its own, for library code that must run
+ * in a separate process without an exec (liblxc's monitor loop).  The child
+ * starts with default signal dispositions, an empty signal mask and only
+ * stdin/stdout/stderr open (no lock or other descriptor of the caller's
+ * survives into it), and exits with fn's return value.  Wait with
+ * spawn_wait(). */
+pid_t spawn_fork(int (*fn)(void *data), void *data, struct pxe **err);
+
 /* Replace the calling process with argv[0] (execv); returns only on failure. */
 int spawn_exec(const char *const *argv, struct pxe **err);
 

@@ -212,3 +212,209 @@ def _go_arch():
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm",
             "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x"}.get(
                 machine, machine)
+
+
+def make_oci_layout(layout, arches=None, cmd=None):
+    """Build an OCI image layout at layout (must not exist) holding the
+    busybox image once per architecture in arches (default: this machine's),
+    each under the tag of its architecture name ("amd64", "arm64", ...).
+    Every tag shares the one rootfs layer; only the config differs.  Push a
+    tag with `skopeo copy oci:LAYOUT:TAG docker://...`."""
+    arches = list(arches or [_go_arch()])
+    cmd = list(cmd or ["sh"])
+    work = tempfile.mkdtemp(prefix="pxcri-layout-")
+    try:
+        bundle = os.path.join(work, "bundle")
+        _run(["umoci", "init", "--layout", layout])
+        _run(["umoci", "new", "--image", layout + ":build"])
+        _run(["umoci", "unpack", "--image", layout + ":build", bundle])
+        rootfs = os.path.join(bundle, "rootfs")
+        shutil.rmtree(rootfs)
+        make_rootfs(rootfs)
+        _run(["umoci", "repack", "--image", layout + ":build", bundle])
+        for arch in arches:
+            _run(["umoci", "config", "--image", layout + ":build", "--tag", arch,
+                  "--os", "linux", "--architecture", arch,
+                  "--config.env", DEFAULT_PATH, "--config.workingdir", "/",
+                  "--clear", "config.entrypoint", "--clear", "config.cmd"]
+                 + sum((["--config.cmd", c] for c in cmd), []))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return layout
+
+
+def go_arch():
+    """This machine's architecture as OCI names it (amd64, arm64, ...)."""
+    return _go_arch()
+
+
+# --- image store and bundle tests (tests/integration/test_bundle.py) ------
+
+def make_layered_oci_layout(layout, tag, cmd=None, user=None, remove=(),
+                            add=None, opaque=()):
+    """umoci-built OCI layout at layout (must not exist) with image tag: the
+    busybox rootfs as the base layer, then a second layer that deletes the
+    paths in remove (whiteouts), replaces the directories in opaque with
+    empty ones holding a file "new" (opaque whiteouts) and writes add
+    ({path: text}).  cmd defaults to ["sh"]; user sets config.User."""
+    cmd = list(cmd or ["sh"])
+    work = tempfile.mkdtemp(prefix="pxcri-layered-")
+    try:
+        bundle = os.path.join(work, "bundle")
+        _run(["umoci", "init", "--layout", layout])
+        _run(["umoci", "new", "--image", layout + ":" + tag])
+        _run(["umoci", "unpack", "--image", layout + ":" + tag, bundle])
+        rootfs = os.path.join(bundle, "rootfs")
+        shutil.rmtree(rootfs)
+        make_rootfs(rootfs)
+        _run(["umoci", "repack", "--image", layout + ":" + tag, bundle])
+        # A fresh unpack, so that the next repack adds a layer on top.
+        shutil.rmtree(bundle)
+        _run(["umoci", "unpack", "--image", layout + ":" + tag, bundle])
+        for rel in remove:
+            p = os.path.join(rootfs, rel)
+            if os.path.isdir(p) and not os.path.islink(p):
+                shutil.rmtree(p)
+            else:
+                os.unlink(p)
+        for rel in opaque:
+            p = os.path.join(rootfs, rel)
+            shutil.rmtree(p)
+            os.makedirs(p)
+            with open(os.path.join(p, "new"), "w") as f:
+                f.write("new\n")
+        for rel, text in (add or {}).items():
+            p = os.path.join(rootfs, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "w") as f:
+                f.write(text)
+        _run(["umoci", "repack", "--image", layout + ":" + tag, bundle])
+        argv = ["umoci", "config", "--image", layout + ":" + tag,
+                "--os", "linux", "--architecture", _go_arch(),
+                "--config.env", DEFAULT_PATH, "--config.workingdir", "/",
+                "--clear", "config.entrypoint", "--clear", "config.cmd"]
+        argv += sum((["--config.cmd", c] for c in cmd), [])
+        if user:
+            argv += ["--config.user", user]
+        _run(argv)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return layout
+
+
+def tar_bytes(entries):
+    """An uncompressed tar (bytes) of entries: dicts with name and optional
+    type ("file", "dir", "symlink", "hardlink", "char"), data (str),
+    linkname, mode, uid, gid, devmajor, devminor.  Any name goes: this is
+    how hostile layers are made."""
+    import io
+    import tarfile
+    kinds = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE,
+             "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
+             "char": tarfile.CHRTYPE}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for e in entries:
+            ti = tarfile.TarInfo(e["name"])
+            ti.type = kinds[e.get("type", "file")]
+            ti.mode = e.get("mode", 0o755 if ti.type == tarfile.DIRTYPE else 0o644)
+            ti.uid, ti.gid = e.get("uid", 0), e.get("gid", 0)
+            ti.mtime = 1700000000
+            ti.linkname = e.get("linkname", "")
+            ti.devmajor, ti.devminor = e.get("devmajor", 0), e.get("devminor", 0)
+            data = e.get("data", "").encode()
+            if ti.type == tarfile.REGTYPE:
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+            else:
+                t.addfile(ti)
+    return buf.getvalue()
+
+
+def make_raw_oci_layout(layout, layers, tag="latest", cmd=None,
+                        bad_diff_id=False, bad_digest=False, truncate=False):
+    """OCI layout written by hand (no umoci): the image tag with one gzip
+    layer per entry of layers (each a tar as bytes, see tar_bytes).
+    bad_diff_id records a wrong rootfs.diff_ids entry for the last layer;
+    bad_digest stores the last layer blob under a wrong digest (its file
+    name keeps the digest the manifest names, the content differs);
+    truncate cuts the last layer blob in half (its digest names the cut
+    content's original).  Returns layout."""
+    import gzip
+    import hashlib
+
+    def put(data):
+        d = hashlib.sha256(data).hexdigest()
+        os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
+        with open(os.path.join(layout, "blobs", "sha256", d), "wb") as f:
+            f.write(data)
+        return "sha256:" + d, len(data)
+
+    descs, diff_ids = [], []
+    for i, raw in enumerate(layers):
+        blob = gzip.compress(raw, mtime=0)
+        last = i == len(layers) - 1
+        diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
+        digest, size = put(blob)
+        if last and (bad_digest or truncate):
+            path = os.path.join(layout, "blobs", "sha256", digest[7:])
+            with open(path, "wb") as f:
+                f.write(blob[:len(blob) // 2] if truncate
+                        else gzip.compress(raw + b"\0" * 1024, mtime=0))
+        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                      "digest": digest, "size": size})
+    if bad_diff_id:
+        diff_ids[-1] = "sha256:" + "0" * 64
+    config = {"architecture": _go_arch(), "os": "linux",
+              "config": {"Env": [DEFAULT_PATH], "Cmd": list(cmd or ["sh"])},
+              "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    cdigest, csize = put(json.dumps(config).encode())
+    manifest = {"schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           "digest": cdigest, "size": csize},
+                "layers": descs}
+    mdigest, msize = put(json.dumps(manifest).encode())
+    with open(os.path.join(layout, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "digest": mdigest, "size": msize,
+             "annotations": {"org.opencontainers.image.ref.name": tag}}]}, f)
+    return layout
+
+
+def rootfs_tar_bytes():
+    """The busybox rootfs (make_rootfs) as an uncompressed tar, for
+    make_raw_oci_layout's base layer."""
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        t.add(_pristine_rootfs(), arcname=".")
+    return buf.getvalue()
+
+
+def wrap_layout_in_index(layout, tag, platforms):
+    """Replace the layout's manifest for tag by an image index listing that
+    manifest once per (os, architecture) in platforms, as `skopeo copy --all`
+    writes multi-platform images."""
+    import hashlib
+    with open(os.path.join(layout, "index.json")) as f:
+        top = json.load(f)
+    desc = next(m for m in top["manifests"]
+                if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag)
+    entries = [dict({k: desc[k] for k in ("mediaType", "digest", "size")},
+                    platform={"os": o, "architecture": a}) for o, a in platforms]
+    data = json.dumps({"schemaVersion": 2,
+                       "mediaType": "application/vnd.oci.image.index.v1+json",
+                       "manifests": entries}).encode()
+    digest = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as f:
+        f.write(data)
+    desc.update({"mediaType": "application/vnd.oci.image.index.v1+json",
+                 "digest": "sha256:" + digest, "size": len(data)})
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump(top, f)
+    return layout

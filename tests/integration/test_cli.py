@@ -442,7 +442,8 @@ def test_version_lists_backends(px):
     out = px("version", check=True).stdout
     assert out.startswith("pxcri version ")
     assert "crun: crun version" in out and "runc: runc version" in out
-    assert "lxc: Backend lxc is not available" in out
+    assert "lxc: liblxc " in out
+    assert "proxmox: Backend proxmox is not available" in out
     assert px("--version", check=True).stdout == out
 
 

@@ -6,7 +6,7 @@ which invokes a runc-compatible binary (`ctr run --runc-binary PXCRI`) with
 create, start, kill, delete, exec (and ps, pause, resume on request).
 These tests start a private containerd (own root, state, socket; CRI
 disabled), import a busybox image built by images.make_oci_archive, and
-check, for both backends, that through pxcri:
+check, for every backend (crun, runc, lxc), that through pxcri:
 
 - output and exit codes reach the ctr client (run --rm),
 - signals from `ctr task kill` reach the container and its exit status
@@ -24,6 +24,7 @@ import glob
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -40,7 +41,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(
 PXCRI = os.environ.get("PXCRI_BIN", os.path.join(REPO, "build", "pxcri"))
 IMAGE = "docker.io/pxt/busybox:latest"
 NAMESPACE = "pxt"
-BACKENDS = ("crun", "runc")
+BACKENDS = ("crun", "runc", "lxc")
 TOOLS = ("containerd", "ctr", "containerd-shim-runc-v2", "crun", "runc",
          "umoci", "skopeo")
 
@@ -198,6 +199,7 @@ def _write_pxcri_config(tmp):
         "runtime": {"routing": [
             {"pattern": "pxt-crun-*", "runtime": "crun"},
             {"pattern": "pxt-runc-*", "runtime": "runc"},
+            {"pattern": "pxt-lxc-*", "runtime": "lxc"},
         ]},
         "container_config": {"default_container_type": "crun"},
     }
@@ -227,6 +229,8 @@ def _stop(ctrd):
     for mnt in _mounts_under(ctrd.tmp):
         subprocess.run(["umount", "-l", mnt], capture_output=True)
     shutil.rmtree(ctrd.tmp, ignore_errors=True)
+    # liblxc's lock directories for the lxc backend's root.
+    shutil.rmtree("/run/lxc/lock" + ctrd.tmp, ignore_errors=True)
     # ctr puts containers in cgroup /<namespace>/<id>; drop the empty parent.
     for cg in glob.glob("/sys/fs/cgroup/*/" + NAMESPACE) + \
             glob.glob("/sys/fs/cgroup/" + NAMESPACE):
@@ -323,6 +327,45 @@ def test_run_exit_code(containerd, backend, new_id):
     assert r.returncode == 7, r.stderr + containerd.log_tail()
 
 
+def test_run_with_default_seccomp_profile(containerd, backend, new_id):
+    """containerd's default seccomp profile (an allowlist with argument
+    conditions) is applied: allowed calls work, unshare is refused."""
+    cid = new_id("pxt-%s" % backend)
+    r = containerd.ctr(*containerd.run_args("--rm", "--seccomp"), IMAGE, cid,
+                       "sh", "-c", "echo seccomp-ok; unshare -U true || exit 9")
+    assert "seccomp-ok" in r.stdout.splitlines(), r.stderr + containerd.log_tail()
+    assert r.returncode == 9, r.stderr
+
+
+def test_run_with_terminal(containerd, backend, new_id):
+    """`ctr run -t`: the shim hands pxcri a console socket; the container's
+    process gets a terminal of its own devpts."""
+    cid = new_id("pxt-%s" % backend)
+    master, slave = os.openpty()
+    try:
+        p = subprocess.Popen(["ctr", "-a", containerd.sock, "-n", NAMESPACE]
+                             + containerd.run_args("--rm", "-t")
+                             + [IMAGE, cid, "sh", "-c", "tty; exit 3"],
+                             stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        out = b""
+        while True:
+            r, _, _ = select.select([master], [], [], 20)
+            if not r:
+                break
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert p.wait(timeout=20) == 3, out
+        assert b"/dev/pts/0" in out, out
+    finally:
+        os.close(master)
+
+
 def test_kill_detached(containerd, backend, new_id):
     """SIGKILL via `ctr task kill`; the task's exit status is 137."""
     cid = new_id("pxt-%s" % backend)
@@ -384,6 +427,11 @@ def test_routed_to_backend(containerd, backend, new_id):
     assert os.path.isdir(os.path.join(root, backend, cid))
     other = [b for b in BACKENDS if b != backend][0]
     assert not os.path.exists(os.path.join(root, other, cid))
+    if backend == "lxc":
+        # liblxc's own view, through pxcri's state: pxcri-init is running.
+        with open("/proc/%d/cmdline" % state["pid"], "rb") as f:
+            assert f.read().startswith(b"/dev/.pxcri-init")
+        return
     # The backend itself knows the container under pxcri's root.
     r = subprocess.run([backend, "--root", os.path.join(root, backend),
                         "state", cid], capture_output=True, text=True)

@@ -1,0 +1,332 @@
+/* The lxc backend: OCI bundles as LXC application containers through
+ * liblxc, with pxcri-init as their PID 1 (docs/backends.md).
+ *
+ * This file: finding pxcri-init, container state, list, and the ops table.
+ * Lifecycle is in lxc_create.c (create, start, run) and lxc_ops.c (kill,
+ * delete, exec, ps, pause, resume, update).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/lxc/lxc_paths.h"
+#include "backend/lxc/lxc_private.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#define STATE_MAX (1u << 20)
+#define LXC_LOCK_DIR "/run/lxc/lock"
+
+char *lxcb_path(struct backend *b, const char *id, const char *name)
+{
+        char *p = NULL;
+
+        if (asprintf(&p, "%s/%s%s%s", b->root, id, name ? "/" : "", name ? name : "") < 0)
+                return NULL;
+        return p;
+}
+
+char *lxcb_path_of(struct lxc_container *c)
+{
+        char *p = NULL;
+
+        if (asprintf(&p, "%s/%s", c->config_path, c->name) < 0)
+                return NULL;
+        return p;
+}
+
+/* pxcri-init next to the running pxcri: in a build tree (src/init/), or
+ * installed (../libexec/pxcri/); else where `meson install` put it. */
+static char *find_init(void)
+{
+        static const char *const rel[] = { "src/init/pxcri-init", "../libexec/pxcri/pxcri-init" };
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+        if (n > 0) {
+                exe[n] = '\0';
+                for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
+                        char *p = NULL;
+
+                        if (asprintf(&p, "%s/%s", dirname(exe), rel[i]) < 0)
+                                return NULL;
+                        if (access(p, X_OK) == 0)
+                                return p;
+                        free(p);
+                        exe[n] = '\0';
+                }
+        }
+        return access(PXCRI_INIT_INSTALLED, X_OK) == 0 ? strdup(PXCRI_INIT_INSTALLED) : NULL;
+}
+
+static int lxcb_check(struct backend *b, struct pxe **err)
+{
+        if (!lxc_get_version())
+                return pxe_set(err, ENOSYS, "liblxc is not usable");
+        if (!b->path)
+                b->path = find_init();
+        if (!b->path)
+                return pxe_set(err, ENOENT, "pxcri-init not found (looked next to pxcri and at %s)",
+                               PXCRI_INIT_INSTALLED);
+        return 0;
+}
+
+int lxcb_open(struct backend *b, const char *id, struct lxc_container **ret, struct pxe **err)
+{
+        struct lxc_container *c;
+
+        if (fs_exists_fmt("%s/%s/state.json", b->root, id) <= 0)
+                return pxe_set(err, ENOENT, "container \"%s\" does not exist", id);
+        c = lxc_container_new(id, b->root);
+        if (!c)
+                return pxe_set(err, EIO, "liblxc cannot open container %s", id);
+        *ret = c;
+        return 0;
+}
+
+const char *lxcb_status_name(enum lxcb_status s)
+{
+        static const char *const names[] = { "created", "running", "paused", "stopped" };
+
+        return names[s];
+}
+
+static int load_state(struct backend *b, const char *id, json_t **ret, struct pxe **err)
+{
+        _cleanup_free_ char *path = lxcb_path(b, id, "state.json"), *text = NULL;
+        json_t *j;
+
+        if (!path)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (fs_read_file(path, STATE_MAX, &text, NULL, NULL) < 0)
+                return pxe_set(err, ENOENT, "container \"%s\" does not exist", id);
+        j = json_loads(text, 0, NULL);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return pxe_set(err, EIO, "%s: not a JSON object", path);
+        }
+        *ret = j;
+        return 0;
+}
+
+int lxcb_info(struct backend *b, const char *id, struct lxcb_info *info, struct pxe **err)
+{
+        _cleanup_lxc_ struct lxc_container *c = NULL;
+        const char *s;
+        int r;
+
+        *info = (struct lxcb_info) { .status = LXCB_STOPPED };
+        if ((r = load_state(b, id, &info->state, err)) < 0)
+                return r;
+        if (fs_exists_fmt("%s/%s/run/exit", b->root, id) > 0)
+                return 0;
+        if ((r = lxcb_open(b, id, &c, err)) < 0) {
+                json_decref(TAKE_PTR(info->state));
+                return r;
+        }
+        s = c->state(c);
+        if (!s || streq(s, "STOPPED") || streq(s, "ABORTING") || streq(s, "STOPPING"))
+                return 0;
+        info->pid = c->init_pid(c);
+        if (info->pid <= 0) {
+                info->pid = 0;
+                return 0;
+        }
+        if (streq(s, "FROZEN") || streq(s, "FREEZING"))
+                info->status = LXCB_PAUSED;
+        else
+                info->status = fs_exists_fmt("%s/%s/run/fifo", b->root, id) > 0 ? LXCB_CREATED : LXCB_RUNNING;
+        return 0;
+}
+
+static int lxcb_state(struct backend *b, const char *id, json_t **ret, struct pxe **err)
+{
+        struct lxcb_info info;
+        json_t *st = NULL, *ann;
+        int r;
+
+        if ((r = lxcb_info(b, id, &info, err)) < 0)
+                return r;
+        ann = json_object_get(info.state, "annotations");
+        st = json_pack("{s:s, s:s, s:s, s:I, s:O, s:O, s:O, s:s}", "ociVersion", "1.0.2", "id", id, "status",
+                       lxcb_status_name(info.status), "pid", (json_int_t) info.pid, "bundle",
+                       json_object_get(info.state, "bundle"), "rootfs", json_object_get(info.state, "rootfs"),
+                       "created", json_object_get(info.state, "created"), "owner", "");
+        if (st && json_is_object(ann))
+                json_object_set(st, "annotations", ann);
+        json_decref(info.state);
+        if (!st)
+                return pxe_set(err, EIO, "State of %s is incomplete", id);
+        *ret = st;
+        return 0;
+}
+
+static int lxcb_list(struct backend *b, json_t **ret, struct pxe **err)
+{
+        json_t *out = json_array();
+        DIR *d = opendir(b->root);
+        struct dirent *de;
+
+        if (!out)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        while (d && (de = readdir(d))) {
+                json_t *st = NULL;
+
+                if (de->d_name[0] == '.' || lxcb_state(b, de->d_name, &st, NULL) < 0)
+                        continue;
+                json_array_append_new(out, st);
+        }
+        if (d)
+                closedir(d);
+        *ret = out;
+        return 0;
+}
+
+static bool lxcb_exists(struct backend *b, const char *id)
+{
+        return fs_exists_fmt("%s/%s", b->root, id) > 0;
+}
+
+static int lxcb_version(struct backend *b, char **ret, struct pxe **err)
+{
+        if (asprintf(ret, "liblxc %s", lxc_get_version()) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        return 0;
+}
+
+static int lxcb_features(struct backend *b, json_t **ret, struct pxe **err)
+{
+        json_t *j = json_pack("{s:s, s:s, s:{s:[s,s,s,s,s,s,s], s:{s:b, s:[s,s,s,s,s]}}}", "ociVersionMin", "1.0.0",
+                              "ociVersionMax", "1.0.2", "linux", "namespaces", "pid", "network", "mount", "ipc", "uts",
+                              "user", "cgroup", "seccomp", "enabled", true, "actions", "SCMP_ACT_ALLOW",
+                              "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP");
+
+        if (!j)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        *ret = j;
+        return 0;
+}
+
+const char *lxcb_log_error(struct backend *b, const char *id)
+{
+        static char line[512];
+        _cleanup_free_ char *path = lxcb_path(b, id, "lxc.log"), *text = NULL;
+        char *last;
+
+        line[0] = '\0';
+        if (!path || fs_read_file(path, 4u << 20, &text, NULL, NULL) < 0)
+                return line;
+        /* The first error is the cause; later ones are its consequences. */
+        last = strstr(text, " ERROR ");
+        if (last) {
+                char *msg = strstr(last, " - ");
+
+                msg = msg ? strstr(msg + 3, " - ") : NULL;
+                snprintf(line, sizeof(line), "%s", msg ? msg + 3 : last + 1);
+                line[strcspn(line, "\n")] = '\0';
+        }
+        return line;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void) st;
+        (void) ftw;
+        if ((flag == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT)
+                log_debug("Removing %s: %m", p);
+        return 0;
+}
+
+void lxcb_cleanup(struct backend *b, const char *id)
+{
+        _cleanup_free_ char *dir = lxcb_path(b, id, NULL), *lock = NULL;
+
+        if (dir)
+                nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        /* liblxc's lock file for the container: /run/lxc/lock/<lxcpath>/.<id>.
+         * Its directory stays: liblxc makes it when it opens a container
+         * and the file only when it locks, so removing the directory could
+         * fail a create running next to us in the same root. */
+        if (asprintf(&lock, LXC_LOCK_DIR "%s/.%s", b->root, id) < 0)
+                return;
+        unlink(lock);
+}
+
+long long lxcb_start_time(pid_t pid)
+{
+        char path[64], buf[1024], *p, state = 0;
+        long long t = 0;
+        _cleanup_fclose_ FILE *f = NULL;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        if (!f || !fgets(buf, sizeof(buf), f) || !(p = strrchr(buf, ')')))
+                return 0;
+        /* fields after "comm)": state is 3, starttime is 22 */
+        if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %lld", &state, &t) != 2)
+                return 0;
+        /* A zombie is gone as far as the container is concerned. */
+        return state == 'Z' || state == 'X' ? 0 : t;
+}
+
+void lxcb_wait_waiter_gone(json_t *state, int timeout_ms)
+{
+        pid_t pid = (pid_t) json_integer_value(json_object_get(state, "waiter"));
+        long long start = json_integer_value(json_object_get(state, "waiter_start"));
+        struct timespec ms = { 0, 1000000 };
+
+        for (int i = 0; pid > 0 && i < timeout_ms && lxcb_start_time(pid) == start; i++)
+                nanosleep(&ms, NULL);
+}
+
+int lxcb_parse_signal(const char *s)
+{
+        char *end;
+        long n;
+
+        if (!s)
+                return SIGTERM;
+        errno = 0;
+        n = strtol(s, &end, 10);
+        if (*s && !*end && !errno)
+                return n > 0 && n < NSIG ? (int) n : -EINVAL;
+        if (strncasecmp(s, "SIG", 3) == 0)
+                s += 3;
+        for (int sig = 1; sig < NSIG; sig++) {
+                const char *name = sigabbrev_np(sig);
+
+                if (name && strcasecmp(name, s) == 0)
+                        return sig;
+        }
+        return -EINVAL;
+}
+
+const struct backend_ops backend_lxc_ops = {
+        .check = lxcb_check,
+        .create = lxcb_create,
+        .run = lxcb_run,
+        .start = lxcb_start,
+        .kill = lxcb_kill,
+        .delete = lxcb_delete,
+        .exec = lxcb_exec,
+        .ps = lxcb_ps,
+        .pause = lxcb_pause,
+        .resume = lxcb_resume,
+        .update = lxcb_update,
+        .state = lxcb_state,
+        .list = lxcb_list,
+        .exists = lxcb_exists,
+        .features = lxcb_features,
+        .version = lxcb_version,
+};

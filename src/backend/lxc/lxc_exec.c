@@ -1,0 +1,295 @@
+/* exec for the lxc backend: liblxc's attach, which makes the process a
+ * child of the calling pxcri; a terminal is made inside the container by
+ * pxcri-init --exec and its master relayed to --console-socket. */
+#include <errno.h>
+#include <signal.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/lxc/lxc_private.h"
+#include "backend/lxc/translate.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/spawn.h"
+
+#define PROCESS_MAX (4u << 20)
+
+struct exec_proc {
+        json_t *args, *env; /* borrowed from the JSON the process came from */
+        char *cwd;
+        uid_t uid;
+        gid_t gid;
+        struct lxc_container *ct;
+};
+
+static json_t *load_json(const char *path, struct pxe **err)
+{
+        _cleanup_free_ char *text = NULL;
+        json_t *j;
+
+        if (fs_read_file(path, PROCESS_MAX, &text, NULL, err) < 0)
+                return NULL;
+        j = json_loads(text, 0, NULL);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                pxe_set(err, EINVAL, "%s: expected a JSON object", path);
+                return NULL;
+        }
+        return j;
+}
+
+/* "uid[:gid]" */
+static int parse_user(const char *s, uid_t *uid, gid_t *gid, struct pxe **err)
+{
+        char *end;
+        unsigned long u = strtoul(s, &end, 10), g;
+
+        if (end == s || (*end && *end != ':'))
+                return pxe_set(err, EINVAL, "--user: expected UID[:GID], not \"%s\"", s);
+        *uid = (uid_t) u;
+        if (*end == ':') {
+                g = strtoul(end + 1, &end, 10);
+                if (*end)
+                        return pxe_set(err, EINVAL, "--user: expected UID[:GID], not \"%s\"", s);
+                *gid = (gid_t) g;
+        }
+        return 0;
+}
+
+/* env entries with the same key as kv replaced, else kv appended. */
+static void env_set(json_t *env, const char *kv)
+{
+        size_t klen = strcspn(kv, "="), i;
+        json_t *v;
+
+        json_array_foreach(env, i, v) {
+                const char *e = json_string_value(v);
+
+                if (e && strncmp(e, kv, klen) == 0 && e[klen] == '=') {
+                        json_array_set_new(env, i, json_string(kv));
+                        return;
+                }
+        }
+        json_array_append_new(env, json_string(kv));
+}
+
+/* The process: --process FILE, or the container's own process with the
+ * command and the --env/--cwd/--user given. */
+static json_t *exec_process_json(json_t *state, const struct backend_call *c, struct pxe **err)
+{
+        _cleanup_free_ char *path = NULL;
+        json_auto_t *config = NULL;
+        json_t *proc;
+
+        if (c->process_file)
+                return load_json(c->process_file, err);
+        if (asprintf(&path, "%s/config.json", json_string_value(json_object_get(state, "bundle"))) < 0)
+                return NULL;
+        config = load_json(path, err);
+        proc = json_deep_copy(json_object_get(config, "process"));
+        if (!proc) {
+                pxe_set(err, EINVAL, "%s: no process", path);
+                return NULL;
+        }
+        json_object_set_new(proc, "args", json_array());
+        for (size_t i = 0; i < c->n_command; i++)
+                json_array_append_new(json_object_get(proc, "args"), json_string(c->command[i]));
+        if (!json_is_array(json_object_get(proc, "env")))
+                json_object_set_new(proc, "env", json_array());
+        for (size_t i = 0; i < c->n_env; i++)
+                env_set(json_object_get(proc, "env"), c->env[i]);
+        if (c->cwd)
+                json_object_set_new(proc, "cwd", json_string(c->cwd));
+        return proc;
+}
+
+/* A NULL-terminated argv of borrowed strings. */
+static char **string_vector(json_t *arr)
+{
+        char **v = calloc(json_array_size(arr) + 1, sizeof(char *));
+        size_t i;
+        json_t *s;
+
+        if (!v)
+                return NULL;
+        json_array_foreach(arr, i, s) {
+                v[i] = (char *) json_string_value(s);
+                if (!v[i]) {
+                        free(v);
+                        return NULL;
+                }
+        }
+        return v;
+}
+
+struct exec_ctx {
+        struct lxc_container *ct;
+        json_t *proc;
+        uid_t uid;
+        gid_t gid;
+        char *tty_base;    /* host path of <run>/exec-<n>, with a terminal */
+        char *tty_base_in; /* the same inside the container */
+};
+
+/* Attach the process; with a terminal through pxcri-init --exec, which makes
+ * the pty inside the container and sends its master out. */
+static int attach_start(struct exec_ctx *x, pid_t *ret_pid, struct pxe **err)
+{
+        _cleanup_free_ char **argv = string_vector(json_object_get(x->proc, "args"));
+        _cleanup_free_ char **env = string_vector(json_object_get(x->proc, "env"));
+        json_t *gids = json_object_get(json_object_get(x->proc, "user"), "additionalGids"), *g;
+        _cleanup_free_ gid_t *groups = calloc(json_array_size(gids) + 1, sizeof(gid_t));
+        char *init_argv[] = { (char *) LXC_INIT_PATH, (char *) "--exec", x->tty_base_in, NULL };
+        lxc_attach_options_t o = LXC_ATTACH_OPTIONS_DEFAULT;
+        lxc_attach_command_t cmd;
+        size_t i;
+
+        if (!argv || !argv[0] || !env || !groups)
+                return pxe_set(err, EINVAL, "process.args and process.env must be arrays of strings");
+        json_array_foreach(gids, i, g)
+                groups[i] = (gid_t) json_integer_value(g);
+        o.groups = (lxc_groups_t) { .size = json_array_size(gids), .list = groups };
+        o.attach_flags |= LXC_ATTACH_SETGROUPS;
+        cmd = x->tty_base ? (lxc_attach_command_t) { .program = init_argv[0], .argv = init_argv }
+                          : (lxc_attach_command_t) { .program = argv[0], .argv = argv };
+        o.env_policy = LXC_ATTACH_CLEAR_ENV;
+        o.extra_env_vars = env;
+        o.initial_cwd = (char *) json_string_value(json_object_get(x->proc, "cwd"));
+        o.uid = x->uid;
+        o.gid = x->gid;
+        if (json_is_true(json_object_get(x->proc, "noNewPrivileges")))
+                o.attach_flags |= LXC_ATTACH_NO_NEW_PRIVS;
+        if (x->ct->attach(x->ct, lxc_attach_run_command, &cmd, &o, ret_pid) < 0 || *ret_pid <= 0)
+                return pxe_set(err, EIO, "liblxc could not attach to container %s", x->ct->name);
+        return 0;
+}
+
+/* pxcri-init's process file for an exec with a terminal. */
+static int write_exec_process(struct exec_ctx *x, struct pxe **err)
+{
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        size_t len = 0, i;
+        json_t *v;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (!f || asprintf(&path, "%s.process", x->tty_base) < 0) {
+                if (f)
+                        fclose(f);
+                return pxe_set(err, ENOMEM, "Out of memory");
+        }
+        json_array_foreach(json_object_get(x->proc, "args"), i, v)
+                fprintf(f, "a%s%c", json_string_value(v) ? json_string_value(v) : "", 0);
+        json_array_foreach(json_object_get(x->proc, "env"), i, v)
+                fprintf(f, "e%s%c", json_string_value(v) ? json_string_value(v) : "", 0);
+        fprintf(f, "t%c", 0);
+        fclose(f);
+        return fs_write_atomic(path, buf, len, 0644, err);
+}
+
+/* Hand the pty's master on to --console-socket once pxcri-init sent it. */
+static int relay_terminal(struct exec_ctx *x, const char *console_socket, pid_t pid, struct pxe **err)
+{
+        _cleanup_free_ char *sock = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct timespec ms = { 0, 1000000 };
+        int r = 0;
+
+        if (asprintf(&sock, "%s.sock", x->tty_base) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (lxcb_console_listen(sock, x->uid, x->gid, &fd, err) < 0)
+                return -pxe_code(err, EIO);
+        for (int i = 0; i < 10000 && r == 0 && kill(pid, 0) == 0; i++) {
+                r = lxcb_console_relay(fd, console_socket, err);
+                if (r == 0)
+                        nanosleep(&ms, NULL);
+        }
+        unlink(sock);
+        if (r == 0)
+                return pxe_set(err, ETIMEDOUT, "The exec process in %s sent no terminal", x->ct->name);
+        return r < 0 ? r : 0;
+}
+
+static int exec_terminal(struct exec_ctx *x, const struct backend_call *c, pid_t *ret_pid, struct pxe **err)
+{
+        static unsigned counter;
+        _cleanup_free_ char *process = NULL;
+        char *dir = lxcb_path_of(x->ct), name[64];
+        int r;
+
+        if (!c->console_socket)
+                return pxe_set(err, EINVAL, "exec with a terminal needs --console-socket");
+        snprintf(name, sizeof(name), "exec-%d-%u", (int) getpid(), counter++);
+        if (!dir || asprintf(&x->tty_base, "%s/run/%s", dir, name) < 0 ||
+            asprintf(&x->tty_base_in, "%s/%s", LXC_INIT_DIR, name) < 0 || asprintf(&process, "%s.process", x->tty_base) < 0) {
+                free(dir);
+                return pxe_set(err, ENOMEM, "Out of memory");
+        }
+        free(dir);
+        if ((r = write_exec_process(x, err)) < 0)
+                return r;
+        r = attach_start(x, ret_pid, err);
+        if (r == 0)
+                r = relay_terminal(x, c->console_socket, *ret_pid, err);
+        unlink(process);
+        return r;
+}
+
+static int exec_user(json_t *proc, const struct backend_call *c, uid_t *uid, gid_t *gid, struct pxe **err)
+{
+        json_t *user = json_object_get(proc, "user");
+
+        *uid = (uid_t) json_integer_value(json_object_get(user, "uid"));
+        *gid = (gid_t) json_integer_value(json_object_get(user, "gid"));
+        return c->user ? parse_user(c->user, uid, gid, err) : 0;
+}
+
+/* The process runs as pxcri's child (liblxc's attach): detached, pxcri
+ * leaves it to the caller's subreaper with its pid in --pid-file, as runc;
+ * else pxcri waits, passing signals on, and exits with its code. */
+int lxcb_exec(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        _cleanup_lxc_ struct lxc_container *ct = NULL;
+        json_auto_t *proc = NULL;
+        struct exec_ctx x = { 0 };
+        struct lxcb_info info;
+        char text[32];
+        int status, r;
+        pid_t pid;
+
+        if ((r = lxcb_info(b, c->id, &info, err)) < 0)
+                return r;
+        if (info.status != LXCB_RUNNING && info.status != LXCB_CREATED) {
+                json_decref(info.state);
+                return pxe_set(err, EINVAL, "cannot exec in a %s container", lxcb_status_name(info.status));
+        }
+        proc = exec_process_json(info.state, c, err);
+        json_decref(info.state);
+        if (!proc)
+                return pxe_set(err, EINVAL, "No process to exec");
+        if ((r = exec_user(proc, c, &x.uid, &x.gid, err)) < 0 || (r = lxcb_open(b, c->id, &ct, err)) < 0)
+                return r;
+        x.ct = ct;
+        x.proc = proc;
+        if (c->tty || json_is_true(json_object_get(proc, "terminal")))
+                r = exec_terminal(&x, c, &pid, err);
+        else
+                r = attach_start(&x, &pid, err);
+        free(x.tty_base);
+        free(x.tty_base_in);
+        if (r < 0)
+                return r;
+        *st = 0;
+        if (c->detach) {
+                snprintf(text, sizeof(text), "%d", (int) pid);
+                if (c->pid_file && fs_write_atomic(c->pid_file, text, strlen(text), 0644, err) < 0)
+                        return pxe_wrap(err, "Writing --pid-file");
+                return 0;
+        }
+        if ((r = spawn_wait_forwarding(pid, &status)) < 0)
+                return pxe_set_errno(err, -r, "Waiting for the process in container %s", c->id);
+        *st = spawn_exit_code(status);
+        return 0;
+}

@@ -1,0 +1,87 @@
+/* Shared by the files of the lxc backend; nothing outside src/backend/lxc/
+ * includes liblxc.
+ *
+ * Per container, under the backend root <root>/lxc (LXC's lxcpath):
+ *   <id>/config      the LXC configuration (translate.h)
+ *   <id>/state.json  bundle, created, annotations, the waiter's pid
+ *   <id>/lxc.log     liblxc's log (errors only, unless --debug)
+ *   <id>/run/        mounted at LXC_INIT_DIR: process, fifo, exit
+ * The directory exists exactly as long as the container: container_open()
+ * finds the backend by it.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <lxc/lxccontainer.h>
+#include <sys/types.h>
+
+#include "backend/backend.h"
+#include "util/err.h"
+
+enum lxcb_status {
+        LXCB_CREATED,
+        LXCB_RUNNING,
+        LXCB_PAUSED,
+        LXCB_STOPPED,
+};
+
+struct lxcb_info {
+        enum lxcb_status status;
+        pid_t pid; /* pxcri-init on the host, 0 when stopped */
+        json_t *state; /* state.json */
+};
+
+char *lxcb_path(struct backend *b, const char *id, const char *name);
+/* <lxcpath>/<name> of an open container (malloc'ed). */
+char *lxcb_path_of(struct lxc_container *c);
+
+/* Open the LXC container object; -ENOENT when pxcri has no such container. */
+int lxcb_open(struct backend *b, const char *id, struct lxc_container **ret, struct pxe **err);
+
+/* Status and pid of an existing container (info->state: new reference). */
+int lxcb_info(struct backend *b, const char *id, struct lxcb_info *info, struct pxe **err);
+const char *lxcb_status_name(enum lxcb_status s);
+
+/* The last error liblxc logged for id, or "" (static buffer). */
+const char *lxcb_log_error(struct backend *b, const char *id);
+
+/* Remove everything the container left on the host (dir, lock, cgroups
+ * LXC left); errors are only logged. */
+void lxcb_cleanup(struct backend *b, const char *id);
+
+/* Wait (bounded) until the waiter recorded in state is gone. */
+void lxcb_wait_waiter_gone(json_t *state, int timeout_ms);
+
+/* The process start time of pid (/proc/<pid>/stat), 0 if gone. */
+long long lxcb_start_time(pid_t pid);
+
+int lxcb_create(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+int lxcb_start(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+int lxcb_run(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+int lxcb_kill(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+int lxcb_delete(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+int lxcb_exec(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+int lxcb_ps(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+int lxcb_pause(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+int lxcb_resume(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+int lxcb_update(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+
+/* Delete a stopped-or-killed container for good (run, delete --force). */
+int lxcb_destroy(struct backend *b, const char *id, struct pxe **err);
+
+/* The socket pxcri-init sends the pty master to (non-blocking, owned by the
+ * process's user), and one relay step to the caller's --console-socket: 1
+ * done, 0 pxcri-init has not connected yet. */
+int lxcb_console_listen(const char *path, uid_t uid, gid_t gid, int *ret_fd, struct pxe **err);
+int lxcb_console_relay(int listen_fd, const char *socket_path, struct pxe **err);
+
+/* Signal name or number ("KILL", "SIGKILL", "9") -> number, or -EINVAL. */
+int lxcb_parse_signal(const char *s);
+
+static inline void lxcb_putp(struct lxc_container **c)
+{
+        if (*c)
+                lxc_container_put(*c);
+}
+
+#define _cleanup_lxc_ __attribute__((cleanup(lxcb_putp)))

@@ -1,0 +1,91 @@
+/* OCI runtime config (config.json) -> LXC container configuration.
+ *
+ * A pure translation: it reads the OCI config and a few facts about the host
+ * (cgroup version, the lowest oom_score_adj we may set) and produces the
+ * lxc.* keys of the container, in order, plus what pxcri-init needs to run
+ * the user's process (args, env, umask).  It touches no state; the only
+ * filesystem access is stat() of bind sources, mask targets and device nodes,
+ * to choose between file and directory mount points.
+ *
+ * Whatever the OCI config asks that LXC cannot honour fails with an error
+ * naming the field ("linux.resources.blockIO: ..."), never silently dropped.
+ * docs/backends.md lists what is supported.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/err.h"
+
+/* Where pxcri-init and its host directory appear inside the container.  /dev
+ * is always a tmpfs in an LXC container (lxc.autodev), so both mount points
+ * can be created there even when the rootfs is read-only. */
+#define LXC_INIT_PATH "/dev/.pxcri-init"
+#define LXC_INIT_DIR "/dev/.pxcri"
+
+struct lxc_translate_opts {
+        const char *bundle;    /* absolute bundle directory */
+        const char *init_path; /* host path of the pxcri-init binary */
+        const char *run_dir;   /* host directory mounted at LXC_INIT_DIR */
+        const char *seccomp_path; /* where an LXC seccomp profile would go */
+        bool cgroup_v2;        /* unified hierarchy only: lxc.cgroup2.* keys */
+        int oom_score_adj_min; /* lower values are raised to this one */
+};
+
+struct lxc_item {
+        char *key;
+        char *value;
+};
+
+struct lxc_spec {
+        struct lxc_item *items; /* lxc.* keys in the order LXC must apply them */
+        size_t n_items, cap_items;
+        char **args; /* process.args */
+        size_t n_args;
+        char **env;  /* process.env */
+        size_t n_env;
+        uid_t uid;
+        gid_t gid;
+        int umask; /* -1: leave as is */
+        bool terminal; /* process.terminal: stdio is a pty from --console-socket */
+        char *rootfs; /* absolute root.path */
+        char *seccomp; /* LXC seccomp profile text for opts.seccomp_path, or NULL */
+        json_t *annotations; /* owned reference, or NULL */
+};
+
+int lxc_translate(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec **ret, struct pxe **err);
+
+void lxc_spec_free(struct lxc_spec *s);
+
+static inline void lxc_spec_freep(struct lxc_spec **s)
+{
+        lxc_spec_free(*s);
+}
+
+#define _cleanup_lxc_spec_ __attribute__((cleanup(lxc_spec_freep)))
+
+/* The last value of key, or NULL; lxc_spec_count() counts its entries. */
+const char *lxc_spec_get(const struct lxc_spec *s, const char *key);
+size_t lxc_spec_count(const struct lxc_spec *s, const char *key);
+
+/* The LXC config file text ("key = value\n" per item), NUL-terminated. */
+char *lxc_spec_config_text(const struct lxc_spec *s);
+
+/* The process file pxcri-init reads: NUL-terminated records "a<arg>",
+ * "e<KEY=VALUE>", "m<octal umask>", "t" (a terminal: make it the process's
+ * controlling terminal).  Returns a malloc'ed buffer. */
+char *lxc_spec_process_blob(const struct lxc_spec *s, size_t *ret_len);
+
+/* Internal to the translation, shared between its files. */
+int lxc_spec_add(struct lxc_spec *s, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int lxc_translate_linux(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err);
+int lxc_translate_mounts(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err);
+int lxc_translate_seccomp(json_t *linux_obj, const struct lxc_translate_opts *o, struct lxc_spec *s,
+                          struct pxe **err);
+int lxc_translate_resources(json_t *linux_obj, const struct lxc_translate_opts *o, struct lxc_spec *s,
+                            struct pxe **err);
+/* Escape a path for an fstab field (space, tab, newline, backslash as \ooo). */
+char *lxc_fstab_escape(const char *path);

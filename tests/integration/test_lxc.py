@@ -1,0 +1,416 @@
+"""The lxc backend with real LXC containers (liblxc, pxcri-init) on
+busybox-static bundles: the runc-compatible lifecycle, the translated OCI
+fields that matter, and that nothing is left behind -- also when a create
+fails halfway.
+
+Needs root and liblxc; PXCRI_BIN selects the binary (its build tree has
+src/init/pxcri-init)."""
+
+import ctypes
+import glob
+import json
+import os
+import select
+import shutil
+import socket
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import PXCRI, unique
+
+if os.geteuid() != 0:
+    pytest.skip("lxc tests need root", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def lxc_lock_dirs(workdir):
+    """liblxc's lock directories under the test's root, after px's own
+    teardown (the lock files are the backend's to remove, the directories
+    liblxc shares between containers are not)."""
+    yield
+    shutil.rmtree("/run/lxc/lock" + workdir, ignore_errors=True)
+
+
+def edit(bundle_dir, fn):
+    """Change a bundle's config.json through fn(config)."""
+    path = os.path.join(bundle_dir, "config.json")
+    with open(path) as f:
+        config = json.load(f)
+    fn(config)
+    with open(path, "w") as f:
+        json.dump(config, f)
+    return bundle_dir
+
+
+def lxc_bundle(bundle, args, **kw):
+    return bundle(args, **kw)
+
+
+def wait_status(px, cid, want, timeout=10):
+    deadline = time.time() + timeout
+    st = None
+    while time.time() < deadline:
+        st = px.state(cid)["status"]
+        if st == want:
+            return
+        time.sleep(0.02)
+    raise AssertionError("%s never reached %s (last %s)" % (cid, want, st))
+
+
+def leftovers(px, cid):
+    """Everything of cid that could leak on the host."""
+    found = []
+    for p in (os.path.join(px.root, "lxc", cid),
+              os.path.join(px.root, "containers", cid + ".json")):
+        if os.path.exists(p):
+            found.append(p)
+    found += glob.glob("/run/lxc/lock%s/lxc/.%s" % (px.root, cid))
+    found += [p for p in glob.glob("/sys/fs/cgroup/*/*") +
+              glob.glob("/sys/fs/cgroup/*/*/*") if p.endswith("." + cid)
+              or p.endswith("/" + cid)]
+    with open("/proc/self/mountinfo") as f:
+        found += [l for l in f if ("/lxc/%s/" % cid) in l]
+    return found
+
+
+def run(px, b, cid=None, *extra):
+    return px("run", "--runtime", "lxc", *extra, "-b", b, cid or unique())
+
+
+# --- output, exit code, lifecycle ------------------------------------------
+
+def test_run_output_and_exit_code(px, bundle):
+    cid = unique()
+    res = run(px, bundle(["sh", "-c", "echo hi; echo oops >&2; exit 7"]), cid)
+    assert res.returncode == 7, res.stderr
+    assert res.stdout == "hi\n"
+    assert "oops" in res.stderr
+    assert px.records() == []
+    assert leftovers(px, cid) == []
+
+
+def test_create_start_kill_delete(px, bundle):
+    cid = unique()
+    b = bundle(["sleep", "1000"])
+    px("create", "--runtime", "lxc", "--bundle", b, cid, check=True)
+    st = px.state(cid)
+    assert (st["id"], st["status"], st["backend"], st["bundle"]) == (cid, "created", "lxc", b)
+    assert st["pid"] > 0
+    # The process has not run: pxcri-init waits on the FIFO.
+    with open("/proc/%d/cmdline" % st["pid"], "rb") as f:
+        assert f.read().startswith(b"/dev/.pxcri-init")
+    px("start", cid, check=True)
+    assert px.state(cid)["status"] == "running"
+    res = px("start", cid)
+    assert res.returncode == 1 and "running" in res.stderr
+    res = px("delete", cid)
+    assert res.returncode == 1 and "not stopped" in res.stderr
+    px("kill", cid, "KILL", check=True)
+    wait_status(px, cid, "stopped")
+    px("delete", cid, check=True)
+    res = px("state", cid)
+    assert res.returncode == 1
+    assert 'container "%s" does not exist' % cid in res.stderr
+    assert px.records() == []
+    assert leftovers(px, cid) == []
+
+
+def test_sigterm_reaches_the_process(px, bundle):
+    cid = unique()
+    b = bundle(["sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.05; done"])
+    p = subprocess.Popen(px.argv("run", "--runtime", "lxc", "-b", b, cid),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 10
+    while px("state", cid).returncode != 0 and time.time() < deadline:
+        time.sleep(0.02)
+    wait_status(px, cid, "running")
+    time.sleep(0.1)  # the trap is set
+    px("kill", cid, "TERM", check=True)
+    assert p.wait(timeout=20) == 42, p.stderr.read()
+    assert leftovers(px, cid) == []
+
+
+def test_run_forwards_signals(px, bundle):
+    cid = unique()
+    b = bundle(["sh", "-c", "trap 'echo got-term; exit 43' TERM; echo ready; "
+                            "while :; do sleep 0.05; done"])
+    p = subprocess.Popen(px.argv("run", "--runtime", "lxc", "-b", b, cid),
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "ready\n"
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=20)
+    assert p.returncode == 43
+    assert "got-term" in out
+
+
+def test_pid_file_process_is_the_runc_contract(px, bundle, workdir):
+    """--pid-file names a descendant of the caller that lives as long as the
+    container, carries its output and exits with its exit code."""
+    cid = unique()
+    b = bundle(["sh", "-c", "read x; echo got-$x; exit 5"])
+    out = os.path.join(workdir, "out")
+    script = r"""
+import ctypes, os, subprocess, sys
+ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER, as containerd's shim
+argv, pidfile, out = sys.argv[1:-2], sys.argv[-2], sys.argv[-1]
+r, w = os.pipe()
+with open(out, "w") as o:
+    subprocess.run(argv[:-1] + ["create", "--runtime", "lxc", "--pid-file", pidfile,
+                                "-b", argv[-1], "%s"], stdin=r, stdout=o, check=True)
+os.close(r)
+pid = int(open(pidfile).read())
+subprocess.run(argv[:-1] + ["start", "%s"], check=True)
+os.write(w, b"ping\n")
+os.close(w)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+""" % (cid, cid)
+    res = subprocess.run([sys.executable, "-c", script] + px.argv() + [b, os.path.join(workdir, "pid"), out],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "5"
+    with open(out) as f:
+        assert f.read() == "got-ping\n"
+    assert px.state(cid)["status"] == "stopped"
+    px("delete", cid, check=True)
+    assert leftovers(px, cid) == []
+
+
+# --- translated fields -----------------------------------------------------
+
+def test_env_cwd_user_hostname(px, bundle):
+    b = bundle(["sh", "-c", 'echo "$GREETING $(pwd) $(id -u):$(id -g):$(id -G) $(hostname)"'],
+               env=["GREETING=hey"], cwd="/tmp", hostname="lxc-host")
+
+    def user(c):
+        c["process"]["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [5]}
+        c["process"]["capabilities"] = {"bounding": c["process"]["capabilities"]["bounding"]}
+    res = run(px, edit(b, user))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "hey /tmp 1000:1000:1000 5 lxc-host\n"
+
+
+def test_env_is_exactly_the_spec(px, bundle):
+    res = run(px, bundle(["env"], env=["A=1"]))
+    assert res.returncode == 0, res.stderr
+    assert sorted(res.stdout.split()) == sorted(
+        ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", "A=1"])
+
+
+def test_bind_mount_and_readonly_root(px, bundle, workdir):
+    src = os.path.join(workdir, "shared")
+    os.makedirs(src)
+    with open(os.path.join(src, "in"), "w") as f:
+        f.write("from-host\n")
+    b = bundle(["sh", "-c", "cat /data/in; echo from-ct > /data/out; touch /x 2>/dev/null || echo ro"],
+               readonly=True)
+    edit(b, lambda c: c["mounts"].append(
+        {"destination": "/data", "type": "bind", "source": src, "options": ["rbind", "rw"]}))
+    res = run(px, b)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "from-host\nro\n"
+    with open(os.path.join(src, "out")) as f:
+        assert f.read() == "from-ct\n"
+
+
+def test_masked_and_readonly_paths(px, bundle):
+    res = run(px, bundle(["sh", "-c", "cat /proc/kcore | wc -c; echo 1 > /proc/sys/kernel/ns_last_pid "
+                                      "2>/dev/null || echo ro"]))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "0\nro\n"
+
+
+def test_memory_limit_is_enforced(px, bundle):
+    cid = unique()
+    b = bundle(["sh", "-c", "head -c 1000000 /dev/zero | tail > /dev/null && echo small-ok; "
+                            "head -c 200000000 /dev/zero | tail > /dev/null; echo survived $?"])
+
+    def limit(c):
+        c["linux"]["resources"]["memory"] = {"limit": 33554432, "swap": 33554432}
+    res = run(px, edit(b, limit), cid)
+    assert res.stdout.splitlines()[0] == "small-ok", res.stderr
+    # tail holds the one 200 MB "line": the cgroup's OOM killer ends it.
+    assert res.stdout.splitlines()[1] == "survived 137", res.stderr
+
+
+def test_pids_limit_is_enforced(px, bundle):
+    b = bundle(["sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 2 & done; wait; echo done"])
+    edit(b, lambda c: c["linux"]["resources"].update(pids={"limit": 4}))
+    res = run(px, b)
+    assert "can't fork" in res.stderr or "Resource temporarily unavailable" in res.stderr, res.stderr
+
+
+def test_join_network_namespace(px, bundle):
+    pod = unique()
+    run(px, bundle(["sleep", "1000"]), pod, "-d").check_returncode()
+    pid = px.state(pod)["pid"]
+    netns = os.readlink("/proc/%d/ns/net" % pid)
+    assert netns != os.readlink("/proc/self/ns/net")
+
+    def join(c):
+        c["linux"]["namespaces"] = [
+            {"type": "network", "path": "/proc/%d/ns/net" % pid} if n["type"] == "network" else n
+            for n in c["linux"]["namespaces"]]
+    res = run(px, edit(bundle(["readlink", "/proc/self/ns/net"]), join))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == netns
+
+
+def test_seccomp_profile_is_enforced(px, bundle):
+    b = bundle(["sh", "-c", "mkdir /tmp/a || echo denied; ls -d /tmp/a 2>/dev/null; echo ok"])
+    edit(b, lambda c: c["linux"].update(seccomp={
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}))
+    res = run(px, b)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "denied\nok\n"
+    assert "Operation not permitted" in res.stderr
+
+
+def test_unsupported_field_is_an_error_that_names_it(px, bundle):
+    cid = unique()
+    b = edit(bundle(["true"]), lambda c: c["linux"].update(
+        seccomp={"defaultAction": "SCMP_ACT_NOTIFY"}))
+    res = px("create", "--runtime", "lxc", "-b", b, cid)
+    assert res.returncode == 1
+    assert "linux.seccomp.defaultAction" in res.stderr
+    assert leftovers(px, cid) == []
+    res = px("create", "--runtime", "lxc", "--preserve-fds", "1", "-b", bundle(["true"]), cid)
+    assert res.returncode == 1 and "--preserve-fds" in res.stderr
+    res = px("create", "--runtime", "lxc", "-b", bundle(["true"], terminal=True), cid)
+    assert res.returncode == 1 and "process.terminal needs --console-socket" in res.stderr
+    assert leftovers(px, cid) == []
+
+
+def recv_pty(server):
+    """Accept one connection on a console socket; the pty master it carries."""
+    conn, _ = server.accept()
+    with conn:
+        msg, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+    assert msg.startswith(b"/dev/pts/") and len(fds) == 1
+    return fds[0]
+
+
+def read_until(fd, want, timeout=10):
+    out = b""
+    deadline = time.time() + timeout
+    while want not in out and time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                break
+    return out
+
+
+def test_terminal_through_console_socket(px, bundle, workdir):
+    cid = unique()
+    sock_path = os.path.join(workdir, "console.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(1)
+    b = bundle(["sh", "-c", "tty; read x; echo got-$x; exec sh -c 'echo pgid-ok; exit 6'"], terminal=True)
+    px("create", "--runtime", "lxc", "--console-socket", sock_path, "-b", b, cid, check=True)
+    master = recv_pty(server)
+    server.close()
+    try:
+        px("start", cid, check=True)
+        assert b"/dev/pts/" in read_until(master, b"/dev/pts/")
+        os.write(master, b"ping\n")
+        out = read_until(master, b"pgid-ok")
+        assert b"got-ping" in out and b"pgid-ok" in out
+        wait_status(px, cid, "stopped")
+    finally:
+        os.close(master)
+    with open(os.path.join(px.root, "lxc", cid, "run", "exit")) as f:
+        assert f.read().strip() == "6"
+    px("delete", cid, check=True)
+    assert leftovers(px, cid) == []
+
+
+def test_exec_with_terminal(px, bundle, workdir):
+    cid = unique()
+    run(px, bundle(["sleep", "1000"]), cid, "-d").check_returncode()
+    sock_path = os.path.join(workdir, "exec.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(1)
+    p = subprocess.Popen(px.argv("exec", "--tty", "--console-socket", sock_path, cid,
+                                 "sh", "-c", "tty; read x; echo got-$x; exit 4"),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    master = recv_pty(server)
+    server.close()
+    try:
+        assert b"/dev/pts/" in read_until(master, b"/dev/pts/")
+        os.write(master, b"pong\n")
+        assert b"got-pong" in read_until(master, b"got-pong")
+        assert p.wait(timeout=20) == 4, p.stderr.read()
+    finally:
+        os.close(master)
+        if p.poll() is None:
+            p.kill()
+    assert [f for f in os.listdir(os.path.join(px.root, "lxc", cid, "run")) if f.startswith("exec-")] == []
+
+
+def test_failed_create_leaves_nothing_behind(px, bundle):
+    """liblxc fails halfway, after cgroups, namespaces and mounts exist: a
+    sysctl the kernel does not have is applied last."""
+    cid = unique()
+    b = bundle(["true"])
+    edit(b, lambda c: c["linux"].update(sysctl={"kernel.pxcri_no_such_sysctl": "1"}))
+    res = px("create", "--runtime", "lxc", "-b", b, cid)
+    assert res.returncode == 1
+    assert "liblxc could not start container %s" % cid in res.stderr
+    assert px.records() == []
+    assert leftovers(px, cid) == []
+    assert px("list", "-q").stdout == ""
+
+
+# --- exec, ps, pause, update ------------------------------------------------
+
+def test_exec_output_exit_code_and_options(px, bundle, workdir):
+    cid = unique()
+    run(px, bundle(["sleep", "1000"], env=["GREETING=hey"]), cid, "-d").check_returncode()
+    res = px("exec", cid, "sh", "-c", 'echo "$GREETING $(hostname)"; exit 5')
+    assert (res.returncode, res.stdout) == (5, "hey pxcri\n"), res.stderr
+    res = px("exec", "--env", "X=1", "--cwd", "/tmp", "--user", "1000:1000", cid,
+             "sh", "-c", 'echo "$X $(pwd) $(id -u)"')
+    assert (res.returncode, res.stdout) == (0, "1 /tmp 1000\n"), res.stderr
+    proc = os.path.join(workdir, "process.json")
+    with open(proc, "w") as f:
+        json.dump({"args": ["sh", "-c", "id -u; exit 4"], "cwd": "/", "env": ["PATH=/bin"],
+                   "user": {"uid": 1000, "gid": 1000}}, f)
+    res = px("exec", "--process", proc, cid)
+    assert (res.returncode, res.stdout) == (4, "1000\n")
+
+
+def test_ps_pause_resume(px, bundle):
+    cid = unique()
+    run(px, bundle(["sleep", "1000"]), cid, "-d").check_returncode()
+    pids = json.loads(px("ps", "--format", "json", cid, check=True).stdout)
+    assert px.state(cid)["pid"] in pids and len(pids) == 2
+    px("pause", cid, check=True)
+    assert px.state(cid)["status"] == "paused"
+    px("resume", cid, check=True)
+    assert px.state(cid)["status"] == "running"
+
+
+def test_update_memory(px, bundle):
+    cid = unique()
+    run(px, bundle(["sleep", "1000"]), cid, "-d").check_returncode()
+    px("update", "--memory", "50331648", "--pids-limit", "7", cid, check=True)
+    # The container's cgroup, as LXC names it on a cgroup v1 host.
+    for ctl, f, want in (("memory", "memory.limit_in_bytes", "50331648"), ("pids", "pids.max", "7")):
+        with open("/sys/fs/cgroup/%s/lxc.payload.%s/%s" % (ctl, cid, f)) as fh:
+            assert fh.read().strip() == want
+
+
+def test_version_names_liblxc(px):
+    out = px("version", check=True).stdout
+    assert "lxc: liblxc 5." in out

@@ -1,0 +1,371 @@
+/* backend/lxc/translate: root, process, hostname, annotations, output. */
+#include "unit.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lxc_fixture.h"
+
+#define OK(f) struct lxc_spec *s = fx_ok(f)
+
+static void test_root_path_relative_to_bundle(void **state)
+{
+        struct fx *f = *state;
+        char want[4096];
+        OK(f);
+
+        snprintf(want, sizeof(want), "dir:%s/rootfs", f->dir);
+        assert_string_equal(lxc_spec_get(s, "lxc.rootfs.path"), want);
+        assert_string_equal(lxc_spec_get(s, "lxc.rootfs.managed"), "0");
+        assert_null(lxc_spec_get(s, "lxc.rootfs.options"));
+        lxc_spec_free(s);
+}
+
+static void test_root_readonly(void **state)
+{
+        struct fx *f = *state;
+
+        json_object_set_new(json_object_get(f->config, "root"), "readonly", json_true());
+        OK(f);
+        assert_string_equal(lxc_spec_get(s, "lxc.rootfs.options"), "ro");
+        lxc_spec_free(s);
+}
+
+static void test_root_missing_is_error(void **state)
+{
+        struct fx *f = *state;
+        char *msg;
+
+        json_object_del(f->config, "root");
+        msg = fx_fails(f, EINVAL);
+        assert_contains(msg, "root.path");
+        free(msg);
+}
+
+static void test_process_args_and_env_go_to_init(void **state)
+{
+        struct fx *f = *state;
+        size_t len;
+        char *blob;
+
+        fx_set(f, "process", "args", json_pack("[s,s,s]", "sh", "-c", "echo a b"));
+        fx_set(f, "process", "env", json_pack("[s,s]", "PATH=/bin", "X=1 2"));
+        OK(f);
+        assert_int_equal(s->n_args, 3);
+        assert_string_equal(s->args[2], "echo a b");
+        blob = lxc_spec_process_blob(s, &len);
+        assert_int_equal(len, sizeof("ash\0a-c\0aecho a b\0ePATH=/bin\0eX=1 2") );
+        assert_memory_equal(blob, "ash\0a-c\0aecho a b\0ePATH=/bin\0eX=1 2\0", len);
+        /* lxc.init.cmd splits on spaces: only pxcri-init's path goes there. */
+        assert_string_equal(lxc_spec_get(s, "lxc.init.cmd"), LXC_INIT_PATH);
+        free(blob);
+        lxc_spec_free(s);
+}
+
+static void test_process_without_args_is_error(void **state)
+{
+        struct fx *f = *state;
+        char *msg;
+
+        fx_set(f, "process", "args", json_array());
+        msg = fx_fails(f, EINVAL);
+        assert_contains(msg, "process.args");
+        free(msg);
+}
+
+static void test_process_cwd(void **state)
+{
+        struct fx *f = *state;
+        char *msg;
+
+        fx_set(f, "process", "cwd", json_string("/tmp"));
+        {
+                OK(f);
+                assert_string_equal(lxc_spec_get(s, "lxc.init.cwd"), "/tmp");
+                lxc_spec_free(s);
+        }
+        fx_set(f, "process", "cwd", json_string("tmp"));
+        msg = fx_fails(f, EINVAL);
+        assert_contains(msg, "process.cwd");
+        free(msg);
+}
+
+static void test_process_user_and_groups(void **state)
+{
+        struct fx *f = *state;
+        size_t len;
+        char *blob;
+
+        fx_set(f, "process", "user", json_pack("{s:i, s:i, s:[i,i], s:i}", "uid", 1000, "gid", 100,
+                                               "additionalGids", 5, 6, "umask", 022));
+        OK(f);
+        assert_string_equal(lxc_spec_get(s, "lxc.init.uid"), "1000");
+        assert_string_equal(lxc_spec_get(s, "lxc.init.gid"), "100");
+        assert_string_equal(lxc_spec_get(s, "lxc.init.groups"), "5,6");
+        assert_int_equal(s->uid, 1000);
+        blob = lxc_spec_process_blob(s, &len);
+        assert_memory_equal(blob + len - 4, "m22", 4);
+        free(blob);
+        lxc_spec_free(s);
+}
+
+static void test_process_negative_uid_is_error(void **state)
+{
+        struct fx *f = *state;
+        char *msg;
+
+        fx_set(f, "process", "user", json_pack("{s:i, s:i}", "uid", -1, "gid", 0));
+        msg = fx_fails(f, EINVAL);
+        assert_contains(msg, "process.user");
+        free(msg);
+}
+
+static void test_process_rlimits(void **state)
+{
+        struct fx *f = *state;
+
+        fx_set(f, "process", "rlimits",
+               json_pack("[{s:s, s:i, s:i}, {s:s, s:i, s:i}]", "type", "RLIMIT_NOFILE", "soft", 1024, "hard", 2048,
+                         "type", "RLIMIT_NPROC", "soft", 10, "hard", 10));
+        OK(f);
+        assert_string_equal(lxc_spec_get(s, "lxc.prlimit.nofile"), "1024:2048");
+        assert_string_equal(lxc_spec_get(s, "lxc.prlimit.nproc"), "10:10");
+        lxc_spec_free(s);
+}
+
+static void test_process_bad_rlimit_is_error(void **state)
+{
+        struct fx *f = *state;
+        char *msg;
+
+        fx_set(f, "process", "rlimits", json_pack("[{s:s, s:i}]", "type", "NOFILE", "soft", 1));
+        msg = fx_fails(f, EINVAL);
+        assert_contains(msg, "process.rlimits[0]");
+        free(msg);
+}
+
+static void test_process_no_new_privileges(void **state)
+{
+        struct fx *f = *state;
+
+        {
+                OK(f);
+                assert_null(lxc_spec_get(s, "lxc.no_new_privs"));
+                lxc_spec_free(s);
+        }
+        fx_set(f, "process", "noNewPrivileges", json_true());
+        OK(f);
+        assert_string_equal(lxc_spec_get(s, "lxc.no_new_privs"), "1");
+        lxc_spec_free(s);
+}
+
+static json_t *caps(const char *a, const char *b)
+{
+        return b ? json_pack("[s,s]", a, b) : json_pack("[s]", a);
+}
+
+static void test_capabilities_bounding_to_keep(void **state)
+{
+        struct fx *f = *state;
+
+        fx_set(f, "process", "capabilities",
+               json_pack("{s:o, s:o, s:o, s:o}", "bounding", caps("CAP_KILL", "CAP_NET_BIND_SERVICE"), "effective",
+                         caps("CAP_KILL", "CAP_NET_BIND_SERVICE"), "permitted",
+                         caps("CAP_NET_BIND_SERVICE", "CAP_KILL"), "ambient", caps("CAP_KILL", NULL)));
+        OK(f);
+        assert_string_equal(lxc_spec_get(s, "lxc.cap.keep"), "kill net_bind_service");
+        lxc_spec_free(s);
+}
+
+static void test_capabilities_empty_bounding_keeps_none(void **state)
+{
+        struct fx *f = *state;
+
+        fx_set(f, "process", "capabilities", json_pack("{s:[]}", "bounding"));
+        OK(f);
+        assert_string_equal(lxc_spec_get(s, "lxc.cap.keep"), "none");
+        lxc_spec_free(s);
+}
+
+static void test_capabilities_partial_effective_is_error(void **state)
+{
+        struct fx *f = *state;
+        char *msg;
+
+        fx_set(f, "process", "capabilities",
+               json_pack("{s:o, s:o}", "bounding", caps("CAP_KILL", "CAP_CHOWN"), "effective", caps("CAP_KILL", NULL)));
+        msg = fx_fails(f, ENOTSUP);
+        assert_contains(msg, "process.capabilities.effective");
+        free(msg);
+}
+
+static void test_capabilities_for_non_root_is_error(void **state)
+{
+        struct fx *f = *state;
+        char *msg;
+
+        fx_set(f, "process", "user", json_pack("{s:i, s:i}", "uid", 1000, "gid", 1000));
+        fx_set(f, "process", "capabilities",
+               json_pack("{s:o, s:o}", "bounding", caps("CAP_KILL", NULL), "permitted", caps("CAP_KILL", NULL)));
+        msg = fx_fails(f, ENOTSUP);
+        assert_contains(msg, "process.capabilities.permitted");
+        assert_contains(msg, "uid 1000");
+        free(msg);
+}
+
+static void test_capabilities_bad_name_is_error(void **state)
+{
+        struct fx *f = *state;
+        char *msg;
+
+        fx_set(f, "process", "capabilities", json_pack("{s:[s]}", "bounding", "KILL"));
+        msg = fx_fails(f, EINVAL);
+        assert_contains(msg, "process.capabilities.bounding[0]");
+        free(msg);
+}
+
+static void test_oom_score_adj(void **state)
+{
+        struct fx *f = *state;
+
+        fx_set(f, "process", "oomScoreAdj", json_integer(500));
+        {
+                OK(f);
+                assert_string_equal(lxc_spec_get(s, "lxc.proc.oom_score_adj"), "500");
+                lxc_spec_free(s);
+        }
+        /* Lowering below our own value needs CAP_SYS_RESOURCE: clamped. */
+        f->opts.oom_score_adj_min = 0;
+        fx_set(f, "process", "oomScoreAdj", json_integer(-999));
+        OK(f);
+        assert_string_equal(lxc_spec_get(s, "lxc.proc.oom_score_adj"), "0");
+        lxc_spec_free(s);
+}
+
+static void test_terminal_goes_to_init(void **state)
+{
+        struct fx *f = *state;
+        size_t len;
+        char *blob;
+
+        fx_set(f, "process", "terminal", json_true());
+        OK(f);
+        assert_true(s->terminal);
+        blob = lxc_spec_process_blob(s, &len);
+        assert_memory_equal(blob + len - 2, "t", 2);
+        free(blob);
+        lxc_spec_free(s);
+}
+
+static void test_hostname(void **state)
+{
+        struct fx *f = *state;
+        char *msg;
+
+        fx_set(f, "hostname", NULL, json_string("web-1"));
+        json_array_append_new(json_object_get(json_object_get(f->config, "linux"), "namespaces"),
+                              json_pack("{s:s}", "type", "uts"));
+        {
+                OK(f);
+                assert_string_equal(lxc_spec_get(s, "lxc.uts.name"), "web-1");
+                lxc_spec_free(s);
+        }
+        /* A newline would end the config line: refused, not written. */
+        fx_set(f, "hostname", NULL, json_string("a\nlxc.cap.keep = all"));
+        msg = fx_fails(f, EINVAL);
+        assert_contains(msg, "lxc.uts.name");
+        free(msg);
+}
+
+static void test_hostname_without_uts_namespace_is_error(void **state)
+{
+        struct fx *f = *state;
+        char *msg;
+
+        fx_set(f, "hostname", NULL, json_string("web-1"));
+        msg = fx_fails(f, EINVAL);
+        assert_contains(msg, "hostname");
+        free(msg);
+}
+
+static void test_annotations_kept(void **state)
+{
+        struct fx *f = *state;
+
+        fx_set(f, "annotations", NULL, json_pack("{s:s}", "io.kubernetes.cri.container-name", "db"));
+        OK(f);
+        assert_string_equal(json_string_value(json_object_get(s->annotations, "io.kubernetes.cri.container-name")),
+                            "db");
+        lxc_spec_free(s);
+}
+
+static void test_hooks_are_refused(void **state)
+{
+        struct fx *f = *state;
+        char *msg;
+
+        fx_set(f, "hooks", NULL, json_pack("{s:[{s:s}]}", "prestart", "path", "/bin/true"));
+        msg = fx_fails(f, ENOSYS);
+        assert_contains(msg, "hooks.prestart");
+        free(msg);
+}
+
+static void test_console_none_and_autodev(void **state)
+{
+        struct fx *f = *state;
+        OK(f);
+
+        assert_string_equal(lxc_spec_get(s, "lxc.console.path"), "none");
+        assert_string_equal(lxc_spec_get(s, "lxc.autodev"), "1");
+        lxc_spec_free(s);
+}
+
+static void test_config_text_is_key_value_lines(void **state)
+{
+        struct fx *f = *state;
+        char *text;
+        OK(f);
+
+        text = lxc_spec_config_text(s);
+        assert_contains(text, "lxc.rootfs.managed = 0\n");
+        assert_contains(text, "lxc.init.cmd = " LXC_INIT_PATH "\n");
+        assert_int_equal(text[strlen(text) - 1], '\n');
+        free(text);
+        lxc_spec_free(s);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                T(test_root_path_relative_to_bundle),
+                T(test_root_readonly),
+                T(test_root_missing_is_error),
+                T(test_process_args_and_env_go_to_init),
+                T(test_process_without_args_is_error),
+                T(test_process_cwd),
+                T(test_process_user_and_groups),
+                T(test_process_negative_uid_is_error),
+                T(test_process_rlimits),
+                T(test_process_bad_rlimit_is_error),
+                T(test_process_no_new_privileges),
+                T(test_capabilities_bounding_to_keep),
+                T(test_capabilities_empty_bounding_keeps_none),
+                T(test_capabilities_partial_effective_is_error),
+                T(test_capabilities_for_non_root_is_error),
+                T(test_capabilities_bad_name_is_error),
+                T(test_oom_score_adj),
+                T(test_terminal_goes_to_init),
+                T(test_hostname),
+                T(test_hostname_without_uts_namespace_is_error),
+                T(test_annotations_kept),
+                T(test_hooks_are_refused),
+                T(test_console_none_and_autodev),
+                T(test_config_text_is_key_value_lines),
+        };
+
+        return unit_run(tests);
+}
