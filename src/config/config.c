@@ -326,6 +326,8 @@ static int parse_backend(struct ctx *x, enum backend_id id, json_t *obj, struct 
         return 0;
 }
 
+static int parse_proxmox_backend(struct ctx *x, json_t *obj, struct pxe **err);
+
 static int parse_backends(struct ctx *x, json_t *obj, struct pxe **err)
 {
         const char *k;
@@ -340,7 +342,7 @@ static int parse_backends(struct ctx *x, json_t *obj, struct pxe **err)
                         warn_key(x, "unknown key backends.%s (known backends: crun, runc, lxc, proxmox)", k);
                         continue;
                 }
-                if (parse_backend(x, id, v, err) < 0)
+                if (id == BACKEND_PROXMOX ? parse_proxmox_backend(x, v, err) < 0 : parse_backend(x, id, v, err) < 0)
                         return -EINVAL;
         }
         return 0;
@@ -505,6 +507,260 @@ static int image_defaults(struct image_config *ic)
         return ic->root && ic->platform ? 0 : -ENOMEM;
 }
 
+/* ---- proxmox: backends.proxmox and the legacy top-level "proxmox" ---- */
+
+static int get_uint(struct ctx *x, json_t *v, const char *key, unsigned lo, unsigned hi, unsigned *dst,
+                    struct pxe **err)
+{
+        if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+                return pxe_set(err, EINVAL, "%s: %s: expected an integer from %u to %u", x->origin, key, lo, hi);
+        *dst = (unsigned) json_integer_value(v);
+        return 0;
+}
+
+static int get_abs_path(struct ctx *x, json_t *v, const char *key, char **dst, struct pxe **err)
+{
+        if (get_string(x, v, key, dst, err) < 0)
+                return -EINVAL;
+        if ((*dst)[0] != '/')
+                return pxe_set(err, EINVAL, "%s: %s: must be an absolute path", x->origin, key);
+        return 0;
+}
+
+static int get_hosts(struct ctx *x, json_t *arr, const char *key, struct proxmox_config *p, struct pxe **err)
+{
+        size_t i;
+        json_t *v;
+
+        if (!json_is_array(arr) || json_array_size(arr) == 0)
+                return type_error(x, key, "a non-empty array of host names", err);
+        for (i = 0; i < p->n_hosts; i++)
+                free(p->hosts[i]);
+        free(p->hosts);
+        p->n_hosts = 0;
+        p->hosts = calloc(json_array_size(arr), sizeof(*p->hosts));
+        if (!p->hosts)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        json_array_foreach(arr, i, v) {
+                const char *h = json_string_value(v);
+
+                if (!h || !*h || strpbrk(h, "/?#@ "))
+                        return pxe_set(err, EINVAL, "%s: %s[%zu]: expected a host name or address (\"host\" or \"host:port\")",
+                                       x->origin, key, i);
+                p->hosts[p->n_hosts] = strdup(h);
+                if (!p->hosts[p->n_hosts++])
+                        return pxe_set(err, ENOMEM, "Out of memory");
+        }
+        return 0;
+}
+
+static int get_fingerprint(struct ctx *x, json_t *v, const char *key, char **dst, struct pxe **err)
+{
+        const char *s;
+        size_t hex = 0;
+
+        if (get_string(x, v, key, dst, err) < 0)
+                return -EINVAL;
+        for (s = *dst; *s; s++) {
+                if (*s == ':')
+                        continue;
+                if (!strchr("0123456789abcdefABCDEF", *s))
+                        break;
+                hex++;
+        }
+        if (*s || hex != 64)
+                return pxe_set(err, EINVAL, "%s: %s: expected a SHA-256 fingerprint (64 hex digits, colons allowed)",
+                               x->origin, key);
+        return 0;
+}
+
+static int parse_proxmox_tls(struct ctx *x, json_t *obj, struct proxmox_tls_config *t, struct pxe **err)
+{
+        const char *k;
+        json_t *v;
+        int rc = 0;
+
+        if (!json_is_object(obj))
+                return type_error(x, "backends.proxmox.tls", "an object", err);
+        json_object_foreach(obj, k, v) {
+                if (streq(k, "ca_file"))
+                        rc = get_abs_path(x, v, "backends.proxmox.tls.ca_file", &t->ca_file, err);
+                else if (streq(k, "fingerprint"))
+                        rc = get_fingerprint(x, v, "backends.proxmox.tls.fingerprint", &t->fingerprint, err);
+                else if (streq(k, "verify"))
+                        rc = get_bool(x, v, "backends.proxmox.tls.verify", &t->verify, err);
+                else
+                        warn_key(x, "unknown key backends.proxmox.tls.%s", k);
+                if (rc < 0)
+                        return rc;
+        }
+        return 0;
+}
+
+static int parse_vmid_range(struct ctx *x, json_t *v, struct proxmox_config *p, struct pxe **err)
+{
+        const char *key = "backends.proxmox.vmid_range";
+        unsigned lo, hi;
+
+        if (!json_is_array(v) || json_array_size(v) != 2)
+                return type_error(x, key, "[first, last]", err);
+        if (get_uint(x, json_array_get(v, 0), key, 100, 999999999, &lo, err) < 0 ||
+            get_uint(x, json_array_get(v, 1), key, 100, 999999999, &hi, err) < 0)
+                return -EINVAL;
+        if (lo > hi)
+                return pxe_set(err, EINVAL, "%s: %s: first (%u) is greater than last (%u)", x->origin, key, lo, hi);
+        p->vmid_lo = lo;
+        p->vmid_hi = hi;
+        return 0;
+}
+
+static int parse_proxmox_key(struct ctx *x, const char *k, json_t *v, const char *key, struct proxmox_config *p,
+                             struct pxe **err)
+{
+        if (streq(k, "transport")) {
+                const char *s = json_string_value(v);
+
+                if (!s || !(streq(s, "pct") || streq(s, "api")))
+                        return type_error(x, key, "\"pct\" or \"api\"", err);
+                p->transport = streq(s, "api") ? PROXMOX_TRANSPORT_API : PROXMOX_TRANSPORT_PCT;
+                p->transport_set = true;
+                return 0;
+        }
+        if (streq(k, "pct_path"))
+                return get_abs_path(x, v, key, &p->pct_path, err);
+        if (streq(k, "token_file"))
+                return get_abs_path(x, v, key, &p->token_file, err);
+        if (streq(k, "node"))
+                return get_string(x, v, key, &p->node, err);
+        if (streq(k, "storage"))
+                return get_string(x, v, key, &p->storage, err);
+        if (streq(k, "template_storage"))
+                return get_string(x, v, key, &p->template_storage, err);
+        if (streq(k, "bridge"))
+                return get_string(x, v, key, &p->bridge, err);
+        if (streq(k, "hosts"))
+                return get_hosts(x, v, key, p, err);
+        if (streq(k, "port"))
+                return get_uint(x, v, key, 1, 65535, &p->port, err);
+        if (streq(k, "timeout"))
+                return get_uint(x, v, key, 1, 86400, &p->timeout, err);
+        if (streq(k, "node_cache_duration"))
+                return get_uint(x, v, key, 0, 86400, &p->node_cache_duration, err);
+        if (streq(k, "tls"))
+                return parse_proxmox_tls(x, v, &p->tls, err);
+        if (streq(k, "vmid_range"))
+                return parse_vmid_range(x, v, p, err);
+        warn_key(x, "unknown key %s", key);
+        return 0;
+}
+
+static int parse_proxmox_backend(struct ctx *x, json_t *obj, struct pxe **err)
+{
+        char key[128];
+        const char *k;
+        json_t *v;
+
+        if (!json_is_object(obj))
+                return type_error(x, "backends.proxmox", "an object", err);
+        json_object_foreach(obj, k, v) {
+                snprintf(key, sizeof(key), "backends.proxmox.%s", k);
+                if (parse_proxmox_key(x, k, v, key, &x->c->proxmox, err) < 0)
+                        return -EINVAL;
+        }
+        return 0;
+}
+
+/* The earlier runtimes' section: proxmox.{pct_path,node,timeout} and
+ * proxmox.legacy_api.{hosts,port,token,node_cache_duration}.  Applied before
+ * backends.proxmox, which wins where both set a key. */
+static int parse_legacy_api(struct ctx *x, json_t *obj, struct proxmox_config *p, struct pxe **err)
+{
+        const char *k;
+        json_t *v;
+        int rc = 0;
+
+        if (!json_is_object(obj))
+                return type_error(x, "proxmox.legacy_api", "an object", err);
+        json_object_foreach(obj, k, v) {
+                if (streq(k, "hosts"))
+                        rc = get_hosts(x, v, "proxmox.legacy_api.hosts", p, err);
+                else if (streq(k, "port"))
+                        rc = get_uint(x, v, "proxmox.legacy_api.port", 1, 65535, &p->port, err);
+                else if (streq(k, "node_cache_duration"))
+                        rc = get_uint(x, v, "proxmox.legacy_api.node_cache_duration", 0, 86400,
+                                      &p->node_cache_duration, err);
+                else if (streq(k, "token")) {
+                        rc = get_string(x, v, "proxmox.legacy_api.token", &p->token, err);
+                        warn_key(x, "proxmox.legacy_api.token: a secret in the configuration file; "
+                                    "prefer backends.proxmox.token_file (mode 0600)");
+                } else
+                        warn_key(x, "unknown key proxmox.legacy_api.%s", k);
+                if (rc < 0)
+                        return rc;
+        }
+        if (!p->transport_set && p->n_hosts > 0)
+                p->transport = PROXMOX_TRANSPORT_API;
+        return 0;
+}
+
+static int parse_legacy_proxmox(struct ctx *x, json_t *obj, struct pxe **err)
+{
+        struct proxmox_config *p = &x->c->proxmox;
+        const char *k;
+        json_t *v;
+        int rc = 0;
+
+        if (!json_is_object(obj))
+                return type_error(x, "proxmox", "an object", err);
+        json_object_foreach(obj, k, v) {
+                if (streq(k, "pct_path"))
+                        rc = get_abs_path(x, v, "proxmox.pct_path", &p->pct_path, err);
+                else if (streq(k, "node"))
+                        rc = get_string(x, v, "proxmox.node", &p->node, err);
+                else if (streq(k, "timeout"))
+                        rc = get_uint(x, v, "proxmox.timeout", 1, 86400, &p->timeout, err);
+                else if (streq(k, "legacy_api"))
+                        rc = parse_legacy_api(x, v, p, err);
+                else
+                        warn_key(x, "unknown key proxmox.%s", k);
+                if (rc < 0)
+                        return rc;
+        }
+        return 0;
+}
+
+static int proxmox_defaults(struct proxmox_config *p)
+{
+        p->transport = PROXMOX_TRANSPORT_PCT;
+        p->pct_path = strdup(PROXMOX_PCT_PATH_DEFAULT);
+        p->port = PROXMOX_PORT_DEFAULT;
+        p->tls.verify = true;
+        p->storage = strdup("local-lvm");
+        p->template_storage = strdup("local");
+        p->bridge = strdup("vmbr0");
+        p->vmid_lo = PROXMOX_VMID_LO_DEFAULT;
+        p->vmid_hi = PROXMOX_VMID_HI_DEFAULT;
+        p->timeout = PROXMOX_TIMEOUT_DEFAULT;
+        p->node_cache_duration = PROXMOX_NODE_CACHE_DEFAULT;
+        return p->pct_path && p->storage && p->template_storage && p->bridge ? 0 : -ENOMEM;
+}
+
+static void proxmox_free(struct proxmox_config *p)
+{
+        for (size_t i = 0; i < p->n_hosts; i++)
+                free(p->hosts[i]);
+        free(p->hosts);
+        free(p->pct_path);
+        free(p->node);
+        free(p->token_file);
+        free(p->token);
+        free(p->tls.ca_file);
+        free(p->tls.fingerprint);
+        free(p->storage);
+        free(p->template_storage);
+        free(p->bridge);
+}
+
 static int apply_json(struct config *c, const char *text, const char *origin, struct pxe **err)
 {
         struct ctx x = { .c = c, .origin = origin };
@@ -521,7 +777,15 @@ static int apply_json(struct config *c, const char *text, const char *origin, st
                 json_decref(root);
                 return pxe_set(err, EINVAL, "%s: expected a JSON object at the top level", origin);
         }
+        /* The legacy "proxmox" section first: backends.proxmox wins over it. */
+        v = json_object_get(root, "proxmox");
+        if (v && parse_legacy_proxmox(&x, v, err) < 0) {
+                json_decref(root);
+                return -EINVAL;
+        }
         json_object_foreach(root, k, v) {
+                if (streq(k, "proxmox"))
+                        continue;
                 if (streq(k, "runtime"))
                         rc = parse_runtime(&x, v, err);
                 else if (streq(k, "container_config"))
@@ -549,7 +813,7 @@ static struct config *config_new_default(struct pxe **err)
         }
         c->default_backend = BACKEND_CRUN;
         c->log_level = LOG_LEVEL_INFO;
-        if (image_defaults(&c->image) < 0) {
+        if (image_defaults(&c->image) < 0 || proxmox_defaults(&c->proxmox) < 0) {
                 pxe_set(err, ENOMEM, "Out of memory");
                 config_free(c);
                 return NULL;
@@ -616,6 +880,7 @@ void config_free(struct config *c)
         for (int i = 0; i < BACKEND_MAX; i++)
                 free(c->backends[i].path);
         registries_free(&c->image);
+        proxmox_free(&c->proxmox);
         free(c->image.root);
         free(c->image.platform);
         for (size_t i = 0; i < c->n_warnings; i++)

@@ -71,6 +71,48 @@ struct image_config {
 /* The registry config for host, or NULL. */
 const struct image_registry_config *image_config_registry(const struct image_config *ic, const char *host);
 
+/* backends.proxmox (and the legacy top-level "proxmox" section mapped onto
+ * it): how the Proxmox VE client reaches the cluster (docs/configuration.md,
+ * docs/proxmox.md). */
+enum proxmox_transport {
+        PROXMOX_TRANSPORT_PCT, /* pct on the Proxmox host itself */
+        PROXMOX_TRANSPORT_API, /* REST API: https://HOST:PORT/api2/json */
+        PROXMOX_TRANSPORT_MAX,
+        PROXMOX_TRANSPORT_INVALID = -1,
+};
+
+struct proxmox_tls_config {
+        char *ca_file;     /* PEM bundle that verifies the hosts; NULL: system CAs */
+        char *fingerprint; /* SHA-256 of the leaf certificate (DER), "AA:BB:..." (64 hex digits) */
+        bool verify;       /* false only by explicit choice: no verification, a warning */
+};
+
+struct proxmox_config {
+        enum proxmox_transport transport;
+        bool transport_set;   /* transport given explicitly (the legacy section does not override it) */
+        char *pct_path;       /* absolute */
+        char *node;           /* NULL: the API's first online node, cached */
+        char **hosts;         /* "host" or "host:port", tried in order */
+        size_t n_hosts;
+        unsigned port;
+        char *token_file;     /* "USER@REALM!TOKENID=SECRET", mode 0600 or stricter */
+        char *token;          /* legacy proxmox.legacy_api.token (inline; a warning) */
+        struct proxmox_tls_config tls;
+        char *storage;          /* rootfs storage */
+        char *template_storage; /* vztmpl storage */
+        char *bridge;
+        unsigned vmid_lo, vmid_hi;
+        unsigned timeout;             /* seconds per request (and per pct call) */
+        unsigned node_cache_duration; /* seconds */
+};
+
+#define PROXMOX_PCT_PATH_DEFAULT "/usr/sbin/pct"
+#define PROXMOX_PORT_DEFAULT 8006
+#define PROXMOX_VMID_LO_DEFAULT 10000
+#define PROXMOX_VMID_HI_DEFAULT 99999
+#define PROXMOX_TIMEOUT_DEFAULT 30
+#define PROXMOX_NODE_CACHE_DEFAULT 60
+
 struct config {
         char *source;    /* the file it came from, or "built-in defaults" */
         char *root_path; /* runtime.root_path */
@@ -82,6 +124,7 @@ struct config {
         enum backend_id default_backend; /* container_config.default_container_type */
         struct backend_config backends[BACKEND_MAX];
         struct image_config image;
+        struct proxmox_config proxmox;
         char **warnings;
         size_t n_warnings;
 };

@@ -10,7 +10,7 @@
  *
  * <dir> is LXC_INIT_DIR, a host directory the backend bind-mounts.  The
  * process file holds NUL-terminated records: "a<arg>", "e<KEY=VALUE>",
- * "m<octal umask>", "t" (stdio is a terminal).  `pxcri-init --exec BASE`
+ * "m<octal umask>", "t" (stdio is a terminal), "w<rows> <columns>".  `pxcri-init --exec BASE`
  * is the helper of `pxcri exec` with a terminal (exec_mode()).  Static, libc
  * only, so it runs on any rootfs.
  */
@@ -38,6 +38,7 @@ struct process {
         size_t n_args, n_env;
         int umask;
         int terminal;
+        unsigned short rows, cols;
 };
 
 static void die(const char *what, int e)
@@ -86,6 +87,8 @@ static void parse_process(struct process *p, const char *path)
                         p->umask = (int) strtol(rec + 1, NULL, 8);
                 else if (rec[0] == 't')
                         p->terminal = 1;
+                else if (rec[0] == 'w')
+                        sscanf(rec + 1, "%hu %hu", &p->rows, &p->cols);
                 off += n + 1;
         }
         if (p->n_args == 0)
@@ -117,7 +120,7 @@ static void send_master(int master, const char *name, const char *sock_path)
 
 /* A pty from the container's own devpts: its master goes out to pxcri
  * create, its slave becomes our stdio (and the process's). */
-static void setup_terminal(const char *sock_path)
+static void setup_terminal(const char *sock_path, const struct process *p)
 {
         int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), slave;
         char name[64];
@@ -136,6 +139,11 @@ static void setup_terminal(const char *sock_path)
                 slave = open(name, O_RDWR | O_NOCTTY);
         if (slave < 0)
                 die(name, errno);
+        if (p->rows && p->cols) {
+                struct winsize ws = { .ws_row = p->rows, .ws_col = p->cols };
+
+                ioctl(master, TIOCSWINSZ, &ws);
+        }
         send_master(master, name, sock_path);
         close(master);
         for (int fd = 0; fd < 3; fd++)
@@ -145,13 +153,42 @@ static void setup_terminal(const char *sock_path)
 }
 
 /* Block until `pxcri start` reads the FIFO. */
+/* Signals that end a process by default.  As the pid namespace's init we
+ * only get those we handle, so until start we handle them: a created
+ * container that is sent one ends, as with runc, before its process ran. */
+static const int early_signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGPWR };
+static volatile sig_atomic_t early_signal;
+
+static void on_early_signal(int sig)
+{
+        early_signal = sig;
+}
+
+static void handle_early_signals(void (*handler)(int))
+{
+        struct sigaction sa = { .sa_handler = handler }; /* no SA_RESTART: open() returns EINTR */
+
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < sizeof(early_signals) / sizeof(early_signals[0]); i++)
+                sigaction(early_signals[i], &sa, NULL);
+}
+
+static void record_exit(int code);
+
 static void wait_for_start(void)
 {
         int fd;
 
-        while ((fd = open(INIT_DIR "/fifo", O_WRONLY | O_CLOEXEC)) < 0)
+        handle_early_signals(on_early_signal);
+        while ((fd = open(INIT_DIR "/fifo", O_WRONLY | O_CLOEXEC)) < 0) {
                 if (errno != EINTR)
                         die(INIT_DIR "/fifo", errno);
+                if (early_signal) {
+                        record_exit(128 + early_signal);
+                        exit(128 + early_signal);
+                }
+        }
+        handle_early_signals(SIG_DFL);
         while (write(fd, "1", 1) < 0)
                 if (errno != EINTR)
                         die("writing the start FIFO", errno);
@@ -242,7 +279,7 @@ static int exec_mode(const char *base)
         snprintf(path, sizeof(path), "%s.process", base);
         parse_process(&p, path);
         snprintf(path, sizeof(path), "%s.sock", base);
-        setup_terminal(path);
+        setup_terminal(path, &p);
         if (p.umask >= 0)
                 umask((mode_t) p.umask);
         if (setsid() >= 0)
@@ -262,7 +299,7 @@ int main(int argc, char **argv)
                 return exec_mode(argv[2]);
         parse_process(&p, INIT_DIR "/process");
         if (p.terminal)
-                setup_terminal(INIT_DIR "/console.sock");
+                setup_terminal(INIT_DIR "/console.sock", &p);
         wait_for_start();
         sigfillset(&all);
         sigprocmask(SIG_BLOCK, &all, &old);

@@ -290,14 +290,25 @@ static int write_pid_file(const char *path, pid_t pid, struct pxe **err)
         return 0;
 }
 
-/* Undo a create that failed after the waiter was started. */
+/* Undo a create that failed after the waiter was started: stop the
+ * container and give the waiter -- liblxc's monitor, which removes the
+ * cgroups on its way out -- time to finish before it is killed. */
 static void abort_create(struct backend *b, const char *id, pid_t waiter)
 {
         _cleanup_lxc_ struct lxc_container *c = lxc_container_new(id, b->root);
+        struct timespec ms = { 0, 1000000 };
         int status;
 
         if (c && c->is_running(c))
                 c->stop(c);
+        for (int i = 0; i < 5000; i++) {
+                pid_t r = waitpid(waiter, &status, WNOHANG);
+
+                /* ECHILD: wait_created() already reaped it. */
+                if (r == waiter || (r < 0 && errno == ECHILD))
+                        return;
+                nanosleep(&ms, NULL);
+        }
         kill(waiter, SIGKILL);
         spawn_wait(waiter, &status);
 }

@@ -78,17 +78,79 @@ static void env_set(json_t *env, const char *kv)
 
 /* The process: --process FILE, or the container's own process with the
  * command and the --env/--cwd/--user given. */
+/* Whether two JSON arrays of strings hold the same set. */
+static bool same_set(json_t *a, json_t *b)
+{
+        size_t i, k;
+        json_t *x, *y;
+
+        if (json_array_size(a) != json_array_size(b))
+                return false;
+        json_array_foreach(a, i, x) {
+                bool found = false;
+
+                json_array_foreach(b, k, y)
+                        found |= json_equal(x, y);
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+/* An exec process gets the container's capabilities (liblxc's attach drops
+ * to its bounding set); asking for others is an error, not ignored. */
+static int check_exec_caps(json_t *proc, json_t *config, struct pxe **err)
+{
+        json_t *want = json_object_get(json_object_get(proc, "capabilities"), "bounding");
+        json_t *have = json_object_get(json_object_get(json_object_get(config, "process"), "capabilities"), "bounding");
+
+        if (want && !same_set(want, have))
+                return pxe_set(err, ENOTSUP, "process.capabilities: an exec process of the lxc backend has the "
+                               "container's capabilities");
+        return 0;
+}
+
+/* runc exec flags the lxc backend does not honour yet. */
+static int refuse_exec_flags(const struct backend_call *c, struct pxe **err)
+{
+        static const char *const flags[] = { "--cap", "-c", "--additional-gids", "-g", "--apparmor",
+                                             "--process-label", "--cgroup" };
+
+        /* The ID and the command end the arguments (exec stops at the ID). */
+        size_t n_opts = c->n_args >= c->n_command + 1 ? c->n_args - c->n_command - 1 : 0;
+
+        for (size_t i = 0; i < n_opts; i++) {
+                const char *a = c->args[i];
+
+                for (size_t k = 0; k < ARRAY_SIZE(flags); k++) {
+                        size_t n = strlen(flags[k]);
+
+                        if (strncmp(a, flags[k], n) == 0 && (a[n] == '\0' || a[n] == '='))
+                                return pxe_set(err, ENOSYS, "Backend lxc cannot use exec %s yet", flags[k]);
+                }
+                if ((streq(a, "--preserve-fds") && i + 1 < n_opts && atoi(c->args[i + 1]) > 0) ||
+                    (strncmp(a, "--preserve-fds=", 15) == 0 && atoi(a + 15) > 0))
+                        return pxe_set(err, ENOSYS, "Backend lxc cannot use exec --preserve-fds yet");
+        }
+        return 0;
+}
+
 static json_t *exec_process_json(json_t *state, const struct backend_call *c, struct pxe **err)
 {
         _cleanup_free_ char *path = NULL;
         json_auto_t *config = NULL;
         json_t *proc;
 
-        if (c->process_file)
-                return load_json(c->process_file, err);
-        if (asprintf(&path, "%s/config.json", json_string_value(json_object_get(state, "bundle"))) < 0)
+        if (refuse_exec_flags(c, err) < 0 ||
+            asprintf(&path, "%s/config.json", json_string_value(json_object_get(state, "bundle"))) < 0)
                 return NULL;
         config = load_json(path, err);
+        if (c->process_file) {
+                proc = load_json(c->process_file, err);
+                if (proc && check_exec_caps(proc, config, err) < 0)
+                        json_decref(TAKE_PTR(proc));
+                return proc;
+        }
         proc = json_deep_copy(json_object_get(config, "process"));
         if (!proc) {
                 pxe_set(err, EINVAL, "%s: no process", path);
@@ -103,6 +165,9 @@ static json_t *exec_process_json(json_t *state, const struct backend_call *c, st
                 env_set(json_object_get(proc, "env"), c->env[i]);
         if (c->cwd)
                 json_object_set_new(proc, "cwd", json_string(c->cwd));
+        for (size_t i = 0; i + c->n_command + 1 < c->n_args; i++)
+                if (streq(c->args[i], "--no-new-privs"))
+                        json_object_set_new(proc, "noNewPrivileges", json_true());
         return proc;
 }
 
@@ -185,55 +250,57 @@ static int write_exec_process(struct exec_ctx *x, struct pxe **err)
         json_array_foreach(json_object_get(x->proc, "env"), i, v)
                 fprintf(f, "e%s%c", json_string_value(v) ? json_string_value(v) : "", 0);
         fprintf(f, "t%c", 0);
+        v = json_object_get(x->proc, "consoleSize");
+        if (json_integer_value(json_object_get(v, "height")) > 0 && json_integer_value(json_object_get(v, "width")) > 0)
+                fprintf(f, "w%lld %lld%c", (long long) json_integer_value(json_object_get(v, "height")),
+                        (long long) json_integer_value(json_object_get(v, "width")), 0);
         fclose(f);
         return fs_write_atomic(path, buf, len, 0644, err);
 }
 
 /* Hand the pty's master on to --console-socket once pxcri-init sent it. */
-static int relay_terminal(struct exec_ctx *x, const char *console_socket, pid_t pid, struct pxe **err)
+static int relay_terminal(struct exec_ctx *x, int fd, const char *console_socket, pid_t pid, struct pxe **err)
 {
-        _cleanup_free_ char *sock = NULL;
-        _cleanup_close_ int fd = -EBADF;
         struct timespec ms = { 0, 1000000 };
         int r = 0;
 
-        if (asprintf(&sock, "%s.sock", x->tty_base) < 0)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        if (lxcb_console_listen(sock, x->uid, x->gid, &fd, err) < 0)
-                return -pxe_code(err, EIO);
         for (int i = 0; i < 10000 && r == 0 && kill(pid, 0) == 0; i++) {
                 r = lxcb_console_relay(fd, console_socket, err);
                 if (r == 0)
                         nanosleep(&ms, NULL);
         }
-        unlink(sock);
         if (r == 0)
                 return pxe_set(err, ETIMEDOUT, "The exec process in %s sent no terminal", x->ct->name);
         return r < 0 ? r : 0;
 }
 
+/* The socket first (pxcri-init connects as soon as it runs), then the
+ * process, then the relay. */
 static int exec_terminal(struct exec_ctx *x, const struct backend_call *c, pid_t *ret_pid, struct pxe **err)
 {
         static unsigned counter;
-        _cleanup_free_ char *process = NULL;
-        char *dir = lxcb_path_of(x->ct), name[64];
+        _cleanup_free_ char *process = NULL, *sock = NULL, *dir = lxcb_path_of(x->ct);
+        _cleanup_close_ int fd = -EBADF;
+        char name[64];
         int r;
 
         if (!c->console_socket)
                 return pxe_set(err, EINVAL, "exec with a terminal needs --console-socket");
         snprintf(name, sizeof(name), "exec-%d-%u", (int) getpid(), counter++);
         if (!dir || asprintf(&x->tty_base, "%s/run/%s", dir, name) < 0 ||
-            asprintf(&x->tty_base_in, "%s/%s", LXC_INIT_DIR, name) < 0 || asprintf(&process, "%s.process", x->tty_base) < 0) {
-                free(dir);
+            asprintf(&x->tty_base_in, "%s/%s", LXC_INIT_DIR, name) < 0 ||
+            asprintf(&process, "%s.process", x->tty_base) < 0 || asprintf(&sock, "%s.sock", x->tty_base) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        }
-        free(dir);
         if ((r = write_exec_process(x, err)) < 0)
                 return r;
-        r = attach_start(x, ret_pid, err);
+        r = lxcb_console_listen(sock, x->uid, x->gid, &fd, err);
         if (r == 0)
-                r = relay_terminal(x, c->console_socket, *ret_pid, err);
+                r = attach_start(x, ret_pid, err);
+        if (r == 0)
+                r = relay_terminal(x, fd, c->console_socket, *ret_pid, err);
         unlink(process);
+        if (fd >= 0)
+                unlink(sock);
         return r;
 }
 
@@ -268,7 +335,7 @@ int lxcb_exec(struct backend *b, const struct backend_call *c, int *st, struct p
         proc = exec_process_json(info.state, c, err);
         json_decref(info.state);
         if (!proc)
-                return pxe_set(err, EINVAL, "No process to exec");
+                return pxe_set(err, EINVAL, "No process to exec in %s", c->id);
         if ((r = exec_user(proc, c, &x.uid, &x.gid, err)) < 0 || (r = lxcb_open(b, c->id, &ct, err)) < 0)
                 return r;
         x.ct = ct;

@@ -126,7 +126,8 @@ int lxcb_delete(struct backend *b, const struct backend_call *c, int *st, struct
         if ((r = lxcb_info(b, c->id, &info, err)) < 0)
                 return r;
         json_decref(info.state);
-        if (info.status != LXCB_STOPPED && !c->force)
+        /* As runc: a created container goes without --force too. */
+        if (info.status != LXCB_STOPPED && info.status != LXCB_CREATED && !c->force)
                 return pxe_set(err, EBUSY, "cannot delete container %s that is not stopped: %s", c->id,
                                lxcb_status_name(info.status));
         if ((r = lxcb_destroy(b, c->id, err)) < 0)

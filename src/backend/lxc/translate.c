@@ -121,6 +121,8 @@ char *lxc_spec_process_blob(const struct lxc_spec *s, size_t *ret_len)
                 fprintf(f, "m%o%c", (unsigned) s->umask, 0);
         if (s->terminal)
                 fprintf(f, "t%c", 0);
+        if (s->terminal && s->rows && s->cols)
+                fprintf(f, "w%u %u%c", s->rows, s->cols, 0);
         if (fclose(f) != 0) {
                 free(buf);
                 return NULL;
@@ -413,7 +415,7 @@ static int refuse_process_fields(json_t *proc, struct pxe **err)
 static int translate_process(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec *s,
                              struct pxe **err)
 {
-        json_t *proc = json_object_get(config, "process");
+        json_t *proc = json_object_get(config, "process"), *size;
         const char *cwd, *label;
         int r;
 
@@ -422,6 +424,16 @@ static int translate_process(json_t *config, const struct lxc_translate_opts *o,
         if ((r = refuse_process_fields(proc, err)) < 0)
                 return r;
         s->terminal = json_is_true(json_object_get(proc, "terminal"));
+        size = json_object_get(proc, "consoleSize");
+        if (size && !json_is_null(size)) {
+                json_int_t h = json_integer_value(json_object_get(size, "height"));
+                json_int_t w = json_integer_value(json_object_get(size, "width"));
+
+                if (h < 0 || w < 0 || h > 65535 || w > 65535)
+                        return pxe_set(err, EINVAL, "process.consoleSize: height and width from 0 to 65535");
+                s->rows = (unsigned) h;
+                s->cols = (unsigned) w;
+        }
         if ((r = string_list(json_object_get(proc, "args"), "process.args", &s->args, &s->n_args, err)) < 0 ||
             (r = string_list(json_object_get(proc, "env"), "process.env", &s->env, &s->n_env, err)) < 0)
                 return r;

@@ -51,6 +51,7 @@ struct lxc_spec {
         gid_t gid;
         int umask; /* -1: leave as is */
         bool terminal; /* process.terminal: stdio is a pty from --console-socket */
+        unsigned rows, cols; /* process.consoleSize, 0: not given */
         char *rootfs; /* absolute root.path */
         char *seccomp; /* LXC seccomp profile text for opts.seccomp_path, or NULL */
         json_t *annotations; /* owned reference, or NULL */
@@ -76,7 +77,7 @@ char *lxc_spec_config_text(const struct lxc_spec *s);
 
 /* The process file pxcri-init reads: NUL-terminated records "a<arg>",
  * "e<KEY=VALUE>", "m<octal umask>", "t" (a terminal: make it the process's
- * controlling terminal).  Returns a malloc'ed buffer. */
+ * controlling terminal), "w<rows> <columns>" (its size).  Returns a malloc'ed buffer. */
 char *lxc_spec_process_blob(const struct lxc_spec *s, size_t *ret_len);
 
 /* Internal to the translation, shared between its files. */

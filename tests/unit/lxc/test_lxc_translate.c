@@ -251,10 +251,11 @@ static void test_terminal_goes_to_init(void **state)
         char *blob;
 
         fx_set(f, "process", "terminal", json_true());
+        fx_set(f, "process", "consoleSize", json_pack("{s:i, s:i}", "height", 40, "width", 120));
         OK(f);
         assert_true(s->terminal);
         blob = lxc_spec_process_blob(s, &len);
-        assert_memory_equal(blob + len - 2, "t", 2);
+        assert_memory_equal(blob + len - 10, "t\0w40 120", 10);
         free(blob);
         lxc_spec_free(s);
 }

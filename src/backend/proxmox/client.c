@@ -1,0 +1,316 @@
+#include "backend/proxmox/client_private.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+
+#define TOKEN_MAX 4096
+#define CREATE_ATTEMPTS 8
+
+static const char *const action_names[PVE_ACTION_MAX] = {
+        [PVE_ACTION_START] = "start",
+        [PVE_ACTION_STOP] = "stop",
+        [PVE_ACTION_SHUTDOWN] = "shutdown",
+        [PVE_ACTION_SUSPEND] = "suspend",
+        [PVE_ACTION_RESUME] = "resume",
+};
+
+enum pve_action pve_action_from_string(const char *s)
+{
+        for (int i = 0; s && i < PVE_ACTION_MAX; i++)
+                if (streq(s, action_names[i]))
+                        return i;
+        return PVE_ACTION_INVALID;
+}
+
+const char *pve_action_to_string(enum pve_action a)
+{
+        return a >= 0 && a < PVE_ACTION_MAX ? action_names[a] : "unknown";
+}
+
+long long pve_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The token file: one line "USER@REALM!TOKENID=SECRET" (a leading
+ * "PVEAPIToken=" is accepted), owned by us, mode 0600 or stricter. */
+static int read_token(const char *path, char **ret, struct pxe **err)
+{
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        ssize_t n;
+        char *s, *e;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return pxe_set_errno(err, errno, "Reading the Proxmox API token %s", path);
+        if (fstat(fd, &st) < 0)
+                return pxe_set_errno(err, errno, "Reading the Proxmox API token %s", path);
+        if (!S_ISREG(st.st_mode))
+                return pxe_set(err, EINVAL, "Proxmox API token %s: not a regular file", path);
+        if (st.st_mode & 077)
+                return pxe_set(err, EPERM, "Proxmox API token %s: mode %04o lets others read it; "
+                               "it must be 0600 or stricter (chmod 600 %s)", path, st.st_mode & 07777, path);
+        buf = calloc(1, TOKEN_MAX + 1);
+        if (!buf)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        n = read(fd, buf, TOKEN_MAX);
+        if (n < 0)
+                return pxe_set_errno(err, errno, "Reading the Proxmox API token %s", path);
+        for (s = buf; isspace((unsigned char) *s); s++)
+                ;
+        if (strncmp(s, "PVEAPIToken=", 12) == 0)
+                s += 12;
+        for (e = s + strlen(s); e > s && isspace((unsigned char) e[-1]); e--)
+                *(e - 1) = '\0';
+        if (!strchr(s, '@') || !strchr(s, '!') || !strchr(s, '=') || strpbrk(s, "\r\n \t"))
+                return pxe_set(err, EINVAL, "Proxmox API token %s: expected one line USER@REALM!TOKENID=SECRET", path);
+        *ret = strdup(s);
+        return *ret ? 0 : pxe_set(err, ENOMEM, "Out of memory");
+}
+
+static int client_check(const struct proxmox_config *cfg, struct pxe **err)
+{
+        if (cfg->vmid_lo < 100 || cfg->vmid_lo > cfg->vmid_hi)
+                return pxe_set(err, EINVAL, "backends.proxmox.vmid_range: invalid range %u-%u", cfg->vmid_lo,
+                               cfg->vmid_hi);
+        if (cfg->transport == PROXMOX_TRANSPORT_PCT)
+                return access(cfg->pct_path, X_OK) == 0
+                               ? 0
+                               : pxe_set_errno(err, errno, "backends.proxmox.pct_path %s", cfg->pct_path);
+        if (cfg->n_hosts == 0)
+                return pxe_set(err, EINVAL, "backends.proxmox.hosts: the api transport needs at least one host");
+        if (!cfg->token_file && !cfg->token)
+                return pxe_set(err, EINVAL, "backends.proxmox.token_file: the api transport needs an API token");
+        return 0;
+}
+
+int pve_client_new(const struct proxmox_config *cfg, struct pve_client **ret, struct pxe **err)
+{
+        _cleanup_pve_client_ struct pve_client *c = NULL;
+        int r;
+
+        if (client_check(cfg, err) < 0)
+                return pxe_wrap(err, "Proxmox client");
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        c->cfg = cfg;
+        c->ops = cfg->transport == PROXMOX_TRANSPORT_API ? &pve_transport_api : &pve_transport_pct;
+        if (cfg->transport == PROXMOX_TRANSPORT_API) {
+                if (cfg->token_file)
+                        r = read_token(cfg->token_file, &c->token, err);
+                else
+                        r = (c->token = strdup(cfg->token)) ? 0 : pxe_set(err, ENOMEM, "Out of memory");
+                if (r < 0)
+                        return r;
+                if (!cfg->tls.verify && !cfg->tls.fingerprint)
+                        c->warnings[c->n_warnings++] =
+                                "backends.proxmox.tls.verify is false: the Proxmox API's TLS certificate is "
+                                "NOT verified; anyone on the path can read the API token";
+        }
+        r = c->ops->open(c, err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+void pve_client_free(struct pve_client *c)
+{
+        if (!c)
+                return;
+        if (c->ops)
+                c->ops->close(c);
+        if (c->token) {
+                explicit_bzero(c->token, strlen(c->token));
+                free(c->token);
+        }
+        free(c->node);
+        free(c);
+}
+
+const char *const *pve_client_warnings(const struct pve_client *c)
+{
+        return c->warnings;
+}
+
+int pve_node(struct pve_client *c, const char **ret, struct pxe **err)
+{
+        char *node = NULL;
+        long long now = pve_now_ms() / 1000;
+
+        if (c->cfg->node) {
+                *ret = c->cfg->node;
+                return 0;
+        }
+        if (c->node && now < c->node_expires) {
+                *ret = c->node;
+                return 0;
+        }
+        if (c->ops->node(c, &node, err) < 0)
+                return pxe_wrap(err, "Finding the Proxmox node");
+        free(c->node);
+        c->node = node;
+        c->node_expires = now + c->cfg->node_cache_duration;
+        *ret = c->node;
+        return 0;
+}
+
+int pve_version(struct pve_client *c, char **ret, struct pxe **err)
+{
+        return c->ops->version(c, ret, err);
+}
+
+static bool in_sorted(const unsigned *v, size_t n, unsigned x)
+{
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (v[mid] == x)
+                        return true;
+                if (v[mid] < x)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return false;
+}
+
+static int cmp_unsigned(const void *a, const void *b)
+{
+        unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* The lowest VMID >= from in the range that the transport reports free. */
+static int nextid_from(struct pve_client *c, unsigned from, unsigned *ret, struct pxe **err)
+{
+        _cleanup_free_ unsigned *used = NULL;
+        size_t n = 0;
+        int r;
+
+        r = c->ops->used_vmids(c, &used, &n, err);
+        if (r < 0)
+                return r;
+        qsort(used, n, sizeof(*used), cmp_unsigned);
+        for (unsigned id = from; id >= from && id <= c->cfg->vmid_hi; id++) {
+                if (in_sorted(used, n, id))
+                        continue;
+                r = c->ops->check_vmid(c, id, err);
+                if (r == -EEXIST) {
+                        pxe_freep(err);
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                *ret = id;
+                return 0;
+        }
+        return pxe_set(err, ENOSPC, "No free VMID in backends.proxmox.vmid_range %u-%u", c->cfg->vmid_lo,
+                       c->cfg->vmid_hi);
+}
+
+int pve_nextid(struct pve_client *c, unsigned *ret, struct pxe **err)
+{
+        if (nextid_from(c, c->cfg->vmid_lo, ret, err) < 0)
+                return pxe_wrap(err, "Choosing a VMID");
+        return 0;
+}
+
+int pve_create(struct pve_client *c, unsigned *vmid, const struct pve_kv *params, size_t n_params,
+               char **ret_upid, struct pxe **err)
+{
+        unsigned id = *vmid;
+        int r;
+
+        for (size_t i = 0; i < n_params; i++)
+                if (streq(params[i].key, "vmid"))
+                        return pxe_set(err, EINVAL, "Creating a Proxmox container: vmid is not a parameter");
+        if (id)
+                return c->ops->create(c, id, params, n_params, ret_upid, err) < 0
+                               ? pxe_wrap(err, "Creating Proxmox container %u", id)
+                               : (*vmid = id, 0);
+        r = pve_nextid(c, &id, err);
+        for (int attempt = 1; r == 0; attempt++) {
+                r = c->ops->create(c, id, params, n_params, ret_upid, err);
+                if (r == 0) {
+                        *vmid = id;
+                        return 0;
+                }
+                if (r != -EEXIST || attempt == CREATE_ATTEMPTS)
+                        break;
+                /* Another node or client took it between nextid and create. */
+                pxe_freep(err);
+                r = id < c->cfg->vmid_hi ? nextid_from(c, id + 1, &id, err)
+                                         : pxe_set(err, ENOSPC, "No free VMID left in vmid_range");
+        }
+        return pxe_wrap(err, "Creating a Proxmox container");
+}
+
+int pve_status(struct pve_client *c, unsigned vmid, struct pve_status *ret, struct pxe **err)
+{
+        memset(ret, 0, sizeof(*ret));
+        if (c->ops->status(c, vmid, ret, err) < 0)
+                return pxe_wrap(err, "Status of Proxmox container %u", vmid);
+        return 0;
+}
+
+int pve_action(struct pve_client *c, unsigned vmid, enum pve_action a, char **ret_upid, struct pxe **err)
+{
+        static const char *const doing[PVE_ACTION_MAX] = {
+                [PVE_ACTION_START] = "Starting",       [PVE_ACTION_STOP] = "Stopping",
+                [PVE_ACTION_SHUTDOWN] = "Shutting down", [PVE_ACTION_SUSPEND] = "Suspending",
+                [PVE_ACTION_RESUME] = "Resuming",
+        };
+
+        if (a < 0 || a >= PVE_ACTION_MAX)
+                return pxe_set(err, EINVAL, "Unknown Proxmox container action");
+        if (c->ops->action(c, vmid, a, ret_upid, err) < 0)
+                return pxe_wrap(err, "%s Proxmox container %u", doing[a], vmid);
+        return 0;
+}
+
+int pve_destroy(struct pve_client *c, unsigned vmid, bool force, char **ret_upid, struct pxe **err)
+{
+        if (c->ops->destroy(c, vmid, force, ret_upid, err) < 0)
+                return pxe_wrap(err, "Destroying Proxmox container %u", vmid);
+        return 0;
+}
+
+int pve_config_get(struct pve_client *c, unsigned vmid, json_t **ret, struct pxe **err)
+{
+        if (c->ops->config_get(c, vmid, ret, err) < 0)
+                return pxe_wrap(err, "Config of Proxmox container %u", vmid);
+        return 0;
+}
+
+int pve_config_set(struct pve_client *c, unsigned vmid, const struct pve_kv *params, size_t n_params,
+                   struct pxe **err)
+{
+        if (c->ops->config_set(c, vmid, params, n_params, err) < 0)
+                return pxe_wrap(err, "Setting the config of Proxmox container %u", vmid);
+        return 0;
+}
+
+int pve_task_wait(struct pve_client *c, const char *upid, int timeout_ms, struct pxe **err)
+{
+        if (!upid)
+                return 0;
+        return c->ops->task_wait(c, upid, timeout_ms, err);
+}
