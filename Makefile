@@ -59,6 +59,7 @@ bench: deps build
 	./scripts/host-setup
 	PXCRI=$(abspath $(BUILD))/pxcri bench/cli-overhead
 	PXCRI_IMAGE_PULL=$(abspath $(BUILD))/tests/unit/image/image-pull bench/image-pull
+	PXCRI=$(abspath $(BUILD))/pxcri bench/lxc-lifecycle
 
 # libFuzzer targets (tests/fuzz/README.md), 60 s each.
 fuzz:

@@ -500,3 +500,12 @@ def test_run_keep_then_delete(px, bundle):
     assert (st["backend"], st["status"]) == ("runc", "stopped")
     px("delete", cid, check=True)
     assert backend_dirs(px, cid) == []
+
+
+def test_runtime_binary_needs_only_libc():
+    """containerd and CRI-O start pxcri for every container operation: the
+    libraries of the image commands (libarchive, SQLite, libcurl) and of the
+    lxc backend (liblxc) must not load at its start (docs/architecture.md)."""
+    out = subprocess.run(["readelf", "-d", PXCRI], capture_output=True, text=True, check=True).stdout
+    needed = sorted(line.split("[")[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line)
+    assert needed == ["libc.so.6"]

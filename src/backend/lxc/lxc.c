@@ -72,8 +72,10 @@ static char *find_init(void)
 
 static int lxcb_check(struct backend *b, struct pxe **err)
 {
-        if (!lxc_get_version())
-                return pxe_set(err, ENOSYS, "liblxc is not usable");
+        int r = lxc_api_load(err);
+
+        if (r < 0)
+                return r;
         if (!b->path)
                 b->path = find_init();
         if (!b->path)
@@ -88,7 +90,7 @@ int lxcb_open(struct backend *b, const char *id, struct lxc_container **ret, str
 
         if (fs_exists_fmt("%s/%s/state.json", b->root, id) <= 0)
                 return pxe_set(err, ENOENT, "container \"%s\" does not exist", id);
-        c = lxc_container_new(id, b->root);
+        c = lxc_api()->container_new(id, b->root);
         if (!c)
                 return pxe_set(err, EIO, "liblxc cannot open container %s", id);
         *ret = c;
@@ -200,7 +202,7 @@ static bool lxcb_exists(struct backend *b, const char *id)
 
 static int lxcb_version(struct backend *b, char **ret, struct pxe **err)
 {
-        if (asprintf(ret, "liblxc %s", lxc_get_version()) < 0)
+        if (asprintf(ret, "liblxc %s", lxc_api()->get_version()) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
         return 0;
 }

@@ -75,7 +75,7 @@ static int waiter_main(void *data)
                         dup2(null, fd);
                 close(null);
         }
-        c = lxc_container_new(w->id, w->root);
+        c = lxc_api()->container_new(w->id, w->root);
         if (!c)
                 return 255;
         c->want_daemonize(c, false);
@@ -84,7 +84,7 @@ static int waiter_main(void *data)
         /* No record: pxcri-init itself was killed (SIGKILL), or never ran. */
         if (code < 0)
                 code = init_exit_code(c->error_num);
-        lxc_container_put(c);
+        lxc_api()->container_put(c);
         return code;
 }
 
@@ -233,7 +233,7 @@ static int write_files(struct backend *b, const struct backend_call *c, const ch
 static int wait_created(struct backend *b, const struct backend_call *call, pid_t waiter, int console,
                         struct pxe **err)
 {
-        _cleanup_lxc_ struct lxc_container *c = lxc_container_new(call->id, b->root);
+        _cleanup_lxc_ struct lxc_container *c = lxc_api()->container_new(call->id, b->root);
         struct timespec delay = { 0, 200000 };
         const char *id = call->id;
         bool relayed = console < 0;
@@ -295,7 +295,7 @@ static int write_pid_file(const char *path, pid_t pid, struct pxe **err)
  * cgroups on its way out -- time to finish before it is killed. */
 static void abort_create(struct backend *b, const char *id, pid_t waiter)
 {
-        _cleanup_lxc_ struct lxc_container *c = lxc_container_new(id, b->root);
+        _cleanup_lxc_ struct lxc_container *c = lxc_api()->container_new(id, b->root);
         struct timespec ms = { 0, 1000000 };
         int status;
 

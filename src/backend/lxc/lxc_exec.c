@@ -227,7 +227,7 @@ static int attach_start(struct exec_ctx *x, pid_t *ret_pid, struct pxe **err)
         o.gid = x->gid;
         if (json_is_true(json_object_get(x->proc, "noNewPrivileges")))
                 o.attach_flags |= LXC_ATTACH_NO_NEW_PRIVS;
-        if (x->ct->attach(x->ct, lxc_attach_run_command, &cmd, &o, ret_pid) < 0 || *ret_pid <= 0)
+        if (x->ct->attach(x->ct, lxc_api()->attach_run_command, &cmd, &o, ret_pid) < 0 || *ret_pid <= 0)
                 return pxe_set(err, EIO, "liblxc could not attach to container %s", x->ct->name);
         return 0;
 }

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "backend/backend.h"
+#include "backend/lxc/lxc_api.h"
 #include "util/err.h"
 
 enum lxcb_status {
@@ -81,7 +82,7 @@ int lxcb_parse_signal(const char *s);
 static inline void lxcb_putp(struct lxc_container **c)
 {
         if (*c)
-                lxc_container_put(*c);
+                lxc_api()->container_put(*c);
 }
 
 #define _cleanup_lxc_ __attribute__((cleanup(lxcb_putp)))
