@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -85,6 +86,18 @@ def bundle(workdir):
         path = os.path.join(workdir, "bundle-" + uuid.uuid4().hex[:8])
         return images.make_bundle(path, args, **kw)
     return make
+
+
+def wait_status(px, cid, want, timeout=10):
+    """Poll `pxcri state` until the container reaches status want."""
+    deadline = time.time() + timeout
+    st = None
+    while time.time() < deadline:
+        st = px.state(cid)["status"]
+        if st == want:
+            return
+        time.sleep(0.02)
+    raise AssertionError("%s never reached %s (last %s)" % (cid, want, st))
 
 
 def unique(prefix="pxt"):

@@ -7,23 +7,12 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
-from conftest import PXCRI, unique
+from conftest import PXCRI, unique, wait_status
 
 BACKENDS = ("crun", "runc")
-
-
-def wait_status(px, cid, want, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        st = px.state(cid)["status"]
-        if st == want:
-            return
-        time.sleep(0.05)
-    raise AssertionError("%s never reached %s (last %s)" % (cid, want, st))
 
 
 def backend_dirs(px, cid):

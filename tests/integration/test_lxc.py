@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import PXCRI, unique
+from conftest import PXCRI, unique, wait_status
 
 if os.geteuid() != 0:
     pytest.skip("lxc tests need root", allow_module_level=True)
@@ -48,17 +48,6 @@ def edit(bundle_dir, fn):
 
 def lxc_bundle(bundle, args, **kw):
     return bundle(args, **kw)
-
-
-def wait_status(px, cid, want, timeout=10):
-    deadline = time.time() + timeout
-    st = None
-    while time.time() < deadline:
-        st = px.state(cid)["status"]
-        if st == want:
-            return
-        time.sleep(0.02)
-    raise AssertionError("%s never reached %s (last %s)" % (cid, want, st))
 
 
 def leftovers(px, cid):

@@ -419,6 +419,62 @@ static void test_wait_forwarding_restores_handlers(void **state)
         assert_int_equal(spawn_exit_code(status), 0);
 }
 
+/* spawn_fork children: exit codes, a clean signal state, no inherited fds. */
+static int fork_returns(void *data)
+{
+        return *(int *) data;
+}
+
+static int fork_checks_state(void *data)
+{
+        int fd = *(int *) data;
+        struct sigaction now;
+        sigset_t mask;
+
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+                return 10; /* the caller's descriptor survived */
+        sigaction(SIGUSR1, NULL, &now);
+        if (now.sa_handler != SIG_DFL)
+                return 11;
+        sigprocmask(SIG_SETMASK, NULL, &mask);
+        if (sigismember(&mask, SIGUSR2))
+                return 12;
+        return fcntl(STDERR_FILENO, F_GETFD) >= 0 ? 0 : 13;
+}
+
+static void test_fork_passes_exit_code(void **state)
+{
+        int code = 23, status;
+        pid_t pid = spawn_fork(fork_returns, &code, NULL);
+
+        assert_true(pid > 0);
+        assert_int_equal(spawn_wait(pid, &status), 0);
+        assert_int_equal(spawn_exit_code(status), 23);
+}
+
+static void test_fork_child_has_clean_state(void **state)
+{
+        struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+        sigset_t block, oldmask;
+        int p[2], status;
+        pid_t pid;
+
+        assert_int_equal(pipe(p), 0); /* deliberately without O_CLOEXEC */
+        sigemptyset(&ign.sa_mask);
+        sigaction(SIGUSR1, &ign, &old);
+        sigemptyset(&block);
+        sigaddset(&block, SIGUSR2);
+        sigprocmask(SIG_BLOCK, &block, &oldmask);
+        pid = spawn_fork(fork_checks_state, &p[1], NULL);
+        sigprocmask(SIG_SETMASK, &oldmask, NULL);
+        sigaction(SIGUSR1, &old, NULL);
+        assert_true(pid > 0);
+        assert_int_equal(spawn_wait(pid, &status), 0);
+        assert_int_equal(spawn_exit_code(status), 0);
+        close(p[0]);
+        close(p[1]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -446,6 +502,8 @@ int main(void)
                 cmocka_unit_test(test_wait_on_non_child_is_echild),
                 cmocka_unit_test(test_wait_forwarding_passes_sigusr1),
                 cmocka_unit_test(test_wait_forwarding_restores_handlers),
+                cmocka_unit_test(test_fork_passes_exit_code),
+                cmocka_unit_test(test_fork_child_has_clean_state),
         };
 
         return unit_run(tests);
