@@ -119,14 +119,14 @@ static void test_exit_code_of_raw_statuses(void **state)
 static void test_timeout_kills_and_fails(void **state)
 {
         _cleanup_pxe_ struct pxe *e = NULL;
-        const char *argv[] = { "/bin/sleep", "10", NULL };
+        const char *argv[] = { "/bin/sleep", "30", NULL };
         struct spawn_opts o = { .argv = argv, .null_stdin = true, .capture_stdout = true, .timeout_ms = 300 };
         struct spawn_result r;
         double t0 = unit_now(), dt;
 
         assert_int_equal(spawn_run(&o, &r, &e), -ETIMEDOUT);
         dt = unit_now() - t0;
-        assert_true(dt >= 0.25 && dt < 2.0);
+        assert_true(dt >= 0.25 && dt < 15.0); /* the child alone would take 30 s */
         assert_int_equal(e->code, ETIMEDOUT);
         assert_contains(e->msg, "/bin/sleep");
         /* The child was killed and reaped, not left behind. */
@@ -182,8 +182,8 @@ static void test_grandchild_holding_pipe_does_not_block(void **state)
         struct spawn_result r;
         double t0 = unit_now();
 
-        assert_int_equal(run_sh("sleep 5 & echo hi", 0, &r, NULL), 0);
-        assert_true(unit_now() - t0 < 2.0);
+        assert_int_equal(run_sh("sleep 30 & echo hi", 0, &r, NULL), 0);
+        assert_true(unit_now() - t0 < 15.0); /* waiting for the grandchild would take 30 s */
         assert_string_equal(r.out, "hi\n");
         spawn_result_done(&r);
 }
