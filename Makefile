@@ -61,17 +61,19 @@ bench: deps build
 	PXCRI_IMAGE_PULL=$(abspath $(BUILD))/tests/unit/image/image-pull bench/image-pull
 	PXCRI=$(abspath $(BUILD))/pxcri bench/lxc-lifecycle
 
-# libFuzzer targets (tests/fuzz/README.md), 60 s each.
+# libFuzzer targets (tests/fuzz/README.md), FUZZ_SECONDS each, seeded from tests/fuzz/corpus/<name>.
+FUZZ_TARGETS ?= ref manifest auth tar pve_answer config
+FUZZ_SECONDS ?= 60
 fuzz:
 	dpkg-query -W -f='$${Status}\n' $(DEPS_FUZZ) 2>/dev/null | grep -q '^install ok installed' || \
 		($(APT) update -q && $(APT) install -y --no-install-recommends $(DEPS_FUZZ))
 	[ -f $(BUILD)-fuzz/build.ninja ] || CC=clang meson setup $(BUILD)-fuzz -Dfuzz=true
-	ninja -C $(BUILD)-fuzz tests/fuzz/fuzz_ref tests/fuzz/fuzz_manifest tests/fuzz/fuzz_auth
-	mkdir -p $(BUILD)-fuzz/corpus/ref $(BUILD)-fuzz/corpus/manifest $(BUILD)-fuzz/corpus/auth
-	$(BUILD)-fuzz/tests/fuzz/fuzz_ref -max_total_time=60 -max_len=512 $(BUILD)-fuzz/corpus/ref tests/fuzz/corpus/ref
-	$(BUILD)-fuzz/tests/fuzz/fuzz_manifest -max_total_time=60 -max_len=8192 -dict=tests/fuzz/manifest.dict \
-		$(BUILD)-fuzz/corpus/manifest tests/fuzz/corpus/manifest
-	$(BUILD)-fuzz/tests/fuzz/fuzz_auth -max_total_time=60 -max_len=1024 $(BUILD)-fuzz/corpus/auth tests/fuzz/corpus/auth
+	ninja -C $(BUILD)-fuzz $(addprefix tests/fuzz/fuzz_,$(FUZZ_TARGETS))
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)-fuzz/corpus/$$t tests/fuzz/corpus/$$t && \
+		$(BUILD)-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+			$(BUILD)-fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
 
 install: $(BUILD)/build.ninja
 	meson configure $(BUILD) -Dprefix=$(PREFIX)
