@@ -62,7 +62,7 @@ bench: deps build
 	PXCRI=$(abspath $(BUILD))/pxcri bench/lxc-lifecycle
 
 # libFuzzer targets (tests/fuzz/README.md), FUZZ_SECONDS each, seeded from tests/fuzz/corpus/<name>.
-FUZZ_TARGETS ?= ref manifest auth tar pve_answer config
+FUZZ_TARGETS ?= ref manifest auth tar pve_answer pve_map config
 FUZZ_SECONDS ?= 60
 fuzz:
 	dpkg-query -W -f='$${Status}\n' $(DEPS_FUZZ) 2>/dev/null | grep -q '^install ok installed' || \

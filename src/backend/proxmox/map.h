@@ -1,0 +1,90 @@
+/* OCI runtime config (config.json) -> the parameters of a Proxmox LXC create
+ * (POST /nodes/{node}/lxc, `pct create`), docs/proxmox.md#mapping.
+ *
+ * A pure translation: it reads the OCI config and the plain inputs of
+ * struct pve_map_request and produces the create parameters in a fixed order,
+ * each valid per the Proxmox API schema (tests/fixtures/pve-api-lxc.json).
+ * Its only filesystem access is stat() of bind mount sources (Proxmox bind
+ * mount points are directories; files go to pxcri-init instead, see
+ * struct pve_map_init_bind).
+ *
+ * Not its business: the container's contents (ostemplate or clone source, the
+ * backend adds those), and what pxcri-init does inside the container
+ * (process.*, linux.sysctl, seccomp, masked and read-only paths).  Whatever
+ * the OCI config asks that neither Proxmox nor pxcri-init can honour fails
+ * with an error naming the field ("linux.resources.pids.limit: ..."). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "backend/proxmox/client.h"
+#include "util/err.h"
+
+/* Where the host directory of pxcri-init (req.init_dir) appears in the
+ * container.  Not under /dev as with the lxc backend: Proxmox mounts its
+ * mount points before LXC puts a tmpfs on /dev, which would hide them. */
+#define PVE_MAP_INIT_DIR "/.pxcri"
+
+/* Defaults when req leaves a field 0.  Memory is never left to Proxmox,
+ * whose silent default is 512 MiB. */
+#define PVE_MAP_MEMORY_MIB_DEFAULT 1024
+#define PVE_MAP_ROOTFS_GIB_DEFAULT 8
+
+/* Annotations read (besides the Kubernetes ones naming pod and container). */
+#define PVE_MAP_ANN_IP "pxcri.io/ip"                   /* "dhcp" or IPv4/CIDR */
+#define PVE_MAP_ANN_GW "pxcri.io/gw"                   /* IPv4, with a static ip only */
+#define PVE_MAP_ANN_ROOTFS_SIZE "pxcri.io/rootfs-size" /* GiB: "8" or "8G" */
+#define PVE_MAP_ANN_FEATURES "pxcri.io/features"       /* "nesting,fuse,keyctl,mknod" */
+
+struct pve_map_request {
+        const char *id;          /* container ID: hostname fallback, description */
+        const char *bundle;      /* bundle directory (description only) */
+        const char *storage;     /* rootfs storage, a Proxmox storage ID */
+        const char *bridge;      /* net0 bridge */
+        const char *init_dir;    /* host directory bound at PVE_MAP_INIT_DIR (mp0), or NULL */
+        unsigned memory_mib;     /* memory without an OCI limit; 0: PVE_MAP_MEMORY_MIB_DEFAULT */
+        unsigned rootfs_gib;     /* rootfs size without the annotation; 0: PVE_MAP_ROOTFS_GIB_DEFAULT */
+        bool privileged;         /* false: unprivileged=1 */
+};
+
+/* A bind mount Proxmox cannot make -- of a file (Proxmox bind mount points
+ * are directories), or onto /dev (hidden by LXC's tmpfs there): the backend
+ * hands it to pxcri-init. */
+struct pve_map_init_bind {
+        char *source; /* absolute host path */
+        char *dest;   /* absolute path in the container */
+        bool ro;
+};
+
+struct pve_params {
+        struct pve_kv *items; /* key and value malloc'ed; in order, for pve_create() */
+        size_t n_items, cap_items;
+        struct pve_map_init_bind *init_binds;
+        size_t n_init_binds;
+};
+
+int pve_map_bundle(const json_t *oci_config, const struct pve_map_request *req, struct pve_params **ret,
+                   struct pxe **err);
+
+void pve_params_free(struct pve_params *p);
+
+static inline void pve_params_freep(struct pve_params **p)
+{
+        pve_params_free(*p);
+}
+#define _cleanup_pve_params_ __attribute__((cleanup(pve_params_freep)))
+
+/* The value of key, or NULL. */
+const char *pve_params_get(const struct pve_params *p, const char *key);
+
+/* Internal to the mapping, shared between its functions and tests. */
+int pve_params_add(struct pve_params *p, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Proxmox's dns-name hostname from s (labels of [a-z0-9-], at most 63
+ * characters each, 253 in all), or NULL when nothing valid remains. */
+char *pve_map_hostname(const char *s);
+/* Proxmox's tag format: [a-z0-9_][a-z0-9_+.-]*; NULL when nothing remains. */
+char *pve_map_tag(const char *prefix, const char *s);
+/* OCI cpu.shares (cgroup v1, 2..262144) -> cpuunits (cgroup v2 cpu.weight, 1..10000). */
+unsigned pve_map_cpuunits(unsigned long long shares);
