@@ -633,12 +633,14 @@ static int map_tags(struct map *m)
 }
 
 /* Appends "label: value\n" with control characters replaced by spaces. */
-static void describe(char *d, size_t size, const char *label, const char *value)
+/* Append "label: value\n"; once the text had to be cut (it then ends in
+ * "...\n"), *full is set and later lines are dropped. */
+static void describe(char *d, size_t size, const char *label, const char *value, bool *full)
 {
         size_t len = strlen(d);
         int n;
 
-        if (!value || !*value || len + 1 >= size)
+        if (!value || !*value || *full || len + 1 >= size)
                 return;
         n = snprintf(d + len, size - len, "%s: %s\n", label, value);
         if (n < 0 || (size_t) n >= size - len) {
@@ -648,6 +650,7 @@ static void describe(char *d, size_t size, const char *label, const char *value)
                 while (cut > len && ((unsigned char) d[cut] & 0xc0) == 0x80)
                         cut--;
                 snprintf(d + cut, 5, "...\n");
+                *full = true;
         }
         for (char *c = d + len; *c; c++)
                 if ((unsigned char) *c < 0x20 && *c != '\n')
@@ -662,16 +665,17 @@ static int map_description(struct map *m)
         _cleanup_free_ char *d = calloc(1, DESCRIPTION_MAX + 1);
         const char *ns = k8s(m, "namespace"), *pod = k8s(m, "pod");
         _cleanup_free_ char *podname = NULL;
+        bool full = false;
 
         if (!d)
                 return pxe_set(m->err, ENOMEM, "Out of memory");
         if (pod && asprintf(&podname, "%s%s%s", ns ? ns : "", ns ? "/" : "", pod) < 0)
                 return pxe_set(m->err, ENOMEM, "Out of memory");
-        describe(d, DESCRIPTION_MAX, "pxcri container", m->req->id);
-        describe(d, DESCRIPTION_MAX, "pod", podname);
-        describe(d, DESCRIPTION_MAX, "container", k8s(m, "container"));
-        describe(d, DESCRIPTION_MAX, "image", k8s(m, "image"));
-        describe(d, DESCRIPTION_MAX, "bundle", m->req->bundle);
+        describe(d, DESCRIPTION_MAX, "pxcri container", m->req->id, &full);
+        describe(d, DESCRIPTION_MAX, "pod", podname, &full);
+        describe(d, DESCRIPTION_MAX, "container", k8s(m, "container"), &full);
+        describe(d, DESCRIPTION_MAX, "image", k8s(m, "image"), &full);
+        describe(d, DESCRIPTION_MAX, "bundle", m->req->bundle, &full);
         return ADD(m, "description", "%s", d);
 }
 

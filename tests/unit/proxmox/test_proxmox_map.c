@@ -388,6 +388,33 @@ static void test_tags_and_description(void **state)
         free(t);
 }
 
+/* A description cut at its limit ends with "...\n" after a whole UTF-8
+ * character: an image name of 3-byte characters longer than the limit. */
+static void test_description_cut_keeps_utf8_whole(void **state)
+{
+        size_t n = 3000, len;
+        char *text = malloc(n * 3 + 128), *q;
+        struct pve_params *p;
+        const char *d;
+
+        assert_non_null(text);
+        q = text + sprintf(text, "{'annotations':{'io.kubernetes.cri.image-name':'");
+        for (size_t i = 0; i < n; i++)
+                q += sprintf(q, "\xe2\x82\xac"); /* U+20AC, 3 bytes */
+        strcpy(q, "'}}");
+        p = map_ok(text);
+        d = pve_params_get(p, "description");
+        len = strlen(d);
+        assert_true(len > 4 && len <= 8192);
+        assert_string_equal(d + len - 4, "...\n");
+        /* Before "...": a whole number of euro signs after "image: ". */
+        q = strstr(d, "image: ");
+        assert_non_null(q);
+        assert_int_equal((size_t) (d + len - 4 - (q + 7)) % 3, 0);
+        pve_params_free(p);
+        free(text);
+}
+
 static void test_unsupported_fields(void **state)
 {
         map_fails("{'linux':{'resources':{'pids':{'limit':100}}}}", ENOTSUP, "linux.resources.pids.limit");
@@ -713,6 +740,7 @@ int main(void)
                 cmocka_unit_test(test_unprivileged),
                 cmocka_unit_test(test_features),
                 cmocka_unit_test(test_tags_and_description),
+                cmocka_unit_test(test_description_cut_keeps_utf8_whole),
                 cmocka_unit_test(test_unsupported_fields),
                 cmocka_unit_test(test_no_id),
                 cmocka_unit_test(test_schema_validator),
