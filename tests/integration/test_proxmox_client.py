@@ -333,6 +333,17 @@ def test_double_validates_requests(env, cfg, bad, param):
     assert param + ": " in res.stderr
 
 
+def test_bind_mount_needs_root_pam(env, tmp_path):
+    """Proxmox lets only root@pam itself pass host paths (bind mount points):
+    an API token never can, pct on the host (root@pam) can."""
+    mp = "mp0=%s,mp=/.pxcri" % tmp_path
+    res = run(env, api_cfg(env), "create", TEMPLATE, mp)
+    assert res.returncode == 1 and "Only root can pass arbitrary filesystem paths" in res.stderr
+    res = ok(run(env, pct_cfg(env), "create", TEMPLATE, mp))
+    vmid = dict(facts(res.stdout))["vmid"]
+    ok(run(env, pct_cfg(env), "destroy", vmid))
+
+
 def test_missing_required_parameter(env):
     res = run(env, api_cfg(env), "create", "hostname=x")
     assert res.returncode == 1 and "ostemplate: property is missing" in res.stderr

@@ -125,7 +125,7 @@ def run(st, schema, cmd, argv):
         elif cmd == "clone":
             u = pm.op_clone(st, params["vmid"], params, USER)
         elif cmd == "set":
-            pm.op_config_set(st, params["vmid"], params)
+            pm.op_config_set(st, params["vmid"], params, USER)
             return
         elif cmd == "status":
             print("status: %s" % pm.status_current(st, params["vmid"])["status"])

@@ -94,7 +94,7 @@ class Api:
             return dict(pm.get_ct(st, p["vmid"])["config"], digest="%040x" % abs(hash(json.dumps(
                 pm.get_ct(st, p["vmid"])["config"], sort_keys=True))))
         if key == "PUT /nodes/{node}/lxc/{vmid}/config":
-            pm.op_config_set(st, p["vmid"], p)
+            pm.op_config_set(st, p["vmid"], p, user)
             return None
         if key == "GET /nodes/{node}/lxc/{vmid}/status/current":
             return pm.status_current(st, p["vmid"])

@@ -272,7 +272,33 @@ def ct_config_from_params(params, node):
 
 # ---- operations, shared by both front ends ----
 
+def _host_paths(params):
+    """Mount points whose volume is a host path (bind or device mounts)."""
+    for k, v in params.items():
+        if re.match(r"^(rootfs|mp\d+)$", k):
+            vol = str(v).split(",")[0]
+            vol = vol[len("volume="):] if vol.startswith("volume=") else vol
+            if vol.startswith("/"):
+                yield k, vol
+
+
+def check_host_paths_create(params, user):
+    """pve-container's create: a bind or device mount point needs root@pam
+    itself; an API token ("root@pam!id") is not root@pam, so never passes.
+    Proxmox dies with this text, which the API answers as a 500."""
+    if user != "root@pam" and any(_host_paths(params)):
+        raise PveError(500, "Only root can pass arbitrary filesystem paths.")
+
+
+def check_host_paths_update(params, user):
+    """pve-container's config update refuses the same as a permission error."""
+    for _k, _vol in _host_paths(params):
+        if user != "root@pam":
+            raise PveError(403, "Permission check failed (mount point type bind is only allowed for root@pam)")
+
+
 def op_create(st, params, user):
+    check_host_paths_create(params, user)
     d = st.d
     vmid = str(params["vmid"])
     if vmid in d["cts"] or int(vmid) in d["faults"].get("taken", []):
@@ -344,7 +370,8 @@ def op_clone(st, vmid, params, user):
                        ["create full clone of CT %s" % vmid])
 
 
-def op_config_set(st, vmid, params):
+def op_config_set(st, vmid, params, user):
+    check_host_paths_update(params, user)
     ct = get_ct(st, vmid)
     if ct.get("lock"):
         raise PveError(500, "CT is locked (%s)" % ct["lock"])
