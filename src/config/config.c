@@ -10,6 +10,7 @@
 
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "config/config_parse.h"
 
 #define CONFIG_MAX_SIZE (1u << 20)
 
@@ -33,14 +34,7 @@ const char *backend_id_to_name(enum backend_id id)
         return id >= 0 && id < BACKEND_MAX ? backend_names[id] : "unknown";
 }
 
-/* Parsing context: where we are, for messages that name the key. */
-struct ctx {
-        struct config *c;
-        const char *origin;
-};
-
-static void warn_key(struct ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn_key(struct ctx *x, const char *fmt, ...)
+void config_warn_key(struct ctx *x, const char *fmt, ...)
 {
         char *msg = NULL, *line = NULL, **w;
         va_list ap;
@@ -63,17 +57,17 @@ static void warn_key(struct ctx *x, const char *fmt, ...)
         x->c->warnings = w;
 }
 
-static int type_error(struct ctx *x, const char *key, const char *want, struct pxe **err)
+int config_type_error(struct ctx *x, const char *key, const char *want, struct pxe **err)
 {
         return pxe_set(err, EINVAL, "%s: %s: expected %s", x->origin, key, want);
 }
 
-static int get_string(struct ctx *x, json_t *v, const char *key, char **dst, struct pxe **err)
+int config_get_string(struct ctx *x, json_t *v, const char *key, char **dst, struct pxe **err)
 {
         char *s;
 
         if (!json_is_string(v))
-                return type_error(x, key, "a string", err);
+                return config_type_error(x, key, "a string", err);
         s = strdup(json_string_value(v));
         if (!s)
                 return pxe_set(err, ENOMEM, "Out of memory");
@@ -82,12 +76,38 @@ static int get_string(struct ctx *x, json_t *v, const char *key, char **dst, str
         return 0;
 }
 
+int config_get_bool(struct ctx *x, json_t *v, const char *key, bool *dst, struct pxe **err)
+{
+        if (!json_is_boolean(v))
+                return config_type_error(x, key, "true or false", err);
+        *dst = json_is_true(v);
+        return 0;
+}
+
+int config_get_uint(struct ctx *x, json_t *v, const char *key, unsigned lo, unsigned hi, unsigned *dst,
+                    struct pxe **err)
+{
+        if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+                return pxe_set(err, EINVAL, "%s: %s: expected an integer from %u to %u", x->origin, key, lo, hi);
+        *dst = (unsigned) json_integer_value(v);
+        return 0;
+}
+
+int config_get_abs_path(struct ctx *x, json_t *v, const char *key, char **dst, struct pxe **err)
+{
+        if (config_get_string(x, v, key, dst, err) < 0)
+                return -EINVAL;
+        if ((*dst)[0] != '/')
+                return pxe_set(err, EINVAL, "%s: %s: must be an absolute path", x->origin, key);
+        return 0;
+}
+
 static int get_backend(struct ctx *x, json_t *v, const char *key, enum backend_id *dst, struct pxe **err)
 {
         enum backend_id id;
 
         if (!json_is_string(v))
-                return type_error(x, key, "a string", err);
+                return config_type_error(x, key, "a string", err);
         id = backend_id_from_name(json_string_value(v));
         if (id == BACKEND_INVALID)
                 return pxe_set(err, EINVAL, "%s: %s: unknown backend \"%s\" (known: crun, runc, lxc, proxmox)",
@@ -101,7 +121,7 @@ static int get_matcher(struct ctx *x, json_t *v, const char *key, struct matcher
         struct pxe *e = NULL;
 
         if (!json_is_string(v))
-                return type_error(x, key, "a string", err);
+                return config_type_error(x, key, "a string", err);
         matcher_done(m);
         if (matcher_compile(m, json_string_value(v), &e) < 0) {
                 int code = e->code;
@@ -119,7 +139,7 @@ static int parse_annotation_rule(struct ctx *x, json_t *v, const char *key, stru
         const char *s, *eq;
 
         if (!json_is_string(v))
-                return type_error(x, key, "a string \"key=value\" or \"key\"", err);
+                return config_type_error(x, key, "a string \"key=value\" or \"key\"", err);
         s = json_string_value(v);
         eq = strchr(s, '=');
         if (s[0] == '\0' || eq == s)
@@ -168,7 +188,7 @@ static int parse_rule(struct ctx *x, json_t *obj, size_t idx, struct route_rule 
 
         if (!json_is_object(obj)) {
                 snprintf(key, sizeof(key), "runtime.routing[%zu]", idx);
-                return type_error(x, key, "an object", err);
+                return config_type_error(x, key, "an object", err);
         }
         json_object_foreach(obj, k, v) {
                 snprintf(key, sizeof(key), "runtime.routing[%zu].%s", idx, k);
@@ -188,7 +208,7 @@ static int parse_rule(struct ctx *x, json_t *obj, size_t idx, struct route_rule 
                         rc = parse_annotation_rule(x, v, key, r, err);
                         has_condition = true;
                 } else {
-                        warn_key(x, "unknown key %s", key);
+                        config_warn_key(x, "unknown key %s", key);
                 }
                 if (rc < 0)
                         return rc;
@@ -209,7 +229,7 @@ static int parse_routing(struct ctx *x, json_t *arr, struct pxe **err)
         json_t *v;
 
         if (!json_is_array(arr))
-                return type_error(x, "runtime.routing", "an array", err);
+                return config_type_error(x, "runtime.routing", "an array", err);
         rules_free(c);
         c->rules = calloc(json_array_size(arr) + 1, sizeof(*c->rules));
         if (!c->rules)
@@ -229,10 +249,10 @@ static int parse_runtime(struct ctx *x, json_t *obj, struct pxe **err)
         int rc = 0;
 
         if (!json_is_object(obj))
-                return type_error(x, "runtime", "an object", err);
+                return config_type_error(x, "runtime", "an object", err);
         json_object_foreach(obj, k, v) {
                 if (streq(k, "root_path")) {
-                        rc = get_string(x, v, "runtime.root_path", &x->c->root_path, err);
+                        rc = config_get_string(x, v, "runtime.root_path", &x->c->root_path, err);
                         if (rc == 0 && x->c->root_path[0] != '/')
                                 rc = pxe_set(err, EINVAL, "%s: runtime.root_path: must be an absolute path",
                                              x->origin);
@@ -240,13 +260,13 @@ static int parse_runtime(struct ctx *x, json_t *obj, struct pxe **err)
                         enum log_level l = json_is_string(v) ? log_level_from_string(json_string_value(v))
                                                              : LOG_LEVEL_INVALID;
                         if (l == LOG_LEVEL_INVALID)
-                                rc = type_error(x, "runtime.log_level", "one of debug, info, warning, error", err);
+                                rc = config_type_error(x, "runtime.log_level", "one of debug, info, warning, error", err);
                         else
                                 x->c->log_level = l;
                 } else if (streq(k, "routing")) {
                         rc = parse_routing(x, v, err);
                 } else {
-                        warn_key(x, "unknown key runtime.%s", k);
+                        config_warn_key(x, "unknown key runtime.%s", k);
                 }
                 if (rc < 0)
                         return rc;
@@ -262,7 +282,7 @@ static int parse_name_patterns(struct ctx *x, json_t *arr, struct pxe **err)
         json_t *v;
 
         if (!json_is_array(arr))
-                return type_error(x, "container_config.crun_name_patterns", "an array of strings", err);
+                return config_type_error(x, "container_config.crun_name_patterns", "an array of strings", err);
         for (i = 0; i < c->n_crun_name_patterns; i++)
                 matcher_done(&c->crun_name_patterns[i]);
         free(c->crun_name_patterns);
@@ -286,7 +306,7 @@ static int parse_container_config(struct ctx *x, json_t *obj, struct pxe **err)
         int rc = 0;
 
         if (!json_is_object(obj))
-                return type_error(x, "container_config", "an object", err);
+                return config_type_error(x, "container_config", "an object", err);
         json_object_foreach(obj, k, v) {
                 if (streq(k, "crun_name_patterns"))
                         rc = parse_name_patterns(x, v, err);
@@ -294,7 +314,7 @@ static int parse_container_config(struct ctx *x, json_t *obj, struct pxe **err)
                         rc = get_backend(x, v, "container_config.default_container_type",
                                          &x->c->default_backend, err);
                 else
-                        warn_key(x, "unknown key container_config.%s", k);
+                        config_warn_key(x, "unknown key container_config.%s", k);
                 if (rc < 0)
                         return rc;
         }
@@ -311,22 +331,20 @@ static int parse_backend(struct ctx *x, enum backend_id id, json_t *obj, struct 
 
         snprintf(key, sizeof(key), "backends.%s", name);
         if (!json_is_object(obj))
-                return type_error(x, key, "an object", err);
+                return config_type_error(x, key, "an object", err);
         json_object_foreach(obj, k, v) {
                 snprintf(key, sizeof(key), "backends.%s.%s", name, k);
                 if (streq(k, "path") && (id == BACKEND_CRUN || id == BACKEND_RUNC)) {
-                        if (get_string(x, v, key, &b->path, err) < 0)
+                        if (config_get_string(x, v, key, &b->path, err) < 0)
                                 return -EINVAL;
                         if (b->path[0] != '/')
                                 return pxe_set(err, EINVAL, "%s: %s: must be an absolute path", x->origin, key);
                 } else {
-                        warn_key(x, "unknown key %s", key);
+                        config_warn_key(x, "unknown key %s", key);
                 }
         }
         return 0;
 }
-
-static int parse_proxmox_backend(struct ctx *x, json_t *obj, struct pxe **err);
 
 static int parse_backends(struct ctx *x, json_t *obj, struct pxe **err)
 {
@@ -334,431 +352,18 @@ static int parse_backends(struct ctx *x, json_t *obj, struct pxe **err)
         json_t *v;
 
         if (!json_is_object(obj))
-                return type_error(x, "backends", "an object", err);
+                return config_type_error(x, "backends", "an object", err);
         json_object_foreach(obj, k, v) {
                 enum backend_id id = backend_id_from_name(k);
 
                 if (id == BACKEND_INVALID) {
-                        warn_key(x, "unknown key backends.%s (known backends: crun, runc, lxc, proxmox)", k);
+                        config_warn_key(x, "unknown key backends.%s (known backends: crun, runc, lxc, proxmox)", k);
                         continue;
                 }
-                if (id == BACKEND_PROXMOX ? parse_proxmox_backend(x, v, err) < 0 : parse_backend(x, id, v, err) < 0)
+                if (id == BACKEND_PROXMOX ? config_proxmox_parse(x, v, err) < 0 : parse_backend(x, id, v, err) < 0)
                         return -EINVAL;
         }
         return 0;
-}
-
-/* ---- image section ---- */
-
-static int get_bool(struct ctx *x, json_t *v, const char *key, bool *dst, struct pxe **err)
-{
-        if (!json_is_boolean(v))
-                return type_error(x, key, "true or false", err);
-        *dst = json_is_true(v);
-        return 0;
-}
-
-static int parse_mirrors(struct ctx *x, json_t *arr, const char *key, struct image_registry_config *r,
-                         struct pxe **err)
-{
-        char ekey[320];
-        size_t i;
-        json_t *v;
-
-        if (!json_is_array(arr))
-                return type_error(x, key, "an array of URLs", err);
-        r->mirrors = calloc(json_array_size(arr) + 1, sizeof(*r->mirrors));
-        if (!r->mirrors)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        json_array_foreach(arr, i, v) {
-                const char *u;
-
-                snprintf(ekey, sizeof(ekey), "%s[%zu]", key, i);
-                if (get_string(x, v, ekey, &r->mirrors[i], err) < 0)
-                        return -EINVAL;
-                r->n_mirrors = i + 1;
-                u = r->mirrors[i];
-                if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
-                        return pxe_set(err, EINVAL, "%s: %s: expected an http:// or https:// URL", x->origin, ekey);
-        }
-        return 0;
-}
-
-static int parse_registry(struct ctx *x, const char *host, json_t *obj, struct image_registry_config *r,
-                          struct pxe **err)
-{
-        char key[256];
-        const char *k;
-        json_t *v;
-        int rc = 0;
-
-        snprintf(key, sizeof(key), "image.registries.%s", host);
-        if (!json_is_object(obj))
-                return type_error(x, key, "an object", err);
-        r->host = strdup(host);
-        if (!r->host)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        json_object_foreach(obj, k, v) {
-                snprintf(key, sizeof(key), "image.registries.%s.%s", host, k);
-                if (streq(k, "mirrors"))
-                        rc = parse_mirrors(x, v, key, r, err);
-                else if (streq(k, "insecure"))
-                        rc = get_bool(x, v, key, &r->insecure, err);
-                else if (streq(k, "skip_verify"))
-                        rc = get_bool(x, v, key, &r->skip_verify, err);
-                else if (streq(k, "ca_file")) {
-                        rc = get_string(x, v, key, &r->ca_file, err);
-                        if (rc == 0 && r->ca_file[0] != '/')
-                                rc = pxe_set(err, EINVAL, "%s: %s: must be an absolute path", x->origin, key);
-                } else
-                        warn_key(x, "unknown key %s", key);
-                if (rc < 0)
-                        return rc;
-        }
-        return 0;
-}
-
-static void registries_free(struct image_config *ic)
-{
-        for (size_t i = 0; i < ic->n_registries; i++) {
-                struct image_registry_config *r = &ic->registries[i];
-
-                for (size_t j = 0; j < r->n_mirrors; j++)
-                        free(r->mirrors[j]);
-                free(r->mirrors);
-                free(r->host);
-                free(r->ca_file);
-        }
-        free(ic->registries);
-        ic->registries = NULL;
-        ic->n_registries = 0;
-}
-
-static int parse_registries(struct ctx *x, json_t *obj, struct pxe **err)
-{
-        struct image_config *ic = &x->c->image;
-        const char *k;
-        json_t *v;
-
-        if (!json_is_object(obj))
-                return type_error(x, "image.registries", "an object (registry host -> settings)", err);
-        registries_free(ic);
-        ic->registries = calloc(json_object_size(obj) + 1, sizeof(*ic->registries));
-        if (!ic->registries)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        json_object_foreach(obj, k, v) {
-                if (k[0] == '\0' || strchr(k, '/'))
-                        return pxe_set(err, EINVAL, "%s: image.registries: \"%s\" is not a registry host[:port]",
-                                       x->origin, k);
-                if (parse_registry(x, k, v, &ic->registries[ic->n_registries++], err) < 0)
-                        return -EINVAL;
-        }
-        return 0;
-}
-
-static int parse_image(struct ctx *x, json_t *obj, struct pxe **err)
-{
-        struct image_config *ic = &x->c->image;
-        const char *k;
-        json_t *v;
-        int rc = 0;
-
-        if (!json_is_object(obj))
-                return type_error(x, "image", "an object", err);
-        json_object_foreach(obj, k, v) {
-                if (streq(k, "root")) {
-                        rc = get_string(x, v, "image.root", &ic->root, err);
-                        if (rc == 0 && ic->root[0] != '/')
-                                rc = pxe_set(err, EINVAL, "%s: image.root: must be an absolute path", x->origin);
-                } else if (streq(k, "platform")) {
-                        rc = get_string(x, v, "image.platform", &ic->platform, err);
-                        if (rc == 0 && !strchr(ic->platform, '/'))
-                                rc = pxe_set(err, EINVAL, "%s: image.platform: expected \"os/arch[/variant]\"",
-                                             x->origin);
-                } else if (streq(k, "registries")) {
-                        rc = parse_registries(x, v, err);
-                } else if (streq(k, "max_concurrent_downloads")) {
-                        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 64)
-                                rc = type_error(x, "image.max_concurrent_downloads", "an integer from 1 to 64", err);
-                        else
-                                ic->max_concurrent_downloads = (unsigned) json_integer_value(v);
-                } else {
-                        warn_key(x, "unknown key image.%s", k);
-                }
-                if (rc < 0)
-                        return rc;
-        }
-        return 0;
-}
-
-const struct image_registry_config *image_config_registry(const struct image_config *ic, const char *host)
-{
-        for (size_t i = 0; ic && host && i < ic->n_registries; i++)
-                if (streq(ic->registries[i].host, host))
-                        return &ic->registries[i];
-        return NULL;
-}
-
-static int image_defaults(struct image_config *ic)
-{
-        ic->root = strdup(IMAGE_ROOT_DEFAULT);
-        ic->platform = strdup(IMAGE_PLATFORM_DEFAULT);
-        ic->max_concurrent_downloads = IMAGE_MAX_CONCURRENT_DEFAULT;
-        return ic->root && ic->platform ? 0 : -ENOMEM;
-}
-
-/* ---- proxmox: backends.proxmox and the legacy top-level "proxmox" ---- */
-
-static int get_uint(struct ctx *x, json_t *v, const char *key, unsigned lo, unsigned hi, unsigned *dst,
-                    struct pxe **err)
-{
-        if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-                return pxe_set(err, EINVAL, "%s: %s: expected an integer from %u to %u", x->origin, key, lo, hi);
-        *dst = (unsigned) json_integer_value(v);
-        return 0;
-}
-
-static int get_abs_path(struct ctx *x, json_t *v, const char *key, char **dst, struct pxe **err)
-{
-        if (get_string(x, v, key, dst, err) < 0)
-                return -EINVAL;
-        if ((*dst)[0] != '/')
-                return pxe_set(err, EINVAL, "%s: %s: must be an absolute path", x->origin, key);
-        return 0;
-}
-
-static int get_hosts(struct ctx *x, json_t *arr, const char *key, struct proxmox_config *p, struct pxe **err)
-{
-        size_t i;
-        json_t *v;
-
-        if (!json_is_array(arr) || json_array_size(arr) == 0)
-                return type_error(x, key, "a non-empty array of host names", err);
-        for (i = 0; i < p->n_hosts; i++)
-                free(p->hosts[i]);
-        free(p->hosts);
-        p->n_hosts = 0;
-        p->hosts = calloc(json_array_size(arr), sizeof(*p->hosts));
-        if (!p->hosts)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        json_array_foreach(arr, i, v) {
-                const char *h = json_string_value(v);
-
-                if (!h || !*h || strpbrk(h, "/?#@ "))
-                        return pxe_set(err, EINVAL, "%s: %s[%zu]: expected a host name or address (\"host\" or \"host:port\")",
-                                       x->origin, key, i);
-                p->hosts[p->n_hosts] = strdup(h);
-                if (!p->hosts[p->n_hosts++])
-                        return pxe_set(err, ENOMEM, "Out of memory");
-        }
-        return 0;
-}
-
-static int get_fingerprint(struct ctx *x, json_t *v, const char *key, char **dst, struct pxe **err)
-{
-        const char *s;
-        size_t hex = 0;
-
-        if (get_string(x, v, key, dst, err) < 0)
-                return -EINVAL;
-        for (s = *dst; *s; s++) {
-                if (*s == ':')
-                        continue;
-                if (!strchr("0123456789abcdefABCDEF", *s))
-                        break;
-                hex++;
-        }
-        if (*s || hex != 64)
-                return pxe_set(err, EINVAL, "%s: %s: expected a SHA-256 fingerprint (64 hex digits, colons allowed)",
-                               x->origin, key);
-        return 0;
-}
-
-static int parse_proxmox_tls(struct ctx *x, json_t *obj, struct proxmox_tls_config *t, struct pxe **err)
-{
-        const char *k;
-        json_t *v;
-        int rc = 0;
-
-        if (!json_is_object(obj))
-                return type_error(x, "backends.proxmox.tls", "an object", err);
-        json_object_foreach(obj, k, v) {
-                if (streq(k, "ca_file"))
-                        rc = get_abs_path(x, v, "backends.proxmox.tls.ca_file", &t->ca_file, err);
-                else if (streq(k, "fingerprint"))
-                        rc = get_fingerprint(x, v, "backends.proxmox.tls.fingerprint", &t->fingerprint, err);
-                else if (streq(k, "verify"))
-                        rc = get_bool(x, v, "backends.proxmox.tls.verify", &t->verify, err);
-                else
-                        warn_key(x, "unknown key backends.proxmox.tls.%s", k);
-                if (rc < 0)
-                        return rc;
-        }
-        return 0;
-}
-
-static int parse_vmid_range(struct ctx *x, json_t *v, struct proxmox_config *p, struct pxe **err)
-{
-        const char *key = "backends.proxmox.vmid_range";
-        unsigned lo, hi;
-
-        if (!json_is_array(v) || json_array_size(v) != 2)
-                return type_error(x, key, "[first, last]", err);
-        if (get_uint(x, json_array_get(v, 0), key, 100, 999999999, &lo, err) < 0 ||
-            get_uint(x, json_array_get(v, 1), key, 100, 999999999, &hi, err) < 0)
-                return -EINVAL;
-        if (lo > hi)
-                return pxe_set(err, EINVAL, "%s: %s: first (%u) is greater than last (%u)", x->origin, key, lo, hi);
-        p->vmid_lo = lo;
-        p->vmid_hi = hi;
-        return 0;
-}
-
-static int parse_proxmox_key(struct ctx *x, const char *k, json_t *v, const char *key, struct proxmox_config *p,
-                             struct pxe **err)
-{
-        if (streq(k, "transport")) {
-                const char *s = json_string_value(v);
-
-                if (!s || !(streq(s, "pct") || streq(s, "api")))
-                        return type_error(x, key, "\"pct\" or \"api\"", err);
-                p->transport = streq(s, "api") ? PROXMOX_TRANSPORT_API : PROXMOX_TRANSPORT_PCT;
-                p->transport_set = true;
-                return 0;
-        }
-        if (streq(k, "pct_path"))
-                return get_abs_path(x, v, key, &p->pct_path, err);
-        if (streq(k, "token_file"))
-                return get_abs_path(x, v, key, &p->token_file, err);
-        if (streq(k, "node"))
-                return get_string(x, v, key, &p->node, err);
-        if (streq(k, "storage"))
-                return get_string(x, v, key, &p->storage, err);
-        if (streq(k, "template_storage"))
-                return get_string(x, v, key, &p->template_storage, err);
-        if (streq(k, "bridge"))
-                return get_string(x, v, key, &p->bridge, err);
-        if (streq(k, "hosts"))
-                return get_hosts(x, v, key, p, err);
-        if (streq(k, "port"))
-                return get_uint(x, v, key, 1, 65535, &p->port, err);
-        if (streq(k, "timeout"))
-                return get_uint(x, v, key, 1, 86400, &p->timeout, err);
-        if (streq(k, "node_cache_duration"))
-                return get_uint(x, v, key, 0, 86400, &p->node_cache_duration, err);
-        if (streq(k, "tls"))
-                return parse_proxmox_tls(x, v, &p->tls, err);
-        if (streq(k, "vmid_range"))
-                return parse_vmid_range(x, v, p, err);
-        warn_key(x, "unknown key %s", key);
-        return 0;
-}
-
-static int parse_proxmox_backend(struct ctx *x, json_t *obj, struct pxe **err)
-{
-        char key[128];
-        const char *k;
-        json_t *v;
-
-        if (!json_is_object(obj))
-                return type_error(x, "backends.proxmox", "an object", err);
-        json_object_foreach(obj, k, v) {
-                snprintf(key, sizeof(key), "backends.proxmox.%s", k);
-                if (parse_proxmox_key(x, k, v, key, &x->c->proxmox, err) < 0)
-                        return -EINVAL;
-        }
-        return 0;
-}
-
-/* The earlier runtimes' section: proxmox.{pct_path,node,timeout} and
- * proxmox.legacy_api.{hosts,port,token,node_cache_duration}.  Applied before
- * backends.proxmox, which wins where both set a key. */
-static int parse_legacy_api(struct ctx *x, json_t *obj, struct proxmox_config *p, struct pxe **err)
-{
-        const char *k;
-        json_t *v;
-        int rc = 0;
-
-        if (!json_is_object(obj))
-                return type_error(x, "proxmox.legacy_api", "an object", err);
-        json_object_foreach(obj, k, v) {
-                if (streq(k, "hosts"))
-                        rc = get_hosts(x, v, "proxmox.legacy_api.hosts", p, err);
-                else if (streq(k, "port"))
-                        rc = get_uint(x, v, "proxmox.legacy_api.port", 1, 65535, &p->port, err);
-                else if (streq(k, "node_cache_duration"))
-                        rc = get_uint(x, v, "proxmox.legacy_api.node_cache_duration", 0, 86400,
-                                      &p->node_cache_duration, err);
-                else if (streq(k, "token")) {
-                        rc = get_string(x, v, "proxmox.legacy_api.token", &p->token, err);
-                        warn_key(x, "proxmox.legacy_api.token: a secret in the configuration file; "
-                                    "prefer backends.proxmox.token_file (mode 0600)");
-                } else
-                        warn_key(x, "unknown key proxmox.legacy_api.%s", k);
-                if (rc < 0)
-                        return rc;
-        }
-        if (!p->transport_set && p->n_hosts > 0)
-                p->transport = PROXMOX_TRANSPORT_API;
-        return 0;
-}
-
-static int parse_legacy_proxmox(struct ctx *x, json_t *obj, struct pxe **err)
-{
-        struct proxmox_config *p = &x->c->proxmox;
-        const char *k;
-        json_t *v;
-        int rc = 0;
-
-        if (!json_is_object(obj))
-                return type_error(x, "proxmox", "an object", err);
-        json_object_foreach(obj, k, v) {
-                if (streq(k, "pct_path"))
-                        rc = get_abs_path(x, v, "proxmox.pct_path", &p->pct_path, err);
-                else if (streq(k, "node"))
-                        rc = get_string(x, v, "proxmox.node", &p->node, err);
-                else if (streq(k, "timeout"))
-                        rc = get_uint(x, v, "proxmox.timeout", 1, 86400, &p->timeout, err);
-                else if (streq(k, "legacy_api"))
-                        rc = parse_legacy_api(x, v, p, err);
-                else
-                        warn_key(x, "unknown key proxmox.%s", k);
-                if (rc < 0)
-                        return rc;
-        }
-        return 0;
-}
-
-static int proxmox_defaults(struct proxmox_config *p)
-{
-        p->transport = PROXMOX_TRANSPORT_PCT;
-        p->pct_path = strdup(PROXMOX_PCT_PATH_DEFAULT);
-        p->port = PROXMOX_PORT_DEFAULT;
-        p->tls.verify = true;
-        p->storage = strdup("local-lvm");
-        p->template_storage = strdup("local");
-        p->bridge = strdup("vmbr0");
-        p->vmid_lo = PROXMOX_VMID_LO_DEFAULT;
-        p->vmid_hi = PROXMOX_VMID_HI_DEFAULT;
-        p->timeout = PROXMOX_TIMEOUT_DEFAULT;
-        p->node_cache_duration = PROXMOX_NODE_CACHE_DEFAULT;
-        return p->pct_path && p->storage && p->template_storage && p->bridge ? 0 : -ENOMEM;
-}
-
-static void proxmox_free(struct proxmox_config *p)
-{
-        for (size_t i = 0; i < p->n_hosts; i++)
-                free(p->hosts[i]);
-        free(p->hosts);
-        free(p->pct_path);
-        free(p->node);
-        free(p->token_file);
-        free(p->token);
-        free(p->tls.ca_file);
-        free(p->tls.fingerprint);
-        free(p->storage);
-        free(p->template_storage);
-        free(p->bridge);
 }
 
 static int apply_json(struct config *c, const char *text, const char *origin, struct pxe **err)
@@ -779,7 +384,7 @@ static int apply_json(struct config *c, const char *text, const char *origin, st
         }
         /* The legacy "proxmox" section first: backends.proxmox wins over it. */
         v = json_object_get(root, "proxmox");
-        if (v && parse_legacy_proxmox(&x, v, err) < 0) {
+        if (v && config_proxmox_parse_legacy(&x, v, err) < 0) {
                 json_decref(root);
                 return -EINVAL;
         }
@@ -793,9 +398,9 @@ static int apply_json(struct config *c, const char *text, const char *origin, st
                 else if (streq(k, "backends"))
                         rc = parse_backends(&x, v, err);
                 else if (streq(k, "image"))
-                        rc = parse_image(&x, v, err);
+                        rc = config_image_parse(&x, v, err);
                 else
-                        warn_key(&x, "unknown key %s", k);
+                        config_warn_key(&x, "unknown key %s", k);
                 if (rc < 0)
                         break;
         }
@@ -813,7 +418,7 @@ static struct config *config_new_default(struct pxe **err)
         }
         c->default_backend = BACKEND_CRUN;
         c->log_level = LOG_LEVEL_INFO;
-        if (image_defaults(&c->image) < 0 || proxmox_defaults(&c->proxmox) < 0) {
+        if (config_image_defaults(&c->image) < 0 || config_proxmox_defaults(&c->proxmox) < 0) {
                 pxe_set(err, ENOMEM, "Out of memory");
                 config_free(c);
                 return NULL;
@@ -879,8 +484,8 @@ void config_free(struct config *c)
         free(c->crun_name_patterns);
         for (int i = 0; i < BACKEND_MAX; i++)
                 free(c->backends[i].path);
-        registries_free(&c->image);
-        proxmox_free(&c->proxmox);
+        config_image_free(&c->image);
+        config_proxmox_free(&c->proxmox);
         free(c->image.root);
         free(c->image.platform);
         for (size_t i = 0; i < c->n_warnings; i++)
