@@ -10,8 +10,11 @@
  *
  * <dir> is LXC_INIT_DIR, a host directory the backend bind-mounts.  The
  * process file holds NUL-terminated records: "a<arg>", "e<KEY=VALUE>",
- * "m<octal umask>", "t" (stdio is a terminal), "w<rows> <columns>".  `pxcri-init --exec BASE`
- * is the helper of `pxcri exec` with a terminal (exec_mode()).  Static, libc
+ * "m<octal umask>", "t" (stdio is a terminal), "w<rows> <columns>", "f<N>"
+ * (--preserve-fds: descriptors 3 .. 3+N-1 go on to the process; every other
+ * one above stdio is closed on exec).  `pxcri-init --exec BASE` is the
+ * helper of `pxcri exec` with a terminal (exec_mode()).  OCI startContainer
+ * hooks run in the child just before the exec (init_hooks.h).  Static, libc
  * only, so it runs on any rootfs.
  */
 #include <errno.h>
@@ -27,6 +30,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "init_hooks.h"
+
 #define INIT_DIR "/dev/.pxcri"
 #define PROCESS_MAX (4u << 20)
 #define MAX_ITEMS 65536
@@ -39,6 +44,7 @@ struct process {
         int umask;
         int terminal;
         unsigned short rows, cols;
+        unsigned preserve_fds;
 };
 
 static void die(const char *what, int e)
@@ -89,6 +95,8 @@ static void parse_process(struct process *p, const char *path)
                         p->terminal = 1;
                 else if (rec[0] == 'w')
                         sscanf(rec + 1, "%hu %hu", &p->rows, &p->cols);
+                else if (rec[0] == 'f')
+                        p->preserve_fds = (unsigned) strtoul(rec + 1, NULL, 10);
                 off += n + 1;
         }
         if (p->n_args == 0)
@@ -210,6 +218,9 @@ static void exec_process(struct process *p)
         int saved = ENOENT;
         char buf[4096];
 
+        /* Nothing liblxc or we left open reaches the process, except what
+         * the caller passed on. */
+        close_range(3 + p->preserve_fds, ~0u, CLOSE_RANGE_CLOEXEC);
         if (strchr(file, '/')) {
                 execve(file, p->args, p->env);
                 die(file, errno);
@@ -313,6 +324,7 @@ int main(int argc, char **argv)
                 /* The pty on our stdio becomes the process's terminal. */
                 if (p.terminal && setsid() >= 0)
                         ioctl(STDIN_FILENO, TIOCSCTTY, 0);
+                init_run_start_hooks(INIT_DIR "/start-hooks");
                 exec_process(&p);
         }
         code = supervise(child, &all);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,7 +26,15 @@ struct capture {
         size_t len, cap;
 };
 
-static int start_child(const struct spawn_opts *o, int out_w, int err_w, pid_t *ret_pid, struct pxe **err)
+/* What is still to be written to the child's stdin. */
+struct feed {
+        int fd;
+        const char *buf;
+        size_t len, off;
+};
+
+static int start_child(const struct spawn_opts *o, int in_r, int out_w, int err_w, pid_t *ret_pid,
+                       struct pxe **err)
 {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
@@ -39,31 +48,38 @@ static int start_child(const struct spawn_opts *o, int out_w, int err_w, pid_t *
         posix_spawnattr_setsigdefault(&attr, &all);
         posix_spawnattr_setsigmask(&attr, &none);
         posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-        if (o->null_stdin)
+        if (in_r >= 0)
+                posix_spawn_file_actions_adddup2(&fa, in_r, STDIN_FILENO);
+        else if (o->null_stdin)
                 posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         if (out_w >= 0)
                 posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
         if (err_w >= 0)
                 posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
 
-        r = posix_spawn(ret_pid, o->argv[0], &fa, &attr, (char *const *) o->argv,
+        r = posix_spawn(ret_pid, o->path ? o->path : o->argv[0], &fa, &attr, (char *const *) o->argv,
                         o->envp ? o->envp : environ);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         if (r != 0)
-                return pxe_set_errno(err, r, "Executing %s", o->argv[0]);
+                return pxe_set_errno(err, r, "Executing %s", o->path ? o->path : o->argv[0]);
         return 0;
 }
 
 pid_t spawn_start(const struct spawn_opts *o, struct pxe **err)
 {
         pid_t pid;
-        int r = start_child(o, -1, -1, &pid, err);
+        int r = start_child(o, -1, -1, -1, &pid, err);
 
         return r < 0 ? r : pid;
 }
 
 pid_t spawn_fork(int (*fn)(void *data), void *data, struct pxe **err)
+{
+        return spawn_fork_keep(fn, data, 0, err);
+}
+
+pid_t spawn_fork_keep(int (*fn)(void *data), void *data, unsigned keep_fds, struct pxe **err)
 {
         struct sigaction dfl = { .sa_handler = SIG_DFL };
         sigset_t none;
@@ -81,7 +97,7 @@ pid_t spawn_fork(int (*fn)(void *data), void *data, struct pxe **err)
                         sigaction(sig, &dfl, NULL);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        close_range(3, ~0u, 0);
+        close_range(3 + keep_fds, ~0u, 0);
         _exit(fn(data));
 }
 
@@ -183,22 +199,45 @@ static int capture_read(struct capture *c)
         return 0;
 }
 
+/* Write what the socket takes now; returns 1 when done (all written, or
+ * the child closed its end), 0 otherwise. */
+static int feed_write(struct feed *f)
+{
+        ssize_t n = send(f->fd, f->buf + f->off, f->len - f->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n < 0)
+                return errno == EINTR || errno == EAGAIN ? 0 : 1;
+        f->off += (size_t) n;
+        return f->off >= f->len;
+}
+
+static void feed_close(struct feed *f)
+{
+        if (f->fd >= 0)
+                close(f->fd);
+        f->fd = -1;
+}
+
 /* Poll the pipes and the pidfd until the child exited and the pipes are
  * drained, or the deadline passes.  A grandchild that keeps a pipe open (a
  * daemonising runtime) does not hold us: after the child exits we only take
  * what is already buffered. */
-static int pump(const struct spawn_opts *o, int pidfd, struct capture *cap, int ncap)
+static int pump(const struct spawn_opts *o, int pidfd, struct capture *cap, int ncap, struct feed *feed)
 {
         long long deadline = o->timeout_ms > 0 ? now_ms() + o->timeout_ms : 0;
         bool exited = false;
 
         for (;;) {
-                struct pollfd p[3];
+                struct pollfd p[4];
                 int n = 0, wait_ms = -1, r;
 
+                if (exited)
+                        feed_close(feed);
                 for (int i = 0; i < ncap; i++)
                         if (cap[i].fd >= 0)
                                 p[n++] = (struct pollfd) { .fd = cap[i].fd, .events = POLLIN };
+                if (feed->fd >= 0)
+                        p[n++] = (struct pollfd) { .fd = feed->fd, .events = POLLOUT };
                 if (exited && n == 0)
                         return 0;
                 if (!exited)
@@ -223,6 +262,11 @@ static int pump(const struct spawn_opts *o, int pidfd, struct capture *cap, int 
                                 exited = true;
                                 continue;
                         }
+                        if (p[i].fd == feed->fd) {
+                                if (feed_write(feed))
+                                        feed_close(feed);
+                                continue;
+                        }
                         for (int k = 0; k < ncap; k++)
                                 if (cap[k].fd == p[i].fd && capture_read(&cap[k])) {
                                         close(cap[k].fd);
@@ -232,57 +276,84 @@ static int pump(const struct spawn_opts *o, int pidfd, struct capture *cap, int 
         }
 }
 
+/* The socket pair of stdin_data: the child's end in *ret_child. */
+static int open_feed(const struct spawn_opts *o, struct feed *f, int *ret_child, struct pxe **err)
+{
+        int sv[2];
+
+        if (!o->stdin_data)
+                return 0;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return pxe_set_errno(err, errno, "Creating socket pair");
+        shutdown(sv[0], SHUT_RD);
+        shutdown(sv[1], SHUT_WR);
+        *f = (struct feed) { .fd = sv[0], .buf = o->stdin_data, .len = o->stdin_len };
+        *ret_child = sv[1];
+        return 0;
+}
+
+/* Pump the child's pipes until it exits (or the deadline), then reap it. */
+static int watch_child(const struct spawn_opts *o, pid_t pid, struct capture *cap, struct feed *feed,
+                       struct spawn_result *res, struct pxe **err)
+{
+        const char *name = o->path ? o->path : o->argv[0];
+        _cleanup_close_ int pidfd = pidfd_open(pid, 0);
+        int r;
+
+        if (pidfd < 0) {
+                r = pxe_set_errno(err, errno, "Watching %s", name);
+                kill(pid, SIGKILL);
+                spawn_wait(pid, &res->status);
+                return r;
+        }
+        for (int i = 0; i < 2; i++)
+                if (cap[i].fd >= 0)
+                        fcntl(cap[i].fd, F_SETFL, O_NONBLOCK);
+        r = pump(o, pidfd, cap, 2, feed);
+        if (r == -ETIMEDOUT) {
+                kill(pid, SIGKILL);
+                pxe_set(err, ETIMEDOUT, "%s did not finish within %d ms", name, o->timeout_ms);
+        } else if (r < 0) {
+                kill(pid, SIGKILL);
+                pxe_set_errno(err, -r, "Waiting for %s", name);
+        }
+        spawn_wait(pid, &res->status);
+        return r;
+}
+
 int spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct pxe **err)
 {
         struct capture cap[2] = { { .fd = -1 }, { .fd = -1 } };
-        int wr[2] = { -1, -1 };
-        _cleanup_close_ int pidfd = -EBADF;
+        struct feed feed = { .fd = -1 };
+        int wr[2] = { -1, -1 }, in_r = -1;
         pid_t pid;
         int r;
 
         memset(res, 0, sizeof(*res));
-        for (int i = 0; i < 2; i++) {
+        if ((r = open_feed(o, &feed, &in_r, err)) < 0)
+                return r;
+        for (int i = 0; i < 2 && r == 0; i++) {
                 int p[2];
 
                 if (!(i == 0 ? o->capture_stdout : o->capture_stderr))
                         continue;
                 if (pipe2(p, O_CLOEXEC) < 0) {
                         r = pxe_set_errno(err, errno, "Creating pipe");
-                        goto out;
+                        continue;
                 }
                 cap[i].fd = p[0];
                 wr[i] = p[1];
         }
-
-        r = start_child(o, wr[0], wr[1], &pid, err);
+        if (r == 0)
+                r = start_child(o, in_r, wr[0], wr[1], &pid, err);
         for (int i = 0; i < 2; i++)
                 if (wr[i] >= 0)
                         close(wr[i]);
-        if (r < 0)
-                goto out;
-
-        pidfd = pidfd_open(pid, 0);
-        if (pidfd < 0) {
-                r = pxe_set_errno(err, errno, "Watching %s", o->argv[0]);
-                kill(pid, SIGKILL);
-                spawn_wait(pid, &res->status);
-                goto out;
-        }
-        for (int i = 0; i < 2; i++)
-                if (cap[i].fd >= 0)
-                        fcntl(cap[i].fd, F_SETFL, O_NONBLOCK);
-
-        r = pump(o, pidfd, cap, 2);
-        if (r == -ETIMEDOUT) {
-                kill(pid, SIGKILL);
-                pxe_set(err, ETIMEDOUT, "%s did not finish within %d ms", o->argv[0], o->timeout_ms);
-        } else if (r < 0) {
-                kill(pid, SIGKILL);
-                pxe_set_errno(err, -r, "Waiting for %s", o->argv[0]);
-        }
-        spawn_wait(pid, &res->status);
-
-out:
+        if (in_r >= 0)
+                close(in_r);
+        if (r == 0)
+                r = watch_child(o, pid, cap, &feed, res, err);
+        feed_close(&feed);
         for (int i = 0; i < 2; i++)
                 if (cap[i].fd >= 0)
                         close(cap[i].fd);
@@ -290,12 +361,10 @@ out:
         res->out_len = cap[0].len;
         res->errout = cap[1].buf;
         res->errout_len = cap[1].len;
-        if ((o->capture_stdout && !res->out) || (o->capture_stderr && !res->errout)) {
-                if (o->capture_stdout && !res->out)
-                        res->out = strdup("");
-                if (o->capture_stderr && !res->errout)
-                        res->errout = strdup("");
-        }
+        if (o->capture_stdout && !res->out)
+                res->out = strdup("");
+        if (o->capture_stderr && !res->errout)
+                res->errout = strdup("");
         return r < 0 ? r : 0;
 }
 

@@ -16,11 +16,17 @@
 
 struct spawn_opts {
         const char *const *argv; /* argv[0] is an absolute path, not searched in PATH */
+        const char *path;        /* the program to execute when not argv[0] (OCI hooks); absolute */
         char *const *envp;       /* NULL: inherit the caller's environment */
         bool capture_stdout;     /* collect into spawn_result.out */
         bool capture_stderr;     /* collect into spawn_result.errout */
         bool null_stdin;         /* stdin from /dev/null instead of the caller's */
         int timeout_ms;          /* 0: no limit */
+        /* spawn_run only: stdin is a socket that gets these bytes, then EOF
+         * (a child that does not read them is not waited for: what it leaves
+         * unread is dropped when it exits). */
+        const char *stdin_data;
+        size_t stdin_len;
 };
 
 struct spawn_result {
@@ -45,6 +51,9 @@ pid_t spawn_start(const struct spawn_opts *o, struct pxe **err);
  * survives into it), and exits with fn's return value.  Wait with
  * spawn_wait(). */
 pid_t spawn_fork(int (*fn)(void *data), void *data, struct pxe **err);
+/* spawn_fork() that also keeps descriptors 3 .. 3+keep_fds-1 open as they are
+ * (runc's --preserve-fds: the caller's descriptors for the container). */
+pid_t spawn_fork_keep(int (*fn)(void *data), void *data, unsigned keep_fds, struct pxe **err);
 
 /* Replace the calling process with argv[0] (execv); returns only on failure. */
 int spawn_exec(const char *const *argv, struct pxe **err);

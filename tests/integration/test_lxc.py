@@ -16,6 +16,7 @@ import socket
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -313,8 +314,6 @@ def test_unsupported_field_is_an_error_that_names_it(px, bundle):
     assert res.returncode == 1
     assert "linux.seccomp.defaultAction" in res.stderr
     assert leftovers(px, cid) == []
-    res = px("create", "--runtime", "lxc", "--preserve-fds", "1", "-b", bundle(["true"]), cid)
-    assert res.returncode == 1 and "--preserve-fds" in res.stderr
     res = px("create", "--runtime", "lxc", "-b", bundle(["true"], terminal=True), cid)
     assert res.returncode == 1 and "process.terminal needs --console-socket" in res.stderr
     assert leftovers(px, cid) == []
@@ -420,6 +419,193 @@ def test_failed_create_leaves_nothing_behind(px, bundle):
     assert px("list", "-q").stdout == ""
 
 
+# --- OCI hooks (run by pxcri) ----------------------------------------------
+
+def hook(log, kind, script='printf "%s %s\\n" "$0" "$(cat)" >> "$LOG"', timeout=10):
+    """A hook that appends its kind and the state it reads on stdin to log."""
+    return {"path": "/bin/sh", "args": ["sh", "-c", script, kind], "env": ["LOG=" + log],
+            "timeout": timeout}
+
+
+def hook_log(log):
+    with open(log) as f:
+        return [(l.split(" ", 1)[0], json.loads(l.split(" ", 1)[1])) for l in f]
+
+
+def test_hooks_run_in_order_with_the_state(px, bundle, workdir):
+    cid = unique()
+    log = os.path.join(workdir, "hooks.log")
+    b = bundle(["sleep", "1000"])
+    kinds = ("createRuntime", "prestart", "poststart", "poststop")
+    edit(b, lambda c: c.update(hooks={k: [hook(log, k)] for k in kinds},
+                               annotations={"org.example.a": "b"}))
+    px("create", "--runtime", "lxc", "-b", b, cid, check=True)
+    pid = px.state(cid)["pid"]
+    assert [k for k, _ in hook_log(log)] == ["createRuntime", "prestart"]
+    px("start", cid, check=True)
+    px("kill", cid, "KILL", check=True)
+    wait_status(px, cid, "stopped")
+    px("delete", cid, check=True)
+    got = hook_log(log)
+    assert [k for k, _ in got] == list(kinds)
+    want = {"createRuntime": ("created", pid), "prestart": ("created", pid),
+            "poststart": ("running", pid), "poststop": ("stopped", None)}
+    for kind, st in got:
+        assert (st["id"], st["bundle"], st["ociVersion"]) == (cid, b, "1.0.2")
+        assert st["annotations"] == {"org.example.a": "b"}
+        assert (st["status"], st.get("pid")) == want[kind], kind
+    assert leftovers(px, cid) == []
+
+
+def test_hooks_with_run(px, bundle, workdir):
+    log = os.path.join(workdir, "hooks.log")
+    b = bundle(["true"])
+    edit(b, lambda c: c.update(hooks={k: [hook(log, k)] for k in ("prestart", "poststop")}))
+    res = run(px, b)
+    assert res.returncode == 0, res.stderr
+    assert [k for k, _ in hook_log(log)] == ["prestart", "poststop"]
+
+
+def test_failing_prestart_hook_fails_create_and_leaves_nothing(px, bundle, workdir):
+    cid = unique()
+    log = os.path.join(workdir, "hooks.log")
+    b = bundle(["sleep", "1000"])
+    edit(b, lambda c: c.update(hooks={
+        "createRuntime": [hook(log, "createRuntime")],
+        "prestart": [hook(log, "prestart", "echo no way >&2; exit 3")],
+        "poststart": [hook(log, "poststart")]}))
+    res = px("create", "--runtime", "lxc", "-b", b, cid)
+    assert res.returncode == 1
+    assert "hooks.prestart[0]" in res.stderr and "exit code 3" in res.stderr
+    assert "no way" in res.stderr
+    assert [k for k, _ in hook_log(log)] == ["createRuntime"]
+    assert px.records() == []
+    assert leftovers(px, cid) == []
+
+
+def test_hook_timeout_kills_it_and_fails_create(px, bundle, workdir):
+    cid = unique()
+    b = bundle(["true"])
+    edit(b, lambda c: c.update(hooks={"createRuntime": [
+        hook(os.path.join(workdir, "x"), "createRuntime", "exec sleep 100", timeout=1)]}))
+    t0 = time.monotonic()
+    res = px("create", "--runtime", "lxc", "-b", b, cid)
+    assert res.returncode == 1
+    assert time.monotonic() - t0 < 20
+    assert "hooks.createRuntime[0]" in res.stderr and "did not finish" in res.stderr
+    assert leftovers(px, cid) == []
+
+
+def test_failing_poststart_and_poststop_hooks_only_warn(px, bundle, workdir):
+    cid = unique()
+    b = bundle(["true"])
+    edit(b, lambda c: c.update(hooks={k: [hook(workdir, k, "exit 1")] for k in ("poststart", "poststop")}))
+    res = run(px, b, cid)
+    assert res.returncode == 0, res.stderr
+    assert "hooks.poststart[0]" in res.stderr and "hooks.poststop[0]" in res.stderr
+    assert leftovers(px, cid) == []
+
+
+def test_start_container_hook_runs_inside_before_the_process(px, bundle, workdir):
+    cid = unique()
+    b = bundle(["sh", "-c", "cat /tmp/start.json; echo; echo $HOOKVAR"])
+    edit(b, lambda c: c.update(hooks={"startContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "cat > /tmp/start.json; echo $HOOKVAR > /tmp/env"],
+         "env": ["HOOKVAR=in"], "timeout": 10}]}))
+    res = run(px, b, cid)
+    assert res.returncode == 0, res.stderr
+    state = json.loads(res.stdout.splitlines()[0])
+    assert (state["id"], state["status"]) == (cid, "created") and state["pid"] > 0
+    with open(os.path.join(b, "rootfs/tmp/env")) as f:
+        assert f.read() == "in\n"
+    assert leftovers(px, cid) == []
+
+
+def test_failing_start_container_hook_stops_the_container(px, bundle):
+    cid = unique()
+    b = bundle(["sh", "-c", "echo process ran"])
+    edit(b, lambda c: c.update(hooks={"startContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "exit 2"]}]}))
+    res = run(px, b, cid)
+    assert res.returncode == 127
+    assert "process ran" not in res.stdout
+    assert "hooks.startContainer (/bin/sh): failed" in res.stderr
+    b = bundle(["sh", "-c", "echo process ran"])
+    edit(b, lambda c: c.update(hooks={"startContainer": [
+        {"path": "/bin/sleep", "args": ["sleep", "100"], "timeout": 1}]}))
+    res = run(px, b, cid)
+    assert res.returncode == 127 and "did not finish in time" in res.stderr
+    assert leftovers(px, cid) == []
+
+
+def test_create_container_hook_is_an_error(px, bundle):
+    cid = unique()
+    b = edit(bundle(["true"]), lambda c: c.update(hooks={"createContainer": [{"path": "/bin/true"}]}))
+    res = px("create", "--runtime", "lxc", "-b", b, cid)
+    assert res.returncode == 1 and "hooks.createContainer" in res.stderr
+    assert leftovers(px, cid) == []
+
+
+# --- --preserve-fds ---------------------------------------------------------
+
+def px_with_fds(px, path, *args):
+    """pxcri with descriptor 3 reading path and 4 open on it too."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        rc = subprocess.run(["/bin/sh", "-c", 'exec "$@" 3<"$0" 4<"$0"', path] + px.argv(*args),
+                            stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=60).returncode
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(args, rc, out.read(), err.read())
+
+
+# Reads descriptor 3 and tells whether 4 (not preserved) reached it.
+READ_FD3 = 'cat <&3; if [ -e /proc/self/fd/4 ]; then echo leaked 4; fi'
+
+
+@pytest.fixture
+def fd_file(workdir):
+    path = os.path.join(workdir, "fd3.txt")
+    with open(path, "w") as f:
+        f.write("through fd 3\n")
+    return path
+
+
+def test_run_preserve_fds(px, bundle, fd_file):
+    cid = unique()
+    res = px_with_fds(px, fd_file, "run", "--runtime", "lxc", "--preserve-fds", "1", "-b",
+                      bundle(["sh", "-c", READ_FD3]), cid)
+    assert (res.returncode, res.stdout) == (0, "through fd 3\n"), res.stderr
+    assert leftovers(px, cid) == []
+    # Without the flag nothing beyond stdio arrives.
+    res = px_with_fds(px, fd_file, "run", "--runtime", "lxc", "-b",
+                      bundle(["sh", "-c", "cat <&3 || echo no 3; " + READ_FD3]), cid)
+    assert res.stdout.startswith("no 3\n") and "leaked" not in res.stdout
+
+
+def test_create_start_preserve_fds(px, bundle, fd_file, workdir):
+    cid = unique()
+    out = os.path.join(workdir, "out.txt")
+    b = bundle(["sh", "-c", "{ " + READ_FD3 + "; } > /out/out.txt"])
+    edit(b, lambda c: c["mounts"].append({"destination": "/out", "type": "bind", "source": workdir,
+                                          "options": ["rbind", "rw"]}))
+    res = px_with_fds(px, fd_file, "create", "--runtime", "lxc", "--preserve-fds=1", "-b", b, cid)
+    assert res.returncode == 0, res.stderr
+    px("start", cid, check=True)
+    wait_status(px, cid, "stopped")
+    with open(out) as f:
+        assert f.read() == "through fd 3\n"
+    px("delete", cid, check=True)
+
+
+def test_exec_preserve_fds(px, bundle, fd_file):
+    cid = unique()
+    run(px, bundle(["sleep", "1000"]), cid, "-d").check_returncode()
+    res = px_with_fds(px, fd_file, "exec", "--preserve-fds", "1", cid, "sh", "-c", READ_FD3)
+    assert (res.returncode, res.stdout) == (0, "through fd 3\n"), res.stderr
+    res = px_with_fds(px, fd_file, "exec", cid, "sh", "-c", "cat <&3 || echo no 3")
+    assert res.stdout == "no 3\n"
+
+
 # --- exec, ps, pause, update ------------------------------------------------
 
 def test_exec_output_exit_code_and_options(px, bundle, workdir):
@@ -443,6 +629,26 @@ def test_exec_output_exit_code_and_options(px, bundle, workdir):
     assert res.returncode == 1 and "process.capabilities" in res.stderr
     res = px("exec", "--cap", "CAP_SYS_ADMIN", cid, "true")
     assert res.returncode == 1 and "exec --cap" in res.stderr
+
+
+def test_exec_additional_gids(px, bundle, workdir):
+    cid = unique()
+    run(px, bundle(["sleep", "1000"]), cid, "-d").check_returncode()
+    res = px("exec", "--additional-gids", "10", "-g", "20,30", "--user", "1000:1000", cid, "id", "-G")
+    assert (res.returncode, res.stdout) == (0, "1000 10 20 30\n"), res.stderr
+    res = px("exec", "--additional-gids=40", cid, "id", "-G")
+    assert (res.returncode, res.stdout) == (0, "0 40\n"), res.stderr
+    proc = os.path.join(workdir, "process.json")
+    with open(proc, "w") as f:
+        json.dump({"args": ["id", "-G"], "cwd": "/", "env": ["PATH=/bin"],
+                   "user": {"uid": 1000, "gid": 1000, "additionalGids": [5, 6]}}, f)
+    res = px("exec", "--process", proc, cid)
+    assert (res.returncode, res.stdout) == (0, "1000 5 6\n"), res.stderr
+    res = px("exec", "-g", "x", cid, "true")
+    assert res.returncode == 1 and "--additional-gids" in res.stderr
+    # Without any, the process has none (not pxcri's).
+    res = px("exec", cid, "id", "-G")
+    assert (res.returncode, res.stdout) == (0, "0\n"), res.stderr
 
 
 def test_ps_pause_resume(px, bundle):

@@ -177,6 +177,42 @@ static void test_envp_replaces_environment(void **state)
         spawn_result_done(&r);
 }
 
+static void test_stdin_data_reaches_child_then_eof(void **state)
+{
+        const char *argv[] = { "/bin/cat", NULL };
+        struct spawn_opts o = { .argv = argv, .capture_stdout = true, .stdin_data = "{\"id\":\"x\"}",
+                                .stdin_len = 10 };
+        struct spawn_result r;
+
+        assert_int_equal(spawn_run(&o, &r, NULL), 0);
+        assert_int_equal(spawn_exit_code(r.status), 0);
+        assert_string_equal(r.out, "{\"id\":\"x\"}");
+        spawn_result_done(&r);
+}
+
+static void test_stdin_data_not_read_does_not_block(void **state)
+{
+        const char *argv[] = { "/bin/true", NULL };
+        static char big[1 << 20];
+        struct spawn_opts o = { .argv = argv, .stdin_data = big, .stdin_len = sizeof(big), .timeout_ms = 20000 };
+        struct spawn_result r;
+
+        assert_int_equal(spawn_run(&o, &r, NULL), 0);
+        assert_int_equal(spawn_exit_code(r.status), 0);
+        spawn_result_done(&r);
+}
+
+static void test_path_differs_from_argv0(void **state)
+{
+        const char *argv[] = { "myname", "-c", "echo $0", NULL };
+        struct spawn_opts o = { .argv = argv, .path = "/bin/sh", .capture_stdout = true, .null_stdin = true };
+        struct spawn_result r;
+
+        assert_int_equal(spawn_run(&o, &r, NULL), 0);
+        assert_string_equal(r.out, "myname\n");
+        spawn_result_done(&r);
+}
+
 static void test_grandchild_holding_pipe_does_not_block(void **state)
 {
         struct spawn_result r;
@@ -452,6 +488,42 @@ static void test_fork_passes_exit_code(void **state)
         assert_int_equal(spawn_exit_code(status), 23);
 }
 
+static int fork_checks_kept(void *data)
+{
+        int high = *(int *) data;
+
+        /* 3 kept, the one above it closed. */
+        return fcntl(3, F_GETFD) >= 0 && fcntl(high, F_GETFD) < 0 && errno == EBADF ? 0 : 1;
+}
+
+static void test_fork_keep_keeps_only_the_first_descriptors(void **state)
+{
+        int saved = fcntl(3, F_DUPFD_CLOEXEC, 100), null = open("/dev/null", O_RDONLY), high, status;
+        pid_t pid;
+
+        assert_true(null >= 0);
+        assert_int_equal(dup2(null, 3), 3);
+        high = fcntl(null, F_DUPFD, 50);
+        assert_true(high >= 50);
+        pid = spawn_fork_keep(fork_checks_kept, &high, 1, NULL);
+        assert_true(pid > 0);
+        assert_int_equal(spawn_wait(pid, &status), 0);
+        assert_int_equal(spawn_exit_code(status), 0);
+        /* spawn_fork keeps none. */
+        pid = spawn_fork(fork_checks_kept, &high, NULL);
+        assert_int_equal(spawn_wait(pid, &status), 0);
+        assert_int_equal(spawn_exit_code(status), 1);
+        close(high);
+        if (null != 3)
+                close(null);
+        if (saved >= 0) {
+                dup3(saved, 3, O_CLOEXEC);
+                close(saved);
+        } else {
+                close(3);
+        }
+}
+
 static void test_fork_child_has_clean_state(void **state)
 {
         struct sigaction ign = { .sa_handler = SIG_IGN }, old;
@@ -491,6 +563,9 @@ int main(void)
                 cmocka_unit_test(test_missing_binary_names_it),
                 cmocka_unit_test(test_null_stdin_is_dev_null),
                 cmocka_unit_test(test_envp_replaces_environment),
+                cmocka_unit_test(test_stdin_data_reaches_child_then_eof),
+                cmocka_unit_test(test_stdin_data_not_read_does_not_block),
+                cmocka_unit_test(test_path_differs_from_argv0),
                 cmocka_unit_test(test_grandchild_holding_pipe_does_not_block),
                 cmocka_unit_test(test_no_descriptor_leak_on_success),
                 cmocka_unit_test(test_no_descriptor_leak_on_timeout),
@@ -504,6 +579,7 @@ int main(void)
                 cmocka_unit_test(test_wait_forwarding_restores_handlers),
                 cmocka_unit_test(test_fork_passes_exit_code),
                 cmocka_unit_test(test_fork_child_has_clean_state),
+                cmocka_unit_test(test_fork_keep_keeps_only_the_first_descriptors),
         };
 
         return unit_run(tests);

@@ -221,8 +221,8 @@ static int write_files(struct backend *b, const struct backend_call *c, const ch
                                           err) < 0)
                 return -pxe_code(err, EIO);
         log_format_time(created, sizeof(created));
-        state = json_pack("{s:s, s:s, s:s, s:s, s:O?}", "id", c->id, "bundle", c->bundle, "rootfs", s->rootfs,
-                          "created", created, "annotations", s->annotations);
+        state = json_pack("{s:s, s:s, s:s, s:s, s:O?, s:O?}", "id", c->id, "bundle", c->bundle, "rootfs",
+                          s->rootfs, "created", created, "annotations", s->annotations, "hooks", s->hooks);
         if (!state)
                 return pxe_set(err, ENOMEM, "Out of memory");
         return write_state(dir, state, err);
@@ -313,20 +313,46 @@ static void abort_create(struct backend *b, const char *id, pid_t waiter)
         spawn_wait(waiter, &status);
 }
 
-/* --preserve-fds N with N > 0 among the caller's arguments. */
-static bool preserves_fds(const struct backend_call *c)
+/* createRuntime, then prestart: the container exists, pxcri-init waits on
+ * the FIFO, the user's process has not started.  Then startContainer's for
+ * pxcri-init. */
+static int run_create_hooks(struct backend *b, const char *id, struct pxe **err)
 {
-        for (size_t i = 0; i < c->n_args; i++) {
+        _cleanup_free_ char *start_hooks = lxcb_path(b, id, "run/start-hooks");
+        struct lxcb_info info;
+        int r;
+
+        if (!start_hooks)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if ((r = lxcb_info(b, id, &info, err)) < 0)
+                return r;
+        r = lxcb_hooks_run(info.state, "createRuntime", id, info.status, info.pid, err);
+        if (r == 0)
+                r = lxcb_hooks_run(info.state, "prestart", id, info.status, info.pid, err);
+        if (r == 0)
+                r = lxcb_hooks_write_start(info.state, id, info.status, info.pid, start_hooks, err);
+        json_decref(info.state);
+        return r;
+}
+
+/* --preserve-fds N among the options (not exec's command), 0 when not given;
+ * the CLI checked it is a number from 0 to 1024. */
+unsigned lxcb_preserve_fds(const struct backend_call *c)
+{
+        size_t n_opts = c->n_command && c->n_args > c->n_command ? c->n_args - c->n_command - 1 : c->n_args;
+        unsigned n = 0;
+
+        for (size_t i = 0; i < n_opts; i++) {
                 const char *a = c->args[i], *v = NULL;
 
-                if ((streq(a, "--preserve-fds") || streq(a, "-preserve-fds")) && i + 1 < c->n_args)
-                        v = c->args[i + 1];
+                if ((streq(a, "--preserve-fds") || streq(a, "-preserve-fds")) && i + 1 < n_opts)
+                        v = c->args[++i];
                 else if (strncmp(a, "--preserve-fds=", 15) == 0)
                         v = a + 15;
-                if (v && atoi(v) > 0)
-                        return true;
+                if (v)
+                        n = (unsigned) strtoul(v, NULL, 10);
         }
-        return false;
+        return n;
 }
 
 static int create_in(struct backend *b, const struct backend_call *c, const char *dir, pid_t *ret_waiter,
@@ -339,9 +365,10 @@ static int create_in(struct backend *b, const struct backend_call *c, const char
         pid_t pid;
         int r;
 
-        if (preserves_fds(c))
-                return pxe_set(err, ENOSYS, "Backend lxc cannot pass on descriptors yet (--preserve-fds)");
-        if (translate_bundle(b, c->bundle, dir, &s, err) < 0 || write_files(b, c, dir, s, err) < 0)
+        if (translate_bundle(b, c->bundle, dir, &s, err) < 0)
+                return -pxe_code(err, EIO);
+        s->preserve_fds = lxcb_preserve_fds(c);
+        if (write_files(b, c, dir, s, err) < 0)
                 return -pxe_code(err, EIO);
         if (s->terminal != (c->console_socket != NULL))
                 return pxe_set(err, EINVAL, s->terminal ? "process.terminal needs --console-socket"
@@ -354,13 +381,15 @@ static int create_in(struct backend *b, const struct backend_call *c, const char
                 return pxe_set(err, ENOMEM, "Out of memory");
         w.exit_path = exit_path;
         w.terminal = s->terminal;
-        pid = spawn_fork(waiter_main, &w, err);
+        /* The waiter keeps the caller's --preserve-fds: liblxc's monitor
+         * passes them on to pxcri-init, which passes them on to the process. */
+        pid = spawn_fork_keep(waiter_main, &w, s->preserve_fds, err);
         if (pid < 0)
                 return pid;
         r = wait_created(b, c, pid, console, err);
         if (console >= 0)
                 unlink(console_path);
-        if (r < 0 || record_waiter(dir, pid, err) < 0 ||
+        if (r < 0 || record_waiter(dir, pid, err) < 0 || (s->hooks && run_create_hooks(b, c->id, err) < 0) ||
             write_pid_file(c->pid_file, pid, err) < 0) {
                 abort_create(b, c->id, pid);
                 return -pxe_code(err, EIO);
@@ -431,10 +460,12 @@ int lxcb_start(struct backend *b, const struct backend_call *c, int *st, struct 
 
         if ((r = lxcb_info(b, c->id, &info, err)) < 0)
                 return r;
-        json_decref(info.state);
         if (info.status != LXCB_CREATED)
-                return pxe_set(err, EINVAL, "cannot start a container that is %s", lxcb_status_name(info.status));
-        if ((r = open_fifo(b, c->id, info.pid, err)) < 0)
+                r = pxe_set(err, EINVAL, "cannot start a container that is %s", lxcb_status_name(info.status));
+        else if ((r = open_fifo(b, c->id, info.pid, err)) == 0)
+                lxcb_hooks_warn(info.state, "poststart", c->id, LXCB_RUNNING, info.pid);
+        json_decref(info.state);
+        if (r < 0)
                 return r;
         *st = 0;
         return 0;

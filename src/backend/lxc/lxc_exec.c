@@ -2,6 +2,7 @@
  * child of the calling pxcri; a terminal is made inside the container by
  * pxcri-init --exec and its master relayed to --console-socket. */
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <time.h>
 #include <stdio.h>
@@ -113,8 +114,7 @@ static int check_exec_caps(json_t *proc, json_t *config, struct pxe **err)
 /* runc exec flags the lxc backend does not honour yet. */
 static int refuse_exec_flags(const struct backend_call *c, struct pxe **err)
 {
-        static const char *const flags[] = { "--cap", "-c", "--additional-gids", "-g", "--apparmor",
-                                             "--process-label", "--cgroup" };
+        static const char *const flags[] = { "--cap", "-c", "--apparmor", "--process-label", "--cgroup" };
 
         /* The ID and the command end the arguments (exec stops at the ID). */
         size_t n_opts = c->n_args >= c->n_command + 1 ? c->n_args - c->n_command - 1 : 0;
@@ -128,9 +128,50 @@ static int refuse_exec_flags(const struct backend_call *c, struct pxe **err)
                         if (strncmp(a, flags[k], n) == 0 && (a[n] == '\0' || a[n] == '='))
                                 return pxe_set(err, ENOSYS, "Backend lxc cannot use exec %s yet", flags[k]);
                 }
-                if ((streq(a, "--preserve-fds") && i + 1 < n_opts && atoi(c->args[i + 1]) > 0) ||
-                    (strncmp(a, "--preserve-fds=", 15) == 0 && atoi(a + 15) > 0))
-                        return pxe_set(err, ENOSYS, "Backend lxc cannot use exec --preserve-fds yet");
+        }
+        return 0;
+}
+
+/* The value of an option at args[*i] named long_name or short_name (as
+ * "--x V", "--x=V", "-x V", "-x=V"), advancing *i past it; NULL when it is
+ * another. */
+static const char *option_value(const struct backend_call *c, size_t n_opts, size_t *i, const char *long_name,
+                                char short_name)
+{
+        const char *a = c->args[*i], *name = a + (a[1] == '-' ? 2 : 1);
+        size_t len = strcspn(name, "=");
+
+        if (a[0] != '-' || !((len == 1 && name[0] == short_name) ||
+                             (len == strlen(long_name) && strncmp(name, long_name, len) == 0)))
+                return NULL;
+        if (name[len] == '=')
+                return name + len + 1;
+        return *i + 1 < n_opts ? c->args[++*i] : NULL;
+}
+
+/* exec --additional-gids G (each may be repeated or comma-separated), added
+ * to process.user.additionalGids as runc does. */
+static int add_exec_gids(json_t *proc, const struct backend_call *c, struct pxe **err)
+{
+        size_t n_opts = c->n_args >= c->n_command + 1 ? c->n_args - c->n_command - 1 : 0;
+        json_t *user = json_object_get(proc, "user"), *gids;
+
+        if (!json_is_object(user))
+                json_object_set_new(proc, "user", (user = json_object()));
+        if (!json_is_array(gids = json_object_get(user, "additionalGids")))
+                json_object_set_new(user, "additionalGids", (gids = json_array()));
+        for (size_t i = 0; i < n_opts; i++) {
+                const char *v = option_value(c, n_opts, &i, "additional-gids", 'g');
+
+                while (v && *v) {
+                        char *end;
+                        unsigned long long g = strtoull(v, &end, 10);
+
+                        if (end == v || (*end && *end != ',') || g >= UINT32_MAX || *v == '-')
+                                return pxe_set(err, EINVAL, "--additional-gids: expected group ids, not \"%s\"", v);
+                        json_array_append_new(gids, json_integer((json_int_t) g));
+                        v = *end ? end + 1 : end;
+                }
         }
         return 0;
 }
@@ -147,7 +188,7 @@ static json_t *exec_process_json(json_t *state, const struct backend_call *c, st
         config = load_json(path, err);
         if (c->process_file) {
                 proc = load_json(c->process_file, err);
-                if (proc && check_exec_caps(proc, config, err) < 0)
+                if (proc && (check_exec_caps(proc, config, err) < 0 || add_exec_gids(proc, c, err) < 0))
                         json_decref(TAKE_PTR(proc));
                 return proc;
         }
@@ -168,6 +209,8 @@ static json_t *exec_process_json(json_t *state, const struct backend_call *c, st
         for (size_t i = 0; i + c->n_command + 1 < c->n_args; i++)
                 if (streq(c->args[i], "--no-new-privs"))
                         json_object_set_new(proc, "noNewPrivileges", json_true());
+        if (add_exec_gids(proc, c, err) < 0)
+                json_decref(TAKE_PTR(proc));
         return proc;
 }
 
@@ -195,6 +238,7 @@ struct exec_ctx {
         json_t *proc;
         uid_t uid;
         gid_t gid;
+        unsigned preserve_fds; /* --preserve-fds: 3 .. 3+N-1 go on to the process */
         char *tty_base;    /* host path of <run>/exec-<n>, with a terminal */
         char *tty_base_in; /* the same inside the container */
 };
@@ -214,8 +258,11 @@ static int attach_start(struct exec_ctx *x, pid_t *ret_pid, struct pxe **err)
 
         if (!argv || !argv[0] || !env || !groups)
                 return pxe_set(err, EINVAL, "process.args and process.env must be arrays of strings");
-        json_array_foreach(gids, i, g)
+        json_array_foreach(gids, i, g) {
+                if (!json_is_integer(g) || json_integer_value(g) < 0 || json_integer_value(g) >= UINT32_MAX)
+                        return pxe_set(err, EINVAL, "process.user.additionalGids[%zu]: expected a group id", i);
                 groups[i] = (gid_t) json_integer_value(g);
+        }
         o.groups = (lxc_groups_t) { .size = json_array_size(gids), .list = groups };
         o.attach_flags |= LXC_ATTACH_SETGROUPS;
         cmd = x->tty_base ? (lxc_attach_command_t) { .program = init_argv[0], .argv = init_argv }
@@ -250,6 +297,8 @@ static int write_exec_process(struct exec_ctx *x, struct pxe **err)
         json_array_foreach(json_object_get(x->proc, "env"), i, v)
                 fprintf(f, "e%s%c", json_string_value(v) ? json_string_value(v) : "", 0);
         fprintf(f, "t%c", 0);
+        if (x->preserve_fds)
+                fprintf(f, "f%u%c", x->preserve_fds, 0);
         v = json_object_get(x->proc, "consoleSize");
         if (json_integer_value(json_object_get(v, "height")) > 0 && json_integer_value(json_object_get(v, "width")) > 0)
                 fprintf(f, "w%lld %lld%c", (long long) json_integer_value(json_object_get(v, "height")),
@@ -340,6 +389,11 @@ int lxcb_exec(struct backend *b, const struct backend_call *c, int *st, struct p
                 return r;
         x.ct = ct;
         x.proc = proc;
+        x.preserve_fds = lxcb_preserve_fds(c);
+        /* liblxc's attach passes on every descriptor without close-on-exec:
+         * only the caller's --preserve-fds may reach the process (pxcri's own
+         * have it already). */
+        close_range(3 + x.preserve_fds, ~0u, CLOSE_RANGE_CLOEXEC);
         if (c->tty || json_is_true(json_object_get(proc, "terminal")))
                 r = exec_terminal(&x, c, &pid, err);
         else

@@ -113,6 +113,7 @@ int lxcb_destroy(struct backend *b, const char *id, struct pxe **err)
         /* The waiter is liblxc's monitor: it removes the cgroups on its way
          * out, so let it finish before the directory goes. */
         lxcb_wait_waiter_gone(info.state, STOP_TIMEOUT_MS);
+        lxcb_hooks_warn(info.state, "poststop", id, LXCB_STOPPED, 0);
         json_decref(info.state);
         lxcb_cleanup(b, id);
         return 0;

@@ -5,7 +5,7 @@
  *   <id>/config      the LXC configuration (translate.h)
  *   <id>/state.json  bundle, created, annotations, the waiter's pid
  *   <id>/lxc.log     liblxc's log (errors only, unless --debug)
- *   <id>/run/        mounted at LXC_INIT_DIR: process, fifo, exit
+ *   <id>/run/        mounted at LXC_INIT_DIR: process, fifo, exit, start-hooks
  * The directory exists exactly as long as the container: container_open()
  * finds the backend by it.
  */
@@ -75,6 +75,21 @@ int lxcb_destroy(struct backend *b, const char *id, struct pxe **err);
  * done, 0 pxcri-init has not connected yet. */
 int lxcb_console_listen(const char *path, uid_t uid, gid_t gid, int *ret_fd, struct pxe **err);
 int lxcb_console_relay(int listen_fd, const char *socket_path, struct pxe **err);
+
+/* Run the OCI hooks of kind ("createRuntime", "prestart", ...) recorded in
+ * state (state.json's "hooks"), each with the OCI state (status, pid: 0 is
+ * left out) on stdin.  lxcb_hooks_run stops at the first that fails;
+ * lxcb_hooks_warn runs them all and only logs failures (poststart, poststop). */
+int lxcb_hooks_run(json_t *state, const char *kind, const char *id, enum lxcb_status status, pid_t pid,
+                   struct pxe **err);
+void lxcb_hooks_warn(json_t *state, const char *kind, const char *id, enum lxcb_status status, pid_t pid);
+/* The startContainer hooks for pxcri-init to run (src/init/init_hooks.h) at
+ * path; nothing when there are none. */
+int lxcb_hooks_write_start(json_t *state, const char *id, enum lxcb_status status, pid_t pid, const char *path,
+                           struct pxe **err);
+
+/* The caller's --preserve-fds N (create, run, exec), 0 when not given. */
+unsigned lxcb_preserve_fds(const struct backend_call *c);
 
 /* Signal name or number ("KILL", "SIGKILL", "9") -> number, or -EINVAL. */
 int lxcb_parse_signal(const char *s);

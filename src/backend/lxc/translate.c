@@ -85,6 +85,7 @@ void lxc_spec_free(struct lxc_spec *s)
         free(s->rootfs);
         free(s->seccomp);
         json_decref(s->annotations);
+        json_decref(s->hooks);
         free(s);
 }
 
@@ -123,6 +124,8 @@ char *lxc_spec_process_blob(const struct lxc_spec *s, size_t *ret_len)
                 fprintf(f, "t%c", 0);
         if (s->terminal && s->rows && s->cols)
                 fprintf(f, "w%u %u%c", s->rows, s->cols, 0);
+        if (s->preserve_fds)
+                fprintf(f, "f%u%c", s->preserve_fds, 0);
         if (fclose(f) != 0) {
                 free(buf);
                 return NULL;
@@ -459,12 +462,6 @@ static int translate_process(json_t *config, const struct lxc_translate_opts *o,
 
 static int refuse_top_level(json_t *config, struct pxe **err)
 {
-        json_t *hooks = json_object_get(config, "hooks"), *v;
-        const char *k;
-
-        json_object_foreach(hooks, k, v)
-                if (json_array_size(v) > 0)
-                        return pxe_set(err, ENOSYS, "hooks.%s: the lxc backend does not run OCI hooks yet", k);
         if (json_object_get(config, "windows") || json_object_get(config, "vm") ||
             json_object_get(config, "solaris"))
                 return pxe_set(err, ENOTSUP, "Only linux containers are supported by the lxc backend");
@@ -482,7 +479,8 @@ int lxc_translate(json_t *config, const struct lxc_translate_opts *o, struct lxc
                 return pxe_set(err, ENOMEM, "Out of memory");
         if (!json_is_object(config))
                 return pxe_set(err, EINVAL, "config.json: expected a JSON object");
-        if ((r = refuse_top_level(config, err)) < 0 || (r = translate_root(config, o, s, err)) < 0)
+        if ((r = refuse_top_level(config, err)) < 0 || (r = lxc_translate_hooks(config, s, err)) < 0 ||
+            (r = translate_root(config, o, s, err)) < 0)
                 return r;
         /* Output must reach the caller's stdio (no console), /dev is LXC's. */
         ADD(s, err, "lxc.console.path", "none");

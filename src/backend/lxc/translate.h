@@ -55,6 +55,8 @@ struct lxc_spec {
         char *rootfs; /* absolute root.path */
         char *seccomp; /* LXC seccomp profile text for opts.seccomp_path, or NULL */
         json_t *annotations; /* owned reference, or NULL */
+        json_t *hooks; /* config.json's checked "hooks" (owned), or NULL: run by lxc_hooks.c */
+        unsigned preserve_fds; /* not from config.json: the caller's --preserve-fds, set before the blob */
 };
 
 int lxc_translate(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec **ret, struct pxe **err);
@@ -77,11 +79,13 @@ char *lxc_spec_config_text(const struct lxc_spec *s);
 
 /* The process file pxcri-init reads: NUL-terminated records "a<arg>",
  * "e<KEY=VALUE>", "m<octal umask>", "t" (a terminal: make it the process's
- * controlling terminal), "w<rows> <columns>" (its size).  Returns a malloc'ed buffer. */
+ * controlling terminal), "w<rows> <columns>" (its size), "f<N>" (descriptors 3 ..
+ * 3+N-1 go on to the process).  Returns a malloc'ed buffer. */
 char *lxc_spec_process_blob(const struct lxc_spec *s, size_t *ret_len);
 
 /* Internal to the translation, shared between its files. */
 int lxc_spec_add(struct lxc_spec *s, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int lxc_translate_hooks(json_t *config, struct lxc_spec *s, struct pxe **err);
 int lxc_translate_linux(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err);
 int lxc_translate_mounts(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err);
 int lxc_translate_seccomp(json_t *linux_obj, const struct lxc_translate_opts *o, struct lxc_spec *s,

@@ -302,14 +302,95 @@ static void test_annotations_kept(void **state)
         lxc_spec_free(s);
 }
 
-static void test_hooks_are_refused(void **state)
+static void test_preserve_fds_go_to_init(void **state)
+{
+        struct fx *f = *state;
+        size_t len;
+        char *blob;
+
+        fx_set(f, "process", "args", json_pack("[s]", "true"));
+        fx_set(f, "process", "env", json_array());
+        OK(f);
+        blob = lxc_spec_process_blob(s, &len);
+        assert_null(memmem(blob, len, "\0f", 2));
+        free(blob);
+        s->preserve_fds = 2;
+        blob = lxc_spec_process_blob(s, &len);
+        assert_int_equal(len, sizeof("atrue\0f2"));
+        assert_memory_equal(blob, "atrue\0f2\0", len);
+        free(blob);
+        lxc_spec_free(s);
+}
+
+static void test_hooks_are_kept_for_pxcri(void **state)
+{
+        struct fx *f = *state;
+
+        fx_set(f, "hooks", NULL,
+               json_pack("{s:[{s:s, s:[s,s], s:[s], s:i}], s:[{s:s}], s:[{s:s}], s:[{s:s}]}", "prestart", "path",
+                         "/bin/sh", "args", "sh", "-c", "env", "A=1", "timeout", 5, "createRuntime", "path",
+                         "/bin/true", "poststart", "path", "/bin/true", "poststop", "path", "/bin/true"));
+        OK(f);
+        assert_non_null(s->hooks);
+        assert_int_equal(json_array_size(json_object_get(s->hooks, "prestart")), 1);
+        assert_int_equal(json_array_size(json_object_get(s->hooks, "poststop")), 1);
+        /* Nothing of them reaches LXC. */
+        assert_null(lxc_spec_get(s, "lxc.hook.pre-start"));
+        assert_null(lxc_spec_get(s, "lxc.hook.start-host"));
+        lxc_spec_free(s);
+}
+
+static void test_empty_in_container_hooks_are_accepted(void **state)
+{
+        struct fx *f = *state;
+
+        fx_set(f, "hooks", NULL, json_pack("{s:[]}", "createContainer"));
+        OK(f);
+        assert_non_null(s->hooks);
+        lxc_spec_free(s);
+}
+
+static void test_create_container_hooks_are_refused(void **state)
 {
         struct fx *f = *state;
         char *msg;
 
-        fx_set(f, "hooks", NULL, json_pack("{s:[{s:s}]}", "prestart", "path", "/bin/true"));
+        fx_set(f, "hooks", NULL, json_pack("{s:[{s:s}]}", "createContainer", "path", "/bin/true"));
         msg = fx_fails(f, ENOSYS);
-        assert_contains(msg, "hooks.prestart");
+        assert_contains(msg, "hooks.createContainer");
+        free(msg);
+}
+
+static void test_start_container_hooks_are_kept_for_init(void **state)
+{
+        struct fx *f = *state;
+
+        fx_set(f, "hooks", NULL, json_pack("{s:[{s:s}]}", "startContainer", "path", "/bin/true"));
+        OK(f);
+        assert_int_equal(json_array_size(json_object_get(s->hooks, "startContainer")), 1);
+        lxc_spec_free(s);
+}
+
+static void test_hook_fields_are_checked(void **state)
+{
+        struct fx *f = *state;
+        char *msg;
+
+        fx_set(f, "hooks", NULL, json_pack("{s:[{s:s}]}", "prestart", "path", "bin/true"));
+        msg = fx_fails(f, EINVAL);
+        assert_contains(msg, "hooks.prestart[0].path");
+        free(msg);
+        fx_set(f, "hooks", NULL, json_pack("{s:[{s:s, s:i}]}", "poststop", "path", "/bin/true", "timeout", 0));
+        msg = fx_fails(f, EINVAL);
+        assert_contains(msg, "hooks.poststop[0].timeout");
+        free(msg);
+        fx_set(f, "hooks", NULL, json_pack("{s:[{s:s, s:[i]}]}", "poststart", "path", "/bin/true", "args", 1));
+        msg = fx_fails(f, EINVAL);
+        assert_contains(msg, "hooks.poststart[0].args[0]");
+        free(msg);
+        fx_set(f, "hooks", NULL, json_pack("{s:[{s:s}]}", "preStart", "path", "/bin/true"));
+        msg = fx_fails(f, EINVAL);
+        assert_contains(msg, "hooks.preStart");
         free(msg);
 }
 
@@ -363,7 +444,12 @@ int main(void)
                 T(test_hostname),
                 T(test_hostname_without_uts_namespace_is_error),
                 T(test_annotations_kept),
-                T(test_hooks_are_refused),
+                T(test_preserve_fds_go_to_init),
+                T(test_hooks_are_kept_for_pxcri),
+                T(test_empty_in_container_hooks_are_accepted),
+                T(test_create_container_hooks_are_refused),
+                T(test_start_container_hooks_are_kept_for_init),
+                T(test_hook_fields_are_checked),
                 T(test_console_none_and_autodev),
                 T(test_config_text_is_key_value_lines),
         };

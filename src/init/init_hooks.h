@@ -1,0 +1,12 @@
+/* OCI startContainer hooks, run by pxcri-init inside the container (its
+ * namespaces, after pivot_root) just before it execs the user's process.
+ *
+ * pxcri writes <dir>/start-hooks at the end of create: NUL-terminated
+ * records "s<OCI state JSON>" (once, first), then per hook "p<path>" followed
+ * by its "a<arg>", "e<KEY=VALUE>", "t<timeout seconds>" records.  Each hook
+ * gets the state on stdin; a hook that fails or outlives its timeout
+ * (SIGKILL) ends the process before it runs, exit code 127. */
+#pragma once
+
+/* Run the hooks of path if it exists; returns only when all succeeded. */
+void init_run_start_hooks(const char *path);
