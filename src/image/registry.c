@@ -70,7 +70,9 @@ static int endpoint_init(struct endpoint *e, const struct image_config *cfg, con
 {
         const struct image_registry_config *rc;
         bool http = strncmp(url, "http://", 7) == 0;
-        const char *host = url + (http ? 7 : 8);
+        const char *host = http                                  ? url + 7
+                           : strncmp(url, "https://", 8) == 0 ? url + 8
+                                                               : url;
         size_t hlen = strcspn(host, "/");
         size_t len = strlen(url);
 
