@@ -308,6 +308,11 @@ int main(int argc, char **argv)
 
         if (argc == 3 && strcmp(argv[1], "--exec") == 0)
                 return exec_mode(argv[2]);
+        /* From lxc.hook.mount, which adds: <name> lxc mount. */
+        if (argc >= 3 && strcmp(argv[1], "--create-container-hooks") == 0) {
+                init_run_create_hooks(argv[2]);
+                return 0;
+        }
         parse_process(&p, INIT_DIR "/process");
         if (p.terminal)
                 setup_terminal(INIT_DIR "/console.sock", &p);

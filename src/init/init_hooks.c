@@ -23,9 +23,22 @@ struct hook {
         long timeout_s;
 };
 
+static const char *hook_kind = "startContainer";
+static char *fail_path; /* createContainer: where pxcri finds why (LXC drops the hook's stderr) */
+
 static void hook_fail(const char *path, const char *why)
 {
-        fprintf(stderr, "pxcri-init: hooks.startContainer (%s): %s\n", path, why);
+        char msg[1024];
+        int fd;
+
+        snprintf(msg, sizeof(msg), "hooks.%s (%s): %s", hook_kind, path, why);
+        fprintf(stderr, "pxcri-init: %s\n", msg);
+        if (fail_path && (fd = open(fail_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0) {
+                if (write(fd, msg, strlen(msg)) < 0) {
+                        /* pxcri falls back to LXC's log */
+                }
+                close(fd);
+        }
         exit(127);
 }
 
@@ -117,7 +130,39 @@ static char *read_hooks(const char *path, size_t *ret_len)
         return buf;
 }
 
-void init_run_start_hooks(const char *path)
+/* The state with "pid" first: {"pid":N,<the rest of state>}. */
+static const char *with_pid(const char *state, long pid)
+{
+        static char *buf;
+        size_t n = strlen(state) + 32;
+
+        if (pid <= 0 || state[0] != '{' || state[1] == '}' || !(buf = malloc(n)))
+                return state;
+        snprintf(buf, n, "{\"pid\":%ld,%s", pid, state + 1);
+        return buf;
+}
+
+/* Our parent's pid as the host's /proc (mounted at /proc before pivot_root)
+ * names it: field 4 of /proc/self/stat, after the ")" that ends the name. */
+static long host_parent_pid(void)
+{
+        char buf[1024], *end;
+        long ppid = 0;
+        int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+        if (fd >= 0)
+                close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        end = strrchr(buf, ')');
+        if (!end || sscanf(end + 1, " %*c %ld", &ppid) != 1)
+                return 0;
+        return ppid;
+}
+
+static void run_hooks(const char *path, long pid)
 {
         static struct hook h;
         const char *state = "";
@@ -138,7 +183,7 @@ void init_run_start_hooks(const char *path)
                 if (off == len)
                         break;
                 if (rec[0] == 's')
-                        state = rec + 1;
+                        state = with_pid(rec + 1, pid);
                 else if (rec[0] == 'p')
                         h.path = rec + 1;
                 else if (rec[0] == 'a' && h.n_args < HOOK_ITEMS - 1)
@@ -150,4 +195,17 @@ void init_run_start_hooks(const char *path)
         }
         signal(SIGPIPE, SIG_DFL);
         free(buf);
+}
+
+void init_run_start_hooks(const char *path)
+{
+        run_hooks(path, 0);
+}
+
+void init_run_create_hooks(const char *path)
+{
+        hook_kind = "createContainer";
+        if (asprintf(&fail_path, "%s.err", path) < 0)
+                fail_path = NULL;
+        run_hooks(path, host_parent_pid());
 }

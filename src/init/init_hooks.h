@@ -10,3 +10,11 @@
 
 /* Run the hooks of path if it exists; returns only when all succeeded. */
 void init_run_start_hooks(const char *path);
+
+/* createContainer hooks: the same records, run from LXC's mount hook
+ * (`pxcri-init --create-container-hooks PATH`, in the container's mount
+ * namespace before pivot_root).  The state has no pid: the runner adds its
+ * parent's (the container's init to be) as the host's /proc, still mounted
+ * there, names it.  Returns only when all succeeded; else exits 127 and
+ * leaves the reason in PATH.err. */
+void init_run_create_hooks(const char *path);

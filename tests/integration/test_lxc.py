@@ -278,6 +278,62 @@ def test_pids_limit_is_enforced(px, bundle):
     assert "can't fork" in res.stderr or "Resource temporarily unavailable" in res.stderr, res.stderr
 
 
+def host_cgroup_file(ctl, cid, name):
+    """A v1 cgroup file of cid's container, as LXC names its cgroup."""
+    with open("/sys/fs/cgroup/%s/lxc.payload.%s/%s" % (ctl, cid, name)) as fh:
+        return fh.read().strip()
+
+
+def whole_disk():
+    """major, minor of a real block device (a disk, not loop or zram)."""
+    for name in sorted(os.listdir("/sys/block")):
+        if not name.startswith(("loop", "zram", "ram")):
+            with open("/sys/block/%s/dev" % name) as fh:
+                return tuple(int(n) for n in fh.read().split(":"))
+    pytest.skip("no block device in /sys/block")
+
+
+def test_block_io_throttle_and_weight(px, bundle):
+    if not os.path.isdir("/sys/fs/cgroup/blkio"):
+        pytest.skip("no cgroup v1 blkio hierarchy")
+    cid = unique()
+    major, minor = whole_disk()
+    # blkio.weight only exists with BFQ or CFQ on the kernel.
+    has_weight = os.path.exists("/sys/fs/cgroup/blkio/blkio.weight")
+
+    def block_io(c):
+        bio = {"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+               "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 120}]}
+        if has_weight:
+            bio["weight"] = 300
+        c["linux"]["resources"]["blockIO"] = bio
+    run(px, edit(bundle(["sleep", "1000"]), block_io), cid, "-d").check_returncode()
+    disk = "%d:%d" % (major, minor)
+    assert host_cgroup_file("blkio", cid, "blkio.throttle.read_bps_device") == disk + " 1048576"
+    assert host_cgroup_file("blkio", cid, "blkio.throttle.write_iops_device") == disk + " 120"
+    if has_weight:
+        assert host_cgroup_file("blkio", cid, "blkio.weight") == "300"
+
+
+def test_hugepage_limit(px, bundle):
+    if not os.path.exists("/sys/fs/cgroup/hugetlb/hugetlb.2MB.limit_in_bytes"):
+        pytest.skip("no cgroup v1 hugetlb hierarchy with 2MB pages")
+    cid = unique()
+    b = edit(bundle(["sleep", "1000"]), lambda c: c["linux"]["resources"].update(
+        hugepageLimits=[{"pageSize": "2MB", "limit": 4194304}]))
+    run(px, b, cid, "-d").check_returncode()
+    assert host_cgroup_file("hugetlb", cid, "hugetlb.2MB.limit_in_bytes") == "4194304"
+
+
+def test_bad_hugepage_size_is_an_error(px, bundle):
+    cid = unique()
+    b = edit(bundle(["true"]), lambda c: c["linux"]["resources"].update(
+        hugepageLimits=[{"pageSize": "2MB/../x", "limit": 4194304}]))
+    res = px("create", "--runtime", "lxc", "-b", b, cid)
+    assert res.returncode == 1 and "linux.resources.hugepageLimits[0]" in res.stderr
+    assert leftovers(px, cid) == []
+
+
 def test_join_network_namespace(px, bundle):
     pod = unique()
     run(px, bundle(["sleep", "1000"]), pod, "-d").check_returncode()
@@ -538,11 +594,48 @@ def test_failing_start_container_hook_stops_the_container(px, bundle):
     assert leftovers(px, cid) == []
 
 
-def test_create_container_hook_is_an_error(px, bundle):
+def test_create_container_hook_runs_in_the_container_mount_namespace(px, bundle, workdir):
     cid = unique()
-    b = edit(bundle(["true"]), lambda c: c.update(hooks={"createContainer": [{"path": "/bin/true"}]}))
+    log = os.path.join(workdir, "hooks.log")
+    b = bundle(["sleep", "1000"])
+    script = ('printf "%s %s\\n" "$0" "$(cat)" >> "$LOG"; readlink /proc/self/ns/mnt > "$LOG.mnt"; '
+              'echo "$HOOKVAR" > "$LOG.env"')
+    edit(b, lambda c: c.update(hooks={"createContainer": [dict(hook(log, "createContainer", script),
+                                                               env=["LOG=" + log, "HOOKVAR=cc"])],
+                                      "createRuntime": [hook(log, "createRuntime")]},
+                               annotations={"org.example.a": "b"}))
+    px("create", "--runtime", "lxc", "-b", b, cid, check=True)
+    pid = px.state(cid)["pid"]
+    got = hook_log(log)
+    # LXC's mount hook runs while liblxc sets the container up: before
+    # createRuntime, which pxcri runs once the container is created.
+    assert [k for k, _ in got] == ["createContainer", "createRuntime"]
+    st = got[0][1]
+    assert (st["id"], st["bundle"], st["status"], st["pid"]) == (cid, b, "creating", pid)
+    assert st["annotations"] == {"org.example.a": "b"}
+    with open(log + ".mnt") as f:
+        assert f.read().strip() == os.readlink("/proc/%d/ns/mnt" % pid) != os.readlink("/proc/self/ns/mnt")
+    with open(log + ".env") as f:
+        assert f.read() == "cc\n"
+    px("delete", "--force", cid, check=True)
+    assert leftovers(px, cid) == []
+
+
+@pytest.mark.parametrize("script,timeout,why", [("exit 3", 10, "failed"),
+                                                ("exec sleep 100", 1, "did not finish in time")])
+def test_failing_create_container_hook_fails_create_and_leaves_nothing(px, bundle, workdir, script, timeout, why):
+    cid = unique()
+    log = os.path.join(workdir, "hooks.log")
+    b = bundle(["true"])
+    edit(b, lambda c: c.update(hooks={"createContainer": [hook(log, "createContainer", script, timeout)],
+                                      "createRuntime": [hook(log, "createRuntime")]}))
+    t0 = time.monotonic()
     res = px("create", "--runtime", "lxc", "-b", b, cid)
-    assert res.returncode == 1 and "hooks.createContainer" in res.stderr
+    assert res.returncode == 1, res.stderr
+    assert time.monotonic() - t0 < 20
+    assert "hooks.createContainer (/bin/sh): " + why in res.stderr
+    assert not os.path.exists(log)  # createRuntime did not run
+    assert px.records() == []
     assert leftovers(px, cid) == []
 
 
@@ -670,6 +763,13 @@ def test_update_memory(px, bundle):
     for ctl, f, want in (("memory", "memory.limit_in_bytes", "50331648"), ("pids", "pids.max", "7")):
         with open("/sys/fs/cgroup/%s/lxc.payload.%s/%s" % (ctl, cid, f)) as fh:
             assert fh.read().strip() == want
+
+
+def test_features_lists_the_hooks(px):
+    f = json.loads(px("features", "--runtime", "lxc", check=True).stdout)
+    assert f["hooks"] == ["createRuntime", "createContainer", "prestart", "startContainer", "poststart",
+                          "poststop"]
+    assert "seccomp" in f["linux"]
 
 
 def test_version_names_liblxc(px):

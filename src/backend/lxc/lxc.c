@@ -21,6 +21,7 @@
 
 #include "backend/lxc/lxc_paths.h"
 #include "backend/lxc/lxc_private.h"
+#include "backend/lxc/translate.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -214,8 +215,10 @@ static int lxcb_features(struct backend *b, json_t **ret, struct pxe **err)
                               "user", "cgroup", "seccomp", "enabled", true, "actions", "SCMP_ACT_ALLOW",
                               "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP");
 
-        if (!j)
+        if (!j || json_object_set_new(j, "hooks", lxc_supported_hooks()) < 0) {
+                json_decref(j);
                 return pxe_set(err, ENOMEM, "Out of memory");
+        }
         *ret = j;
         return 0;
 }

@@ -195,7 +195,8 @@ static int write_state(const char *dir, json_t *state, struct pxe **err)
 static int write_files(struct backend *b, const struct backend_call *c, const char *dir, struct lxc_spec *s,
                        struct pxe **err)
 {
-        _cleanup_free_ char *run = NULL, *p = NULL, *blob = NULL, *conf = lxc_spec_config_text(s), *all = NULL;
+        _cleanup_free_ char *run = NULL, *p = NULL, *p2 = NULL, *blob = NULL, *conf = lxc_spec_config_text(s),
+                            *all = NULL;
         json_auto_t *state = NULL;
         char created[48];
         size_t len = 0;
@@ -223,9 +224,26 @@ static int write_files(struct backend *b, const struct backend_call *c, const ch
         log_format_time(created, sizeof(created));
         state = json_pack("{s:s, s:s, s:s, s:s, s:O?, s:O?}", "id", c->id, "bundle", c->bundle, "rootfs",
                           s->rootfs, "created", created, "annotations", s->annotations, "hooks", s->hooks);
-        if (!state)
+        if (!state || asprintf(&p2, "%s/" LXC_CREATE_HOOKS, run) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
+        /* Read by pxcri-init from LXC's mount hook (lxc.hook.mount). */
+        if (lxcb_hooks_write(state, "createContainer", c->id, "creating", 0, p2, err) < 0)
+                return -pxe_code(err, EIO);
         return write_state(dir, state, err);
+}
+
+/* Why liblxc did not start the container: a failed createContainer hook
+ * (pxcri-init's runner left the reason in run/create-hooks.err), or the
+ * first error in LXC's log. */
+static char *start_error(struct backend *b, const char *id)
+{
+        _cleanup_free_ char *path = lxcb_path(b, id, "run/" LXC_CREATE_HOOKS ".err");
+        char *text = NULL;
+
+        if (path && fs_read_file(path, 4096, &text, NULL, NULL) == 0 && text && *text)
+                return text;
+        free(text);
+        return strdup(lxcb_log_error(b, id));
 }
 
 /* Until pxcri-init runs (created) -- and, with a terminal, has sent the
@@ -252,10 +270,10 @@ static int wait_created(struct backend *b, const struct backend_call *call, pid_
                 if (relayed && s && streq(s, "RUNNING") && c->init_pid(c) > 0)
                         return 0;
                 if (waitpid(waiter, &status, WNOHANG) == waiter) {
-                        const char *why = lxcb_log_error(b, id);
+                        _cleanup_free_ char *why = start_error(b, id);
 
-                        return pxe_set(err, EIO, "liblxc could not start container %s%s%s", id, *why ? ": " : "",
-                                       why);
+                        return pxe_set(err, EIO, "liblxc could not start container %s%s%s", id,
+                                       why && *why ? ": " : "", why ? why : "");
                 }
                 nanosleep(&delay, NULL);
                 if (delay.tv_nsec < 5000000)
@@ -330,7 +348,8 @@ static int run_create_hooks(struct backend *b, const char *id, struct pxe **err)
         if (r == 0)
                 r = lxcb_hooks_run(info.state, "prestart", id, info.status, info.pid, err);
         if (r == 0)
-                r = lxcb_hooks_write_start(info.state, id, info.status, info.pid, start_hooks, err);
+                r = lxcb_hooks_write(info.state, "startContainer", id, lxcb_status_name(info.status), info.pid,
+                                     start_hooks, err);
         json_decref(info.state);
         return r;
 }

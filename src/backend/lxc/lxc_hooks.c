@@ -81,11 +81,11 @@ static int run_hook(json_t *h, const char *kind, size_t i, const char *input, st
 }
 
 /* The OCI state a hook reads on stdin (runtime-spec "State"). */
-static char *oci_state(json_t *state, const char *id, enum lxcb_status status, pid_t pid)
+static char *oci_state(json_t *state, const char *id, const char *status, pid_t pid)
 {
         json_t *ann = json_object_get(state, "annotations");
         json_auto_t *j = json_pack("{s:s, s:s, s:s, s:O?, s:o}", "ociVersion", "1.0.2", "id", id, "status",
-                                   lxcb_status_name(status), "bundle", json_object_get(state, "bundle"),
+                                   status, "bundle", json_object_get(state, "bundle"),
                                    "annotations", json_is_object(ann) ? json_incref(ann) : json_object());
 
         if (!j)
@@ -105,7 +105,7 @@ int lxcb_hooks_run(json_t *state, const char *kind, const char *id, enum lxcb_st
 
         if (json_array_size(list) == 0)
                 return 0;
-        if (!(input = oci_state(state, id, status, pid)))
+        if (!(input = oci_state(state, id, lxcb_status_name(status), pid)))
                 return pxe_set(err, ENOMEM, "Out of memory");
         json_array_foreach(list, i, h)
                 if ((r = run_hook(h, kind, i, input, err)) < 0)
@@ -128,10 +128,10 @@ static void put_hook(FILE *f, json_t *h)
                 fprintf(f, "t%lld%c", (long long) json_integer_value(json_object_get(h, "timeout")), 0);
 }
 
-int lxcb_hooks_write_start(json_t *state, const char *id, enum lxcb_status status, pid_t pid, const char *path,
-                           struct pxe **err)
+int lxcb_hooks_write(json_t *state, const char *kind, const char *id, const char *status, pid_t pid,
+                     const char *path, struct pxe **err)
 {
-        json_t *list = json_object_get(json_object_get(state, "hooks"), "startContainer"), *h;
+        json_t *list = json_object_get(json_object_get(state, "hooks"), kind), *h;
         _cleanup_free_ char *input = NULL, *buf = NULL;
         size_t len = 0, i;
         FILE *f;
@@ -156,7 +156,7 @@ void lxcb_hooks_warn(json_t *state, const char *kind, const char *id, enum lxcb_
 
         if (json_array_size(list) == 0)
                 return;
-        if (!(input = oci_state(state, id, status, pid)))
+        if (!(input = oci_state(state, id, lxcb_status_name(status), pid)))
                 return;
         /* As the runtime spec says: a failing poststart/poststop hook is
          * logged, and the rest still run. */

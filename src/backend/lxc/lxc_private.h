@@ -83,10 +83,12 @@ int lxcb_console_relay(int listen_fd, const char *socket_path, struct pxe **err)
 int lxcb_hooks_run(json_t *state, const char *kind, const char *id, enum lxcb_status status, pid_t pid,
                    struct pxe **err);
 void lxcb_hooks_warn(json_t *state, const char *kind, const char *id, enum lxcb_status status, pid_t pid);
-/* The startContainer hooks for pxcri-init to run (src/init/init_hooks.h) at
- * path; nothing when there are none. */
-int lxcb_hooks_write_start(json_t *state, const char *id, enum lxcb_status status, pid_t pid, const char *path,
-                           struct pxe **err);
+/* The hooks of kind (startContainer, createContainer) for pxcri-init to run
+ * (src/init/init_hooks.h), with the OCI state of status ("created",
+ * "creating"; pid 0: left out, pxcri-init's runner adds it), at path;
+ * nothing when there are none. */
+int lxcb_hooks_write(json_t *state, const char *kind, const char *id, const char *status, pid_t pid,
+                     const char *path, struct pxe **err);
 
 /* The caller's --preserve-fds N (create, run, exec), 0 when not given. */
 unsigned lxcb_preserve_fds(const struct backend_call *c);

@@ -479,7 +479,7 @@ int lxc_translate(json_t *config, const struct lxc_translate_opts *o, struct lxc
                 return pxe_set(err, ENOMEM, "Out of memory");
         if (!json_is_object(config))
                 return pxe_set(err, EINVAL, "config.json: expected a JSON object");
-        if ((r = refuse_top_level(config, err)) < 0 || (r = lxc_translate_hooks(config, s, err)) < 0 ||
+        if ((r = refuse_top_level(config, err)) < 0 || (r = lxc_translate_hooks(config, o, s, err)) < 0 ||
             (r = translate_root(config, o, s, err)) < 0)
                 return r;
         /* Output must reach the caller's stdio (no console), /dev is LXC's. */

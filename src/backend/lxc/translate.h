@@ -8,7 +8,7 @@
  * to choose between file and directory mount points.
  *
  * Whatever the OCI config asks that LXC cannot honour fails with an error
- * naming the field ("linux.resources.blockIO: ..."), never silently dropped.
+ * naming the field ("linux.resources.rdma: ..."), never silently dropped.
  * docs/backends.md lists what is supported.
  */
 #pragma once
@@ -25,6 +25,8 @@
  * can be created there even when the rootfs is read-only. */
 #define LXC_INIT_PATH "/dev/.pxcri-init"
 #define LXC_INIT_DIR "/dev/.pxcri"
+/* In the run directory: the createContainer hooks for pxcri-init's runner. */
+#define LXC_CREATE_HOOKS "create-hooks"
 
 struct lxc_translate_opts {
         const char *bundle;    /* absolute bundle directory */
@@ -83,9 +85,13 @@ char *lxc_spec_config_text(const struct lxc_spec *s);
  * 3+N-1 go on to the process).  Returns a malloc'ed buffer. */
 char *lxc_spec_process_blob(const struct lxc_spec *s, size_t *ret_len);
 
+/* The OCI hook kinds the lxc backend runs, as a JSON array of strings (for
+ * `features`), or NULL when out of memory. */
+json_t *lxc_supported_hooks(void);
+
 /* Internal to the translation, shared between its files. */
 int lxc_spec_add(struct lxc_spec *s, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int lxc_translate_hooks(json_t *config, struct lxc_spec *s, struct pxe **err);
+int lxc_translate_hooks(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err);
 int lxc_translate_linux(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err);
 int lxc_translate_mounts(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err);
 int lxc_translate_seccomp(json_t *linux_obj, const struct lxc_translate_opts *o, struct lxc_spec *s,

@@ -173,9 +173,151 @@ static int translate_device_rules(struct cg *c, json_t *devs)
         return json_array_size(devs) > 0 ? allow_default_devices(c) : 0;
 }
 
+/* blkio.weight [10, 1000] -> io.weight [1, 10000], the conversion runc and
+ * crun use. */
+static long long blkio_weight_v2(long long w)
+{
+        return 1 + ((w - 10) * 9999) / 990;
+}
+/* One blockIO device list: [{major, minor, <field>}] -> "MAJ:MIN <prefix><value>"
+ * on file, one entry per device (io.max takes one key at a time and keeps the
+ * others, so each throttle rule is its own write on v2 too). */
+static int blkio_devices(struct cg *c, json_t *bio, const char *list, const char *field, const char *file,
+                         const char *prefix, bool v2_weight)
+{
+        json_t *devs = json_object_get(bio, list), *d;
+        size_t i;
+
+        if (!devs || json_is_null(devs))
+                return 0;
+        if (!json_is_array(devs))
+                return pxe_set(c->err, EINVAL, "linux.resources.blockIO.%s: expected an array", list);
+        json_array_foreach(devs, i, d) {
+                json_t *maj = json_object_get(d, "major"), *min = json_object_get(d, "minor");
+                json_t *v = json_object_get(d, field);
+                char line[96];
+                long long n;
+
+                if ((!v || json_is_null(v)) && streq(list, "weightDevice"))
+                        continue; /* weightDevice entries may give only one of weight, leafWeight */
+                if (!json_is_integer(maj) || !json_is_integer(min) || !json_is_integer(v) ||
+                    json_integer_value(maj) < 0 || json_integer_value(min) < 0 || json_integer_value(v) < 0)
+                        return pxe_set(c->err, EINVAL,
+                                       "linux.resources.blockIO.%s[%zu]: major, minor and %s must be integers >= 0",
+                                       list, i, field);
+                n = json_integer_value(v);
+                if (v2_weight)
+                        n = blkio_weight_v2(n);
+                snprintf(line, sizeof(line), "%lld:%lld %s%lld", json_integer_value(maj), json_integer_value(min),
+                         prefix, n);
+                if (cg_set_str(c, file, line) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int translate_blkio_v1(struct cg *c, json_t *bio)
+{
+        long long v;
+        int r = 0;
+
+        if (GET(bio, "blockIO", "weight", &v) && v > 0)
+                r = cg_set_int(c, "blkio.weight", v);
+        if (r == 0 && GET(bio, "blockIO", "leafWeight", &v) && v > 0)
+                r = cg_set_int(c, "blkio.leaf_weight", v);
+        if (r == 0)
+                r = blkio_devices(c, bio, "weightDevice", "weight", "blkio.weight_device", "", false);
+        if (r == 0)
+                r = blkio_devices(c, bio, "weightDevice", "leafWeight", "blkio.leaf_weight_device", "", false);
+        if (r == 0)
+                r = blkio_devices(c, bio, "throttleReadBpsDevice", "rate", "blkio.throttle.read_bps_device", "", false);
+        if (r == 0)
+                r = blkio_devices(c, bio, "throttleWriteBpsDevice", "rate", "blkio.throttle.write_bps_device", "",
+                                  false);
+        if (r == 0)
+                r = blkio_devices(c, bio, "throttleReadIOPSDevice", "rate", "blkio.throttle.read_iops_device", "",
+                                  false);
+        if (r == 0)
+                r = blkio_devices(c, bio, "throttleWriteIOPSDevice", "rate", "blkio.throttle.write_iops_device", "",
+                                  false);
+        return r;
+}
+
+static int translate_blkio_v2(struct cg *c, json_t *bio)
+{
+        json_t *wd = json_object_get(bio, "weightDevice"), *d;
+        long long v;
+        size_t i;
+        int r = 0;
+
+        if (GET(bio, "blockIO", "leafWeight", &v) && v > 0)
+                return unsupported(c, "blockIO.leafWeight");
+        json_array_foreach(wd, i, d)
+                if (json_is_integer(json_object_get(d, "leafWeight")))
+                        return unsupported(c, "blockIO.weightDevice.leafWeight");
+        if (GET(bio, "blockIO", "weight", &v) && v > 0)
+                r = cg_set_int(c, "io.weight", blkio_weight_v2(v));
+        if (r == 0)
+                r = blkio_devices(c, bio, "weightDevice", "weight", "io.weight", "", true);
+        if (r == 0)
+                r = blkio_devices(c, bio, "throttleReadBpsDevice", "rate", "io.max", "rbps=", false);
+        if (r == 0)
+                r = blkio_devices(c, bio, "throttleWriteBpsDevice", "rate", "io.max", "wbps=", false);
+        if (r == 0)
+                r = blkio_devices(c, bio, "throttleReadIOPSDevice", "rate", "io.max", "riops=", false);
+        if (r == 0)
+                r = blkio_devices(c, bio, "throttleWriteIOPSDevice", "rate", "io.max", "wiops=", false);
+        return r;
+}
+
+static int translate_blkio(struct cg *c, json_t *bio)
+{
+        if (!bio || json_is_null(bio))
+                return 0;
+        if (!json_is_object(bio))
+                return pxe_set(c->err, EINVAL, "linux.resources.blockIO: expected an object");
+        return c->v2 ? translate_blkio_v2(c, bio) : translate_blkio_v1(c, bio);
+}
+
+/* A page size as the spec writes it ("2MB", "1GB", "64KB"): it becomes part
+ * of a cgroup file name, so nothing else is let through. */
+static bool valid_page_size(const char *ps)
+{
+        size_t n = strspn(ps, "0123456789");
+
+        return n > 0 && ps[0] != '0' && strlen(ps) <= 12 &&
+               (streq(ps + n, "KB") || streq(ps + n, "MB") || streq(ps + n, "GB"));
+}
+
+static int translate_hugetlb(struct cg *c, json_t *limits)
+{
+        json_t *h;
+        size_t i;
+
+        if (!limits || json_is_null(limits))
+                return 0;
+        if (!json_is_array(limits))
+                return pxe_set(c->err, EINVAL, "linux.resources.hugepageLimits: expected an array");
+        json_array_foreach(limits, i, h) {
+                const char *ps = json_string_value(json_object_get(h, "pageSize"));
+                json_t *limit = json_object_get(h, "limit");
+                char file[64];
+
+                if (!ps || !valid_page_size(ps) || !json_is_integer(limit) || json_integer_value(limit) < 0)
+                        return pxe_set(c->err, EINVAL,
+                                       "linux.resources.hugepageLimits[%zu]: expected a pageSize such as \"2MB\" "
+                                       "and a limit >= 0",
+                                       i);
+                snprintf(file, sizeof(file), "hugetlb.%s.%s", ps, c->v2 ? "max" : "limit_in_bytes");
+                if (cg_set_int(c, file, json_integer_value(limit)) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 static int refuse_resources(struct cg *c, json_t *res)
 {
-        static const char *const fields[] = { "blockIO", "hugepageLimits", "network", "rdma", "unified" };
+        static const char *const fields[] = { "network", "rdma", "unified" };
 
         for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
                 json_t *v = json_object_get(res, fields[i]);
@@ -200,7 +342,9 @@ int lxc_translate_resources(json_t *lin, const struct lxc_translate_opts *o, str
                 return pxe_set(err, EINVAL, "linux.resources: expected an object");
         if ((r = refuse_resources(&c, res)) < 0 || (r = translate_device_rules(&c, json_object_get(res, "devices"))) < 0 ||
             (r = translate_memory(&c, json_object_get(res, "memory"))) < 0 ||
-            (r = translate_cpu(&c, json_object_get(res, "cpu"))) < 0)
+            (r = translate_cpu(&c, json_object_get(res, "cpu"))) < 0 ||
+            (r = translate_blkio(&c, json_object_get(res, "blockIO"))) < 0 ||
+            (r = translate_hugetlb(&c, json_object_get(res, "hugepageLimits"))) < 0)
                 return r;
         pids = json_object_get(res, "pids");
         if (get_int(pids, "limit", &limit) < 0)

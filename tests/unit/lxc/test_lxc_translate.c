@@ -350,15 +350,45 @@ static void test_empty_in_container_hooks_are_accepted(void **state)
         lxc_spec_free(s);
 }
 
-static void test_create_container_hooks_are_refused(void **state)
+/* LXC's mount hook runs pxcri-init's hook runner on the records in run/. */
+static void test_create_container_hooks_go_to_the_mount_hook(void **state)
 {
         struct fx *f = *state;
-        char *msg;
+        struct lxc_spec *s;
+        char want[4096], *msg;
 
         fx_set(f, "hooks", NULL, json_pack("{s:[{s:s}]}", "createContainer", "path", "/bin/true"));
-        msg = fx_fails(f, ENOSYS);
+        s = fx_ok(f);
+        snprintf(want, sizeof(want), "%s --create-container-hooks %s/create-hooks", f->opts.init_path, f->run_dir);
+        assert_string_equal(lxc_spec_get(s, "lxc.hook.mount"), want);
+        assert_int_equal(json_array_size(json_object_get(s->hooks, "createContainer")), 1);
+        lxc_spec_free(s);
+        /* liblxc runs it through sh -c: no path that needs quoting. */
+        f->opts.run_dir = "/run/a dir/run";
+        msg = fx_fails(f, EINVAL);
         assert_contains(msg, "hooks.createContainer");
+        assert_contains(msg, "/run/a dir/run");
         free(msg);
+}
+
+/* What `features` lists: every kind the translation accepts, and only those. */
+static void test_supported_hooks_for_features(void **state)
+{
+        static const char *const kinds[] = { "createRuntime", "createContainer", "prestart", "startContainer",
+                                             "poststart", "poststop" };
+        struct fx *f = *state;
+        json_t *a = lxc_supported_hooks(), *v;
+        size_t i;
+
+        assert_non_null(a);
+        assert_int_equal(json_array_size(a), sizeof(kinds) / sizeof(kinds[0]));
+        json_array_foreach(a, i, v) {
+                assert_string_equal(json_string_value(v), kinds[i]);
+                fx_set(f, "hooks", NULL, json_pack("{s:[{s:s}]}", kinds[i], "path", "/bin/true"));
+                OK(f);
+                lxc_spec_free(s);
+        }
+        json_decref(a);
 }
 
 static void test_start_container_hooks_are_kept_for_init(void **state)
@@ -447,7 +477,8 @@ int main(void)
                 T(test_preserve_fds_go_to_init),
                 T(test_hooks_are_kept_for_pxcri),
                 T(test_empty_in_container_hooks_are_accepted),
-                T(test_create_container_hooks_are_refused),
+                T(test_create_container_hooks_go_to_the_mount_hook),
+                T(test_supported_hooks_for_features),
                 T(test_start_container_hooks_are_kept_for_init),
                 T(test_hook_fields_are_checked),
                 T(test_console_none_and_autodev),

@@ -287,9 +287,9 @@ static void test_resources_unsupported_are_errors(void **state)
         struct fx *f = *state;
         char *msg;
 
-        json_object_set_new(linux_of(f), "resources", json_pack("{s:{s:i}}", "blockIO", "weight", 10));
+        json_object_set_new(linux_of(f), "resources", json_pack("{s:{s:i}}", "network", "classID", 10));
         msg = fx_fails(f, ENOTSUP);
-        assert_contains(msg, "linux.resources.blockIO");
+        assert_contains(msg, "linux.resources.network");
         free(msg);
         f->opts.cgroup_v2 = true;
         json_object_set_new(linux_of(f), "resources", json_pack("{s:{s:i}}", "memory", "swappiness", 10));
