@@ -1,11 +1,16 @@
 #include "backend/backend.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/lxc/lxc_paths.h"
 #include "util/cleanup.h"
 
 /* Which ops implement which backend; NULL: not part of this build yet. */
@@ -13,7 +18,7 @@ static const struct backend_ops *const backend_table[BACKEND_MAX] = {
         [BACKEND_CRUN] = &backend_oci_ops,
         [BACKEND_RUNC] = &backend_oci_ops,
         [BACKEND_LXC] = &backend_lxc_ops,
-        [BACKEND_PROXMOX] = NULL,
+        [BACKEND_PROXMOX] = &backend_proxmox_ops,
 };
 
 int backend_unsupported(const struct backend *b, const char *what, struct pxe **err)
@@ -39,6 +44,7 @@ int backend_open(const struct config *cfg, const struct backend_env *env, enum b
         b->name = name;
         b->ops = backend_table[id];
         b->env = env;
+        b->cfg = cfg;
         if (cfg->backends[id].path && !(b->path = strdup(cfg->backends[id].path)))
                 return pxe_set(err, ENOMEM, "Out of memory");
         if (asprintf(&b->root, "%s/%s", env->root, name) < 0) {
@@ -64,4 +70,67 @@ void backend_free(struct backend *b)
         free(b->path);
         free(b->root);
         free(b);
+}
+
+/* pxcri-init next to the running pxcri: in a build tree (src/init/), or
+ * installed (../libexec/pxcri/); else where `meson install` put it. */
+char *backend_find_init(void)
+{
+        static const char *const rel[] = { "src/init/pxcri-init", "../libexec/pxcri/pxcri-init" };
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+        if (n > 0) {
+                exe[n] = '\0';
+                for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
+                        char *p = NULL;
+
+                        if (asprintf(&p, "%s/%s", dirname(exe), rel[i]) < 0)
+                                return NULL;
+                        if (access(p, X_OK) == 0)
+                                return p;
+                        free(p);
+                        exe[n] = '\0';
+                }
+        }
+        return access(PXCRI_INIT_INSTALLED, X_OK) == 0 ? strdup(PXCRI_INIT_INSTALLED) : NULL;
+}
+
+long long backend_proc_start_time(pid_t pid)
+{
+        char path[64], buf[1024], *p, state = 0;
+        long long t = 0;
+        _cleanup_fclose_ FILE *f = NULL;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        if (!f || !fgets(buf, sizeof(buf), f) || !(p = strrchr(buf, ')')))
+                return 0;
+        /* fields after "comm)": state is 3, starttime is 22 */
+        if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %lld", &state, &t) != 2)
+                return 0;
+        /* A zombie is gone as far as the container is concerned. */
+        return state == 'Z' || state == 'X' ? 0 : t;
+}
+
+int backend_parse_signal(const char *s)
+{
+        char *end;
+        long n;
+
+        if (!s)
+                return SIGTERM;
+        errno = 0;
+        n = strtol(s, &end, 10);
+        if (*s && !*end && !errno)
+                return n > 0 && n < NSIG ? (int) n : -EINVAL;
+        if (strncasecmp(s, "SIG", 3) == 0)
+                s += 3;
+        for (int sig = 1; sig < NSIG; sig++) {
+                const char *name = sigabbrev_np(sig);
+
+                if (name && strcasecmp(name, s) == 0)
+                        return sig;
+        }
+        return -EINVAL;
 }

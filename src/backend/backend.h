@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "config/config.h"
 #include "util/err.h"
@@ -91,6 +92,7 @@ struct backend {
         const struct backend_env *env;
         char *path; /* binary of an exec-based backend */
         char *root; /* <env->root>/<name> */
+        const struct config *cfg;
 };
 
 /* Open backend id for use: fails with a message naming the backend when it is
@@ -179,3 +181,16 @@ static inline int backend_version(struct backend *b, char **ret, struct pxe **er
 /* Backend tables, defined by each backend. */
 extern const struct backend_ops backend_oci_ops;
 extern const struct backend_ops backend_lxc_ops;
+extern const struct backend_ops backend_proxmox_ops;
+
+/* pxcri-init: next to the running pxcri in a build tree (src/init/) or an
+ * installation (../libexec/pxcri/), else where `meson install` put it;
+ * malloc'ed, NULL if not found. */
+char *backend_find_init(void);
+
+/* A signal as runc takes it ("9", "KILL", "SIGKILL"; NULL: SIGTERM), or -EINVAL. */
+int backend_parse_signal(const char *s);
+
+/* The start time of pid (/proc/<pid>/stat), 0 if gone or a zombie: with the
+ * pid it names one process across pid reuse. */
+long long backend_proc_start_time(pid_t pid);

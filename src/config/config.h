@@ -100,6 +100,8 @@ struct proxmox_config {
         struct proxmox_tls_config tls;
         char *storage;          /* rootfs storage */
         char *template_storage; /* vztmpl storage */
+        char *template_dir;     /* pct: template_storage's vztmpl directory on this host */
+        bool linked_clones;     /* clone containers from a template container per image */
         char *bridge;
         unsigned vmid_lo, vmid_hi;
         unsigned timeout;             /* seconds per request (and per pct call) */
@@ -108,6 +110,7 @@ struct proxmox_config {
 
 #define PROXMOX_PCT_PATH_DEFAULT "/usr/sbin/pct"
 #define PROXMOX_PORT_DEFAULT 8006
+#define PROXMOX_TEMPLATE_DIR_DEFAULT "/var/lib/vz/template/cache" /* the "local" storage */
 #define PROXMOX_VMID_LO_DEFAULT 10000
 #define PROXMOX_VMID_HI_DEFAULT 99999
 #define PROXMOX_TIMEOUT_DEFAULT 30

@@ -42,6 +42,13 @@ static void load(void)
         SYM(free, "curl_free");
         SYM(slist_append, "curl_slist_append");
         SYM(slist_free_all, "curl_slist_free_all");
+        SYM(mime_init, "curl_mime_init");
+        SYM(mime_addpart, "curl_mime_addpart");
+        SYM(mime_name, "curl_mime_name");
+        SYM(mime_data, "curl_mime_data");
+        SYM(mime_filedata, "curl_mime_filedata");
+        SYM(mime_filename, "curl_mime_filename");
+        SYM(mime_free, "curl_mime_free");
         *(void **) (&global_init) = dlsym(h, "curl_global_init");
         if (!global_init || global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                 snprintf(load_error, sizeof(load_error), "curl_global_init failed");

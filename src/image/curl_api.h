@@ -22,6 +22,13 @@ struct curl_api {
         void (*free)(void *p);
         struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
         void (*slist_free_all)(struct curl_slist *l);
+        curl_mime *(*mime_init)(CURL *c);
+        curl_mimepart *(*mime_addpart)(curl_mime *m);
+        CURLcode (*mime_name)(curl_mimepart *p, const char *name);
+        CURLcode (*mime_data)(curl_mimepart *p, const char *data, size_t size);
+        CURLcode (*mime_filedata)(curl_mimepart *p, const char *path);
+        CURLcode (*mime_filename)(curl_mimepart *p, const char *name);
+        void (*mime_free)(curl_mime *m);
 };
 
 /* The loaded API (thread-safe, loaded once), or NULL with *err set. */

@@ -1,29 +1,51 @@
-/* pxcri-init: PID 1 of a container of the lxc backend.
+/* pxcri-init: PID 1 of a container of the lxc and the Proxmox backend.
  *
- * LXC starts it (lxc.init.cmd) with the container fully set up.  It reads the
- * user's process from <dir>/process, then blocks opening <dir>/fifo for
- * writing until `pxcri start` opens it for reading: that handshake is what
- * makes OCI's create/start split real.  Then it runs the process as its
- * child, passes on every signal it receives, reaps orphans (it is the pid
- * namespace's init), and when its child exits writes the exit code (128+N
- * for signal N) to <dir>/exit and exits with it.
+ * lxc mode (no arguments): LXC starts it (lxc.init.cmd) with the container
+ * fully set up.  It reads the user's process from <dir>/process, then blocks
+ * opening <dir>/fifo for writing until `pxcri start` opens it for reading:
+ * that handshake is what makes OCI's create/start split real.  Then it runs
+ * the process as its child, passes on every signal it receives, reaps
+ * orphans (it is the pid namespace's init), and when its child exits writes
+ * the exit code (128+N for signal N) to <dir>/exit and exits with it.
+ * <dir> is INIT_DIR, a host directory the backend bind-mounts.
  *
- * <dir> is LXC_INIT_DIR, a host directory the backend bind-mounts.  The
- * process file holds NUL-terminated records: "a<arg>", "e<KEY=VALUE>",
- * "m<octal umask>", "t" (stdio is a terminal), "w<rows> <columns>", "f<N>"
- * (--preserve-fds: descriptors 3 .. 3+N-1 go on to the process; every other
- * one above stdio is closed on exec).  `pxcri-init --exec BASE` is the
- * helper of `pxcri exec` with a terminal (exec_mode()).  OCI startContainer
- * hooks run in the child just before the exec (init_hooks.h).  Static, libc
- * only, so it runs on any rootfs.
+ * dir mode, `pxcri-init --dir DIR [--no-wait] [--process-b64 BASE64]`: the
+ * Proxmox entrypoint.  Its stdio is /dev/null; the host talks to it only
+ * through DIR (bind-mounted, /.pxcri/run), which stands in for <dir>.  The
+ * records come from DIR/process, or base64 (standard, padded) from
+ * --process-b64 when there is no host directory.  The host makes the FIFO
+ * DIR/ctl (0600) before the start; every byte written to it is a message:
+ * 0 starts the process, 1..64 is a signal for it.  A signal byte before
+ * the start, or an early_signals one we receive, ends the container as in
+ * lxc mode.  --no-wait starts at once (ctl, if it exists, still carries
+ * signals).  The process gets /dev/null as stdin and pipes as stdout and
+ * stderr, which go to DIR/output.log as CRI log records (init_output.h).
+ * Once the process exited, the log gets what is left in the pipes and an
+ * fsync before DIR/exit is written: when exit exists, the log is complete.
+ *
+ * The process file holds NUL-terminated records: "a<arg>", "e<KEY=VALUE>",
+ * "m<octal umask>", "t" (stdio is a terminal; lxc mode and --exec only),
+ * "w<rows> <columns>", "f<N>" (--preserve-fds: descriptors 3 .. 3+N-1 go on
+ * to the process; every other one above stdio is closed on exec), "c<cwd>",
+ * "u<uid>", "g<gid>", "G<gid>" (a supplementary group, repeatable; with "u"
+ * or "g" and no "G" there are none).  The identity and the cwd are applied
+ * last before the exec; failing that, or the exec, the child exits 127.
+ *
+ * `pxcri-init --exec BASE` is the helper of `pxcri exec`: it becomes the
+ * process of BASE.process, on a pty sent to BASE.sock if it has "t", else
+ * on the stdio it was given (exec_mode()).  OCI startContainer hooks run in
+ * the child just before the exec (init_hooks.h).  Static, libc only, so it
+ * runs on any rootfs.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,6 +53,7 @@
 #include <unistd.h>
 
 #include "init_hooks.h"
+#include "init_output.h"
 
 #define INIT_DIR "/dev/.pxcri"
 #define PROCESS_MAX (4u << 20)
@@ -45,12 +68,28 @@ struct process {
         int terminal;
         unsigned short rows, cols;
         unsigned preserve_fds;
+        const char *cwd;
+        int has_uid, has_gid;
+        uid_t uid;
+        gid_t gid;
+        gid_t groups[MAX_ITEMS];
+        size_t n_groups;
 };
+
+/* INIT_DIR, or --dir's DIR. */
+static const char *init_dir = INIT_DIR;
 
 static void die(const char *what, int e)
 {
         fprintf(stderr, "pxcri-init: %s: %s\n", what, strerror(e));
         exit(127);
+}
+
+static char *dir_path(char *buf, size_t size, const char *name)
+{
+        if ((size_t) snprintf(buf, size, "%s/%s", init_dir, name) >= size)
+                die(name, ENAMETOOLONG);
+        return buf;
 }
 
 static char *read_all(const char *path, size_t *ret_len)
@@ -75,10 +114,55 @@ static char *read_all(const char *path, size_t *ret_len)
         return buf;
 }
 
-static void parse_process(struct process *p, const char *path)
+static int b64_value(char c)
 {
-        size_t len, off = 0;
-        char *buf = read_all(path, &len);
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const char *at = c ? strchr(alphabet, c) : NULL;
+
+        return at ? (int) (at - alphabet) : -1;
+}
+
+/* Standard alphabet; decoding stops at the padding. */
+static char *b64_decode(const char *s, size_t *ret_len)
+{
+        char *out = malloc(strlen(s) / 4 * 3 + 4);
+        unsigned long acc = 0;
+        size_t len = 0;
+        int bits = 0, v;
+
+        if (!out)
+                die("--process-b64", ENOMEM);
+        for (; *s && *s != '='; s++) {
+                if ((v = b64_value(*s)) < 0)
+                        die("--process-b64", EINVAL);
+                acc = (acc << 6 | (unsigned long) v) & 0xffffff;
+                bits += 6;
+                if (bits >= 8) {
+                        bits -= 8;
+                        out[len++] = (char) (acc >> bits);
+                }
+        }
+        out[len] = '\0';
+        *ret_len = len;
+        return out;
+}
+
+static unsigned long parse_id(const char *s, const char *what)
+{
+        char *end;
+        unsigned long id;
+
+        errno = 0;
+        id = strtoul(s, &end, 10);
+        if (errno || end == s || *end || id >= (gid_t) -1)
+                die(what, EINVAL);
+        return id;
+}
+
+/* buf: len bytes of NUL-terminated records, plus a NUL. */
+static void parse_records(struct process *p, char *buf, size_t len)
+{
+        size_t off = 0;
 
         p->umask = -1;
         while (off < len) {
@@ -97,10 +181,26 @@ static void parse_process(struct process *p, const char *path)
                         sscanf(rec + 1, "%hu %hu", &p->rows, &p->cols);
                 else if (rec[0] == 'f')
                         p->preserve_fds = (unsigned) strtoul(rec + 1, NULL, 10);
+                else if (rec[0] == 'c')
+                        p->cwd = rec + 1;
+                else if (rec[0] == 'u')
+                        p->has_uid = 1, p->uid = (uid_t) parse_id(rec + 1, "invalid uid record");
+                else if (rec[0] == 'g')
+                        p->has_gid = 1, p->gid = (gid_t) parse_id(rec + 1, "invalid gid record");
+                else if (rec[0] == 'G' && p->n_groups < MAX_ITEMS)
+                        p->groups[p->n_groups++] = (gid_t) parse_id(rec + 1, "invalid group record");
                 off += n + 1;
         }
         if (p->n_args == 0)
                 die("process file has no arguments", EINVAL);
+}
+
+static void parse_process(struct process *p, const char *path)
+{
+        size_t len;
+        char *buf = read_all(path, &len);
+
+        parse_records(p, buf, len);
 }
 
 static void send_master(int master, const char *name, const char *sock_path)
@@ -211,6 +311,25 @@ static const char *env_path(const struct process *p)
         return DEFAULT_PATH;
 }
 
+/* Last before the exec: the start hooks run as us, the exec (and its PATH
+ * search) as the process. */
+static void apply_identity(const struct process *p)
+{
+        char what[4200];
+
+        if (p->n_groups ? setgroups(p->n_groups, p->groups) < 0 :
+            (p->has_uid || p->has_gid) && setgroups(0, NULL) < 0)
+                die("setgroups", errno);
+        if (p->has_gid && setgid(p->gid) < 0)
+                die("setgid", errno);
+        if (p->has_uid && setuid(p->uid) < 0)
+                die("setuid", errno);
+        if (p->cwd && chdir(p->cwd) < 0) {
+                snprintf(what, sizeof(what), "chdir %s", p->cwd);
+                die(what, errno);
+        }
+}
+
 /* execve() with a PATH search in the process's own environment. */
 static void exec_process(struct process *p)
 {
@@ -218,6 +337,7 @@ static void exec_process(struct process *p)
         int saved = ENOENT;
         char buf[4096];
 
+        apply_identity(p);
         /* Nothing liblxc or we left open reaches the process, except what
          * the caller passed on. */
         close_range(3 + p->preserve_fds, ~0u, CLOSE_RANGE_CLOEXEC);
@@ -240,12 +360,14 @@ static void exec_process(struct process *p)
 
 static void record_exit(int code)
 {
-        char text[16];
+        char text[16], tmp[4096], path[4096];
         int fd, n = snprintf(text, sizeof(text), "%d\n", code);
 
-        fd = open(INIT_DIR "/exit.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        dir_path(tmp, sizeof(tmp), "exit.tmp");
+        dir_path(path, sizeof(path), "exit");
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0 || write(fd, text, (size_t) n) != n || fsync(fd) < 0 || close(fd) < 0 ||
-            rename(INIT_DIR "/exit.tmp", INIT_DIR "/exit") < 0)
+            rename(tmp, path) < 0)
                 fprintf(stderr, "pxcri-init: recording the exit code %d: %s\n", code, strerror(errno));
 }
 
@@ -280,8 +402,9 @@ static int supervise(pid_t child, const sigset_t *all)
         }
 }
 
-/* pxcri exec with a terminal: pxcri-init --exec <base> makes the pty from
- * <base>.sock and <base>.process and becomes the process. */
+/* pxcri exec: pxcri-init --exec <base> becomes the process of
+ * <base>.process; with a "t" record on a pty it makes and sends to
+ * <base>.sock, else on the stdio it was given. */
 static int exec_mode(const char *base)
 {
         static struct process p;
@@ -289,14 +412,115 @@ static int exec_mode(const char *base)
 
         snprintf(path, sizeof(path), "%s.process", base);
         parse_process(&p, path);
-        snprintf(path, sizeof(path), "%s.sock", base);
-        setup_terminal(path, &p);
+        if (p.terminal) {
+                snprintf(path, sizeof(path), "%s.sock", base);
+                setup_terminal(path, &p);
+        }
         if (p.umask >= 0)
                 umask((mode_t) p.umask);
-        if (setsid() >= 0)
+        if (p.terminal && setsid() >= 0)
                 ioctl(STDIN_FILENO, TIOCSCTTY, 0);
         exec_process(&p);
         return 127;
+}
+
+static int open_in_dir(const char *name, int flags, mode_t mode)
+{
+        char path[4096];
+
+        return open(dir_path(path, sizeof(path), name), flags | O_CLOEXEC, mode);
+}
+
+/* The child of dir mode: stdin /dev/null, stdout and stderr the pipes. */
+static void dir_child(struct process *p, const sigset_t *mask, int out, int err)
+{
+        char path[4096];
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+        sigprocmask(SIG_SETMASK, mask, NULL);
+        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+            dup2(err, STDERR_FILENO) < 0)
+                die("setting up stdio", errno);
+        if (p->umask >= 0)
+                umask((mode_t) p->umask);
+        init_run_start_hooks(dir_path(path, sizeof(path), "start-hooks"));
+        exec_process(p);
+}
+
+/* Sets init_dir and *no_wait, reads the process. */
+static void dir_args(int argc, char **argv, struct process *p, int *no_wait)
+{
+        const char *b64 = NULL;
+        char path[4096], *buf;
+        size_t len;
+
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+                        init_dir = argv[++i];
+                else if (strcmp(argv[i], "--process-b64") == 0 && i + 1 < argc)
+                        b64 = argv[++i];
+                else if (strcmp(argv[i], "--no-wait") == 0)
+                        *no_wait = 1;
+                else
+                        die(argv[i], EINVAL);
+        }
+        if (b64) {
+                buf = b64_decode(b64, &len);
+                parse_records(p, buf, len);
+        } else {
+                parse_process(p, dir_path(path, sizeof(path), "process"));
+        }
+}
+
+/* pxcri-init --dir DIR [--no-wait] [--process-b64 BASE64]: the Proxmox
+ * backend's init, talking to the host only through DIR. */
+static int dir_mode(int argc, char **argv)
+{
+        static struct process p;
+        struct init_output o = { .ctl = -1 };
+        int no_wait = 0, out[2], err[2], sig, code;
+        const size_t n_early = sizeof(early_signals) / sizeof(early_signals[0]);
+        char path[4096];
+        sigset_t all, old;
+        pid_t child;
+
+        dir_args(argc, argv, &p, &no_wait);
+        /* Every signal through the loop's signalfd, as supervise() does. */
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, &old);
+        o.sigfd = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (o.sigfd < 0)
+                die("signalfd", errno);
+        /* Read and write: we never see EOF, and the host's O_WRONLY |
+         * O_NONBLOCK open fails (ENXIO) exactly when we are gone. */
+        o.ctl = open_in_dir("ctl", O_RDWR | O_NONBLOCK, 0);
+        if (o.ctl < 0 && (errno != ENOENT || !no_wait))
+                die(dir_path(path, sizeof(path), "ctl"), errno);
+        o.log = open_in_dir("output.log", O_WRONLY | O_APPEND | O_CREAT, 0640);
+        if (o.log < 0)
+                die(dir_path(path, sizeof(path), "output.log"), errno);
+        if (!no_wait && (sig = init_output_wait_start(&o, early_signals, n_early))) {
+                record_exit(128 + sig);
+                return 128 + sig;
+        }
+
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+                die("pipe", errno);
+        child = fork();
+        if (child < 0)
+                die("fork", errno);
+        if (child == 0)
+                dir_child(&p, &old, out[1], err[1]);
+        close(out[1]);
+        close(err[1]);
+        o.out = out[0];
+        o.err = err[0];
+        fcntl(o.out, F_SETFL, O_NONBLOCK);
+        fcntl(o.err, F_SETFL, O_NONBLOCK);
+        code = exit_code(init_output_supervise(&o, child));
+        /* After the log's fsync: once exit exists, the log is complete. */
+        record_exit(code);
+        return code;
 }
 
 int main(int argc, char **argv)
@@ -308,6 +532,8 @@ int main(int argc, char **argv)
 
         if (argc == 3 && strcmp(argv[1], "--exec") == 0)
                 return exec_mode(argv[2]);
+        if (argc >= 2 && strcmp(argv[1], "--dir") == 0)
+                return dir_mode(argc, argv);
         /* From lxc.hook.mount, which adds: <name> lxc mount. */
         if (argc >= 3 && strcmp(argv[1], "--create-container-hooks") == 0) {
                 init_run_create_hooks(argv[2]);

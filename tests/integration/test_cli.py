@@ -86,12 +86,14 @@ def test_crun_name_patterns_then_default(px, bundle):
 
 
 def test_unavailable_backend_is_an_error_not_a_fallback(px, bundle):
-    # The built-in defaults send db-* images to proxmox, which this build lacks.
+    # The built-in defaults send db-* images to proxmox, which cannot run
+    # here: this host has no /usr/sbin/pct.
     cid = unique()
     res = px("create", "-b", bundle(["true"], annotations={
         "io.kubernetes.cri.image-name": "db-mysql:8"}), cid)
     assert res.returncode == 1
     assert "Backend proxmox is not available" in res.stderr
+    assert "pct_path /usr/sbin/pct" in res.stderr
     assert "runtime.routing[1] (image db-*)" in res.stderr
     assert px.records() == []
     assert backend_dirs(px, cid) == []

@@ -47,30 +47,6 @@ char *lxcb_path_of(struct lxc_container *c)
         return p;
 }
 
-/* pxcri-init next to the running pxcri: in a build tree (src/init/), or
- * installed (../libexec/pxcri/); else where `meson install` put it. */
-static char *find_init(void)
-{
-        static const char *const rel[] = { "src/init/pxcri-init", "../libexec/pxcri/pxcri-init" };
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-        if (n > 0) {
-                exe[n] = '\0';
-                for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
-                        char *p = NULL;
-
-                        if (asprintf(&p, "%s/%s", dirname(exe), rel[i]) < 0)
-                                return NULL;
-                        if (access(p, X_OK) == 0)
-                                return p;
-                        free(p);
-                        exe[n] = '\0';
-                }
-        }
-        return access(PXCRI_INIT_INSTALLED, X_OK) == 0 ? strdup(PXCRI_INIT_INSTALLED) : NULL;
-}
-
 static int lxcb_check(struct backend *b, struct pxe **err)
 {
         int r = lxc_api_load(err);
@@ -78,7 +54,7 @@ static int lxcb_check(struct backend *b, struct pxe **err)
         if (r < 0)
                 return r;
         if (!b->path)
-                b->path = find_init();
+                b->path = backend_find_init();
         if (!b->path)
                 return pxe_set(err, ENOENT, "pxcri-init not found (looked next to pxcri and at %s)",
                                PXCRI_INIT_INSTALLED);
@@ -268,53 +244,14 @@ void lxcb_cleanup(struct backend *b, const char *id)
         unlink(lock);
 }
 
-long long lxcb_start_time(pid_t pid)
-{
-        char path[64], buf[1024], *p, state = 0;
-        long long t = 0;
-        _cleanup_fclose_ FILE *f = NULL;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        f = fopen(path, "re");
-        if (!f || !fgets(buf, sizeof(buf), f) || !(p = strrchr(buf, ')')))
-                return 0;
-        /* fields after "comm)": state is 3, starttime is 22 */
-        if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %lld", &state, &t) != 2)
-                return 0;
-        /* A zombie is gone as far as the container is concerned. */
-        return state == 'Z' || state == 'X' ? 0 : t;
-}
-
 void lxcb_wait_waiter_gone(json_t *state, int timeout_ms)
 {
         pid_t pid = (pid_t) json_integer_value(json_object_get(state, "waiter"));
         long long start = json_integer_value(json_object_get(state, "waiter_start"));
         struct timespec ms = { 0, 1000000 };
 
-        for (int i = 0; pid > 0 && i < timeout_ms && lxcb_start_time(pid) == start; i++)
+        for (int i = 0; pid > 0 && i < timeout_ms && backend_proc_start_time(pid) == start; i++)
                 nanosleep(&ms, NULL);
-}
-
-int lxcb_parse_signal(const char *s)
-{
-        char *end;
-        long n;
-
-        if (!s)
-                return SIGTERM;
-        errno = 0;
-        n = strtol(s, &end, 10);
-        if (*s && !*end && !errno)
-                return n > 0 && n < NSIG ? (int) n : -EINVAL;
-        if (strncasecmp(s, "SIG", 3) == 0)
-                s += 3;
-        for (int sig = 1; sig < NSIG; sig++) {
-                const char *name = sigabbrev_np(sig);
-
-                if (name && strcasecmp(name, s) == 0)
-                        return sig;
-        }
-        return -EINVAL;
 }
 
 const struct backend_ops backend_lxc_ops = {

@@ -292,7 +292,7 @@ static int record_waiter(const char *dir, pid_t waiter, struct pxe **err)
         if (fs_read_file(path, 1u << 20, &text, NULL, err) < 0 || !(state = json_loads(text, 0, NULL)))
                 return pxe_set(err, EIO, "Reading %s", path);
         json_object_set_new(state, "waiter", json_integer(waiter));
-        json_object_set_new(state, "waiter_start", json_integer(lxcb_start_time(waiter)));
+        json_object_set_new(state, "waiter_start", json_integer(backend_proc_start_time(waiter)));
         return write_state(dir, state, err);
 }
 

@@ -54,7 +54,7 @@ static void signal_one(pid_t pid, void *data)
 int lxcb_kill(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
 {
         struct lxcb_info info;
-        int sig = lxcb_parse_signal(c->signal), r;
+        int sig = backend_parse_signal(c->signal), r;
 
         if (sig < 0)
                 return pxe_set(err, EINVAL, "Unknown signal \"%s\"", c->signal);

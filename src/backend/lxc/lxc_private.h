@@ -54,7 +54,6 @@ void lxcb_cleanup(struct backend *b, const char *id);
 void lxcb_wait_waiter_gone(json_t *state, int timeout_ms);
 
 /* The process start time of pid (/proc/<pid>/stat), 0 if gone. */
-long long lxcb_start_time(pid_t pid);
 
 int lxcb_create(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 int lxcb_start(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
@@ -93,8 +92,6 @@ int lxcb_hooks_write(json_t *state, const char *kind, const char *id, const char
 /* The caller's --preserve-fds N (create, run, exec), 0 when not given. */
 unsigned lxcb_preserve_fds(const struct backend_call *c);
 
-/* Signal name or number ("KILL", "SIGKILL", "9") -> number, or -EINVAL. */
-int lxcb_parse_signal(const char *s);
 
 static inline void lxcb_putp(struct lxc_container **c)
 {

@@ -340,6 +340,169 @@ static int api_task_wait(struct pve_client *c, const char *upid, int timeout_ms,
         }
 }
 
+static int api_template(struct pve_client *c, unsigned vmid, char **ret_upid, struct pxe **err)
+{
+        _cleanup_free_ char *path = NULL;
+        json_t *d = NULL;
+        int r;
+
+        if (ct_path(c, vmid, "/template", &path, err) < 0)
+                return -pxe_code(err, EIO);
+        r = call(c, "POST", path, NULL, 0, 0, &d, err);
+        if (r < 0)
+                return r;
+        /* Proxmox answers null (it converts in the request) or a UPID. */
+        if (json_is_null(d) || !d) {
+                json_decref(d);
+                if (ret_upid)
+                        *ret_upid = NULL;
+                return 0;
+        }
+        return take_upid(d, ret_upid, err);
+}
+
+static int api_clone(struct pve_client *c, unsigned src, unsigned newid, const struct pve_kv *p, size_t n,
+                     char **ret_upid, struct pxe **err)
+{
+        _cleanup_free_ struct pve_kv *all = calloc(n + 1, sizeof(*all));
+        _cleanup_free_ char *path = NULL;
+        char id[16];
+        json_t *d = NULL;
+        int r;
+
+        if (!all)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (ct_path(c, src, "/clone", &path, err) < 0)
+                return -pxe_code(err, EIO);
+        snprintf(id, sizeof(id), "%u", newid);
+        all[0] = (struct pve_kv) { "newid", id };
+        memcpy(all + 1, p, n * sizeof(*p));
+        r = call(c, "POST", path, all, n + 1, 0, &d, err);
+        return r < 0 ? r : take_upid(d, ret_upid, err);
+}
+
+/* "/nodes/<node>/storage/<storage><suffix>" */
+static int storage_path(struct pve_client *c, const char *storage, const char *suffix, char **ret, struct pxe **err)
+{
+        const char *node;
+
+        if (pve_node(c, &node, err) < 0)
+                return -pxe_code(err, EIO);
+        if (asprintf(ret, "/nodes/%s/storage/%s%s", node, storage, suffix) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        return 0;
+}
+
+static int api_template_exists(struct pve_client *c, const char *name, bool *ret, struct pxe **err)
+{
+        static const struct pve_kv q[] = { { "content", "vztmpl" } };
+        _cleanup_free_ char *path = NULL, *volid = NULL;
+        json_t *d = NULL, *e;
+        size_t i;
+        int r;
+
+        if (storage_path(c, c->cfg->template_storage, "/content", &path, err) < 0)
+                return -pxe_code(err, EIO);
+        if (asprintf(&volid, "%s:vztmpl/%s", c->cfg->template_storage, name) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        r = call(c, "GET", path, q, 1, 0, &d, err);
+        if (r < 0)
+                return r;
+        *ret = false;
+        json_array_foreach(d, i, e) {
+                const char *v = json_string_value(json_object_get(e, "volid"));
+
+                if (v && streq(v, volid))
+                        *ret = true;
+        }
+        json_decref(d);
+        return 0;
+}
+
+/* A task the caller does not see: waited for here, ten request timeouts at most. */
+static int wait_answer_task(struct pve_client *c, json_t *d, struct pxe **err)
+{
+        _cleanup_free_ char *upid = NULL;
+
+        if (!d || json_is_null(d)) {
+                json_decref(d);
+                return 0;
+        }
+        if (take_upid(d, &upid, err) < 0)
+                return -EPROTO;
+        return api_task_wait(c, upid, (int) c->cfg->timeout * 10000, err);
+}
+
+static int api_template_upload(struct pve_client *c, const char *file, const char *name, const char *sha256_hex,
+                               struct pxe **err)
+{
+        struct pve_kv p[] = { { "content", "vztmpl" }, { "checksum-algorithm", "sha256" }, { "checksum", sha256_hex } };
+        _cleanup_free_ char *path = NULL;
+        struct api_request rq = { .method = "POST", .params = p, .n_params = sha256_hex ? 3 : 1,
+                                  .timeout_ms = (int) c->cfg->timeout * 10000, .upload_path = file,
+                                  .upload_name = name };
+        json_t *d = NULL;
+
+        if (storage_path(c, c->cfg->template_storage, "/upload", &path, err) < 0)
+                return -pxe_code(err, EIO);
+        rq.path = path;
+        if (api_http_request(c->api, c->cfg, c->token, &rq, &d, err) < 0)
+                return -pxe_code(err, EIO);
+        return wait_answer_task(c, d, err);
+}
+
+static int escaped_volume_path(struct pve_client *c, const char *storage, const char *volid, char **ret,
+                               struct pxe **err)
+{
+        _cleanup_free_ char *suffix = NULL;
+        char *esc = c->api->curl->easy_escape(c->api->h, volid, 0);
+        int r;
+
+        if (!esc || asprintf(&suffix, "/content/%s", esc) < 0) {
+                c->api->curl->free(esc);
+                return pxe_set(err, ENOMEM, "Out of memory");
+        }
+        c->api->curl->free(esc);
+        r = storage_path(c, storage, suffix, ret, err);
+        return r;
+}
+
+static int api_template_remove(struct pve_client *c, const char *name, struct pxe **err)
+{
+        _cleanup_free_ char *volid = NULL, *path = NULL;
+        json_t *d = NULL;
+
+        if (asprintf(&volid, "%s:vztmpl/%s", c->cfg->template_storage, name) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (escaped_volume_path(c, c->cfg->template_storage, volid, &path, err) < 0)
+                return -pxe_code(err, EIO);
+        if (call(c, "DELETE", path, NULL, 0, 0, &d, err) < 0)
+                return -pxe_code(err, EIO);
+        return wait_answer_task(c, d, err);
+}
+
+static int api_volume_path(struct pve_client *c, const char *volid, char **ret, struct pxe **err)
+{
+        _cleanup_free_ char *storage = strndup(volid, strcspn(volid, ":")), *path = NULL;
+        json_t *d = NULL;
+        const char *p;
+        int r;
+
+        if (!storage)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (!volid[strlen(storage)])
+                return pxe_set(err, EINVAL, "\"%s\" is not a volume ID (STORAGE:NAME)", volid);
+        if (escaped_volume_path(c, storage, volid, &path, err) < 0)
+                return -pxe_code(err, EIO);
+        if ((r = call(c, "GET", path, NULL, 0, 0, &d, err)) < 0)
+                return r;
+        p = json_string_value(json_object_get(d, "path"));
+        r = p && p[0] == '/' ? ((*ret = strdup(p)) ? 0 : pxe_set(err, ENOMEM, "Out of memory"))
+                             : pxe_set(err, EPROTO, "GET %s: no path in the answer", path);
+        json_decref(d);
+        return r;
+}
+
 const struct pve_transport_ops pve_transport_api = {
         .name = "api",
         .open = api_open,
@@ -355,4 +518,10 @@ const struct pve_transport_ops pve_transport_api = {
         .config_get = api_config_get,
         .config_set = api_config_set,
         .task_wait = api_task_wait,
+        .template_ = api_template,
+        .clone = api_clone,
+        .template_exists = api_template_exists,
+        .template_upload = api_template_upload,
+        .template_remove = api_template_remove,
+        .volume_path = api_volume_path,
 };

@@ -86,6 +86,31 @@ static char *form_encode(const struct curl_api *api, CURL *h, const struct pve_k
         return out;
 }
 
+static curl_mime *upload_mime(const struct curl_api *api, CURL *h, const struct api_request *r)
+{
+        curl_mime *m = api->mime_init(h);
+        curl_mimepart *part;
+
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < r->n_params; i++) {
+                part = api->mime_addpart(m);
+                if (!part || api->mime_name(part, r->params[i].key) != CURLE_OK ||
+                    api->mime_data(part, r->params[i].value ? r->params[i].value : "", CURL_ZERO_TERMINATED) !=
+                            CURLE_OK)
+                        goto fail;
+        }
+        part = api->mime_addpart(m);
+        if (!part || api->mime_name(part, "filename") != CURLE_OK ||
+            api->mime_filedata(part, r->upload_path) != CURLE_OK ||
+            api->mime_filename(part, r->upload_name) != CURLE_OK)
+                goto fail;
+        return m;
+fail:
+        api->mime_free(m);
+        return NULL;
+}
+
 static char *host_url(const struct proxmox_config *cfg, const char *host, const char *path, const char *query)
 {
         const char *colon = strrchr(host, ':');
@@ -207,6 +232,7 @@ static int attempt(struct pve_api *a, const struct proxmox_config *cfg, const st
         struct curl_slist *hdrs = NULL;
         _cleanup_pxe_ struct pxe *e = NULL;
         int timeout_ms = r->timeout_ms > 0 ? r->timeout_ms : (int) cfg->timeout * 1000;
+        curl_mime *mime = NULL;
         CURLcode rc;
 
         if (!url)
@@ -221,12 +247,21 @@ static int attempt(struct pve_api *a, const struct proxmox_config *cfg, const st
         hdrs = api->slist_append(hdrs, "Accept: application/json");
         api->easy_setopt(a->h, CURLOPT_HTTPHEADER, hdrs);
         api->easy_setopt(a->h, CURLOPT_CUSTOMREQUEST, r->method);
-        if (body) {
+        if (r->upload_path) {
+                if (!(mime = upload_mime(api, a->h, r))) {
+                        api->slist_free_all(hdrs);
+                        snprintf(why, size, "%s: out of memory", host);
+                        return -ENOMEM;
+                }
+                api->easy_setopt(a->h, CURLOPT_MIMEPOST, mime);
+        } else if (body) {
                 api->easy_setopt(a->h, CURLOPT_POSTFIELDS, body);
                 api->easy_setopt(a->h, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
         }
         rc = api->easy_perform(a->h);
         api->slist_free_all(hdrs);
+        if (mime)
+                api->mime_free(mime);
         if (rc == CURLE_OK)
                 return 0;
         if (ans->body.too_big) {
@@ -283,7 +318,8 @@ int api_http_request(struct pve_api *a, const struct proxmox_config *cfg, const 
         params = form_encode(a->curl, a->h, r->params, r->n_params);
         if (!params || asprintf(&auth, "Authorization: PVEAPIToken=%s", token) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        rc = try_hosts(a, cfg, r, auth, in_body ? params : NULL, in_body ? NULL : params, &ans, err);
+        rc = try_hosts(a, cfg, r, auth, in_body && !r->upload_path ? params : NULL, in_body ? NULL : params, &ans,
+                       err);
         explicit_bzero(auth, strlen(auth));
         if (rc == 0) {
                 a->curl->easy_getinfo(a->h, CURLINFO_RESPONSE_CODE, &status);

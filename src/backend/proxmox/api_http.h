@@ -24,6 +24,10 @@ struct api_request {
         const struct pve_kv *params; /* query (GET, DELETE) or form body (POST, PUT) */
         size_t n_params;
         int timeout_ms;     /* 0: backends.proxmox.timeout */
+        /* POST as multipart/form-data: params as fields, then this file as
+         * the field "filename" (Proxmox's upload). */
+        const char *upload_path;
+        const char *upload_name;
 };
 
 int api_http_open(struct pve_api *a, const struct proxmox_config *cfg, struct pxe **err);

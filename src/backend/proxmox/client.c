@@ -233,34 +233,130 @@ int pve_nextid(struct pve_client *c, unsigned *ret, struct pxe **err)
         return 0;
 }
 
-int pve_create(struct pve_client *c, unsigned *vmid, const struct pve_kv *params, size_t n_params,
-               char **ret_upid, struct pxe **err)
+/* What takes a new VMID: a create or a clone. */
+struct new_ct {
+        const struct pve_kv *params;
+        size_t n_params;
+        unsigned src; /* clone: the source; 0: create */
+};
+
+static int new_ct_at(struct pve_client *c, const struct new_ct *nc, unsigned id, char **ret_upid, struct pxe **err)
+{
+        return nc->src ? c->ops->clone(c, nc->src, id, nc->params, nc->n_params, ret_upid, err)
+                       : c->ops->create(c, id, nc->params, nc->n_params, ret_upid, err);
+}
+
+/* *vmid 0: the next free VMID, and the next one after a collision (another
+ * node or client took it between nextid and the request), up to
+ * CREATE_ATTEMPTS times. */
+static int new_ct(struct pve_client *c, const struct new_ct *nc, unsigned *vmid, char **ret_upid, struct pxe **err)
 {
         unsigned id = *vmid;
         int r;
 
-        for (size_t i = 0; i < n_params; i++)
-                if (streq(params[i].key, "vmid"))
-                        return pxe_set(err, EINVAL, "Creating a Proxmox container: vmid is not a parameter");
+        for (size_t i = 0; i < nc->n_params; i++)
+                if (streq(nc->params[i].key, "vmid") || streq(nc->params[i].key, "newid"))
+                        return pxe_set(err, EINVAL, "%s is chosen by pxcri, not a parameter", nc->params[i].key);
         if (id)
-                return c->ops->create(c, id, params, n_params, ret_upid, err) < 0
-                               ? pxe_wrap(err, "Creating Proxmox container %u", id)
-                               : (*vmid = id, 0);
+                return new_ct_at(c, nc, id, ret_upid, err) < 0 ? -pxe_code(err, EIO) : 0;
         r = pve_nextid(c, &id, err);
         for (int attempt = 1; r == 0; attempt++) {
-                r = c->ops->create(c, id, params, n_params, ret_upid, err);
+                r = new_ct_at(c, nc, id, ret_upid, err);
                 if (r == 0) {
                         *vmid = id;
                         return 0;
                 }
                 if (r != -EEXIST || attempt == CREATE_ATTEMPTS)
                         break;
-                /* Another node or client took it between nextid and create. */
                 pxe_freep(err);
                 r = id < c->cfg->vmid_hi ? nextid_from(c, id + 1, &id, err)
                                          : pxe_set(err, ENOSPC, "No free VMID left in vmid_range");
         }
-        return pxe_wrap(err, "Creating a Proxmox container");
+        return r;
+}
+
+int pve_create(struct pve_client *c, unsigned *vmid, const struct pve_kv *params, size_t n_params,
+               char **ret_upid, struct pxe **err)
+{
+        struct new_ct nc = { .params = params, .n_params = n_params };
+        unsigned want = *vmid;
+
+        if (new_ct(c, &nc, vmid, ret_upid, err) < 0)
+                return want ? pxe_wrap(err, "Creating Proxmox container %u", want)
+                            : pxe_wrap(err, "Creating a Proxmox container");
+        return 0;
+}
+
+int pve_clone(struct pve_client *c, unsigned src, unsigned *newid, bool linked, const char *hostname,
+              const char *storage, char **ret_upid, struct pxe **err)
+{
+        struct pve_kv p[3] = { { "full", linked ? "0" : "1" } };
+        struct new_ct nc = { .params = p, .n_params = 1, .src = src };
+
+        if (hostname)
+                p[nc.n_params++] = (struct pve_kv) { "hostname", hostname };
+        if (storage && !linked)
+                p[nc.n_params++] = (struct pve_kv) { "storage", storage };
+        if (new_ct(c, &nc, newid, ret_upid, err) < 0)
+                return pxe_wrap(err, "%s clone of Proxmox template %u", linked ? "Linked" : "Full", src);
+        return 0;
+}
+
+int pve_template(struct pve_client *c, unsigned vmid, char **ret_upid, struct pxe **err)
+{
+        if (c->ops->template_(c, vmid, ret_upid, err) < 0)
+                return pxe_wrap(err, "Converting Proxmox container %u into a template", vmid);
+        return 0;
+}
+
+int pve_exec(struct pve_client *c, unsigned vmid, const char *const *argv, int *ret_status, struct pxe **err)
+{
+        if (!c->ops->exec)
+                return pxe_set(err, ENOSYS, "The Proxmox REST API has no exec: exec needs backends.proxmox.transport "
+                               "\"pct\" (pxcri on the Proxmox host)");
+        return c->ops->exec(c, vmid, argv, ret_status, err);
+}
+
+static bool template_name_ok(const char *name)
+{
+        return name && name[0] && name[0] != '.' && !strchr(name, '/') && strlen(name) < 200;
+}
+
+int pve_template_exists(struct pve_client *c, const char *name, bool *ret, struct pxe **err)
+{
+        if (!template_name_ok(name))
+                return pxe_set(err, EINVAL, "Bad template name");
+        if (c->ops->template_exists(c, name, ret, err) < 0)
+                return pxe_wrap(err, "Looking for template %s:vztmpl/%s", c->cfg->template_storage, name);
+        return 0;
+}
+
+int pve_template_upload(struct pve_client *c, const char *path, const char *name, const char *sha256_hex,
+                        struct pxe **err)
+{
+        if (!template_name_ok(name))
+                return pxe_set(err, EINVAL, "Bad template name");
+        if (c->ops->template_upload(c, path, name, sha256_hex, err) < 0)
+                return pxe_wrap(err, "Storing template %s:vztmpl/%s", c->cfg->template_storage, name);
+        return 0;
+}
+
+int pve_template_remove(struct pve_client *c, const char *name, struct pxe **err)
+{
+        if (!template_name_ok(name))
+                return pxe_set(err, EINVAL, "Bad template name");
+        if (c->ops->template_remove(c, name, err) < 0)
+                return pxe_wrap(err, "Removing template %s:vztmpl/%s", c->cfg->template_storage, name);
+        return 0;
+}
+
+int pve_volume_path(struct pve_client *c, const char *volid, char **ret, struct pxe **err)
+{
+        if (!c->ops->volume_path)
+                return pxe_set(err, ENOSYS, "The %s transport cannot look up volume paths", c->ops->name);
+        if (c->ops->volume_path(c, volid, ret, err) < 0)
+                return pxe_wrap(err, "Path of volume %s", volid);
+        return 0;
 }
 
 int pve_status(struct pve_client *c, unsigned vmid, struct pve_status *ret, struct pxe **err)

@@ -99,6 +99,34 @@ int pve_config_set(struct pve_client *c, unsigned vmid, const struct pve_kv *par
  * lines of its log in the message.  upid NULL (pct): returns 0. */
 int pve_task_wait(struct pve_client *c, const char *upid, int timeout_ms, struct pxe **err);
 
+/* Convert a stopped container into a template (linked clones come from it). */
+int pve_template(struct pve_client *c, unsigned vmid, char **ret_upid, struct pxe **err);
+
+/* Clone src into *newid (0: chosen and retried on collision as with
+ * pve_create()).  linked: full=0, which Proxmox refuses on storage without
+ * linked clones; else a full copy (onto storage, when not NULL). */
+int pve_clone(struct pve_client *c, unsigned src, unsigned *newid, bool linked, const char *hostname,
+              const char *storage, char **ret_upid, struct pxe **err);
+
+/* Run argv in the running container with the caller's stdin/stdout/stderr
+ * (`pct exec VMID -- argv...`); the command's exit code in *ret_status.  The
+ * REST API has no exec: ENOSYS with the api transport. */
+int pve_exec(struct pve_client *c, unsigned vmid, const char *const *argv, int *ret_status, struct pxe **err);
+
+/* Templates in template_storage, by file name ("pxcri-<hex>.tar.zst"):
+ * the volume ID is "<template_storage>:vztmpl/<name>".  With pct they are
+ * files in template_dir on this host; with the API, storage content (upload
+ * checks the SHA-256 the caller gives). */
+int pve_template_exists(struct pve_client *c, const char *name, bool *ret, struct pxe **err);
+int pve_template_upload(struct pve_client *c, const char *path, const char *name, const char *sha256_hex,
+                        struct pxe **err);
+int pve_template_remove(struct pve_client *c, const char *name, struct pxe **err);
+
+/* The host path of a volume ("local:vztmpl/x", "local-zfs:subvol-100-disk-0")
+ * on the node: GET .../storage/{storage}/content/{volume} "path".  ENOSYS
+ * with pct. */
+int pve_volume_path(struct pve_client *c, const char *volid, char **ret, struct pxe **err);
+
 /* ---- parsers (exposed for unit tests and fuzzing; no I/O) ---- */
 
 /* An API answer: body and HTTP status (and reason phrase) -> the "data"

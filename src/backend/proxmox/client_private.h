@@ -25,6 +25,17 @@ struct pve_transport_ops {
         int (*config_set)(struct pve_client *c, unsigned vmid, const struct pve_kv *p, size_t n, struct pxe **err);
         int (*task_wait)(struct pve_client *c, const char *upid, int timeout_ms, struct pxe **err);
         int (*node)(struct pve_client *c, char **ret, struct pxe **err);
+        int (*template_)(struct pve_client *c, unsigned vmid, char **ret_upid, struct pxe **err);
+        /* p: full, hostname, storage */
+        int (*clone)(struct pve_client *c, unsigned src, unsigned newid, const struct pve_kv *p, size_t n,
+                     char **ret_upid, struct pxe **err);
+        int (*exec)(struct pve_client *c, unsigned vmid, const char *const *argv, int *ret_status,
+                    struct pxe **err);
+        int (*template_exists)(struct pve_client *c, const char *name, bool *ret, struct pxe **err);
+        int (*template_upload)(struct pve_client *c, const char *path, const char *name, const char *sha256_hex,
+                               struct pxe **err);
+        int (*template_remove)(struct pve_client *c, const char *name, struct pxe **err);
+        int (*volume_path)(struct pve_client *c, const char *volid, char **ret, struct pxe **err);
 };
 
 struct pve_api; /* api.c's connection state */

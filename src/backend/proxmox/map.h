@@ -25,7 +25,7 @@
 /* Where the host directory of pxcri-init (req.init_dir) appears in the
  * container.  Not under /dev as with the lxc backend: Proxmox mounts its
  * mount points before LXC puts a tmpfs on /dev, which would hide them. */
-#define PVE_MAP_INIT_DIR "/.pxcri"
+#define PVE_MAP_INIT_DIR "/.pxcri/run"
 
 /* Defaults when req leaves a field 0.  Memory is never left to Proxmox,
  * whose silent default is 512 MiB. */

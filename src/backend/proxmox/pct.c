@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "backend/proxmox/client_private.h"
 #include "util/cleanup.h"
@@ -136,19 +139,22 @@ static int pct_check_vmid(struct pve_client *c, unsigned vmid, struct pxe **err)
 
 /* pct <cmd> <vmid> [<ostemplate>] --key value ...: ostemplate is positional
  * for create; values are separate words, so "--net0 name=eth0,..." needs no quoting. */
-static int run_with_options(struct pve_client *c, const char *cmd, unsigned vmid, const struct pve_kv *p,
-                            size_t n, char **ret_out, struct pxe **err)
+static int run_with_options2(struct pve_client *c, const char *cmd, unsigned vmid, unsigned vmid2,
+                             const struct pve_kv *p, size_t n, char **ret_out, struct pxe **err)
 {
         const char *argv[PCT_ARGS_MAX + 1];
         char opts[PCT_ARGS_MAX / 2][64];
         bool create = streq(cmd, "create");
-        char id[16];
+        char id[16], id2[16];
         size_t a = 0, k = 0;
 
         snprintf(id, sizeof(id), "%u", vmid);
+        snprintf(id2, sizeof(id2), "%u", vmid2);
         argv[a++] = NULL; /* pct_path */
         argv[a++] = cmd;
         argv[a++] = id;
+        if (vmid2)
+                argv[a++] = id2;
         for (size_t i = 0; create && i < n; i++)
                 if (streq(p[i].key, "ostemplate"))
                         argv[a++] = p[i].value;
@@ -166,6 +172,12 @@ static int run_with_options(struct pve_client *c, const char *cmd, unsigned vmid
         }
         argv[a] = NULL;
         return pct_run(c, argv, ret_out, err);
+}
+
+static int run_with_options(struct pve_client *c, const char *cmd, unsigned vmid, const struct pve_kv *p,
+                            size_t n, char **ret_out, struct pxe **err)
+{
+        return run_with_options2(c, cmd, vmid, 0, p, n, ret_out, err);
 }
 
 static int pct_create(struct pve_client *c, unsigned vmid, const struct pve_kv *p, size_t n, char **ret_upid,
@@ -229,6 +241,119 @@ static int pct_task_wait(struct pve_client *c, const char *upid, int timeout_ms,
         return 0; /* pct waited for its task already */
 }
 
+static int pct_template(struct pve_client *c, unsigned vmid, char **ret_upid, struct pxe **err)
+{
+        if (ret_upid)
+                *ret_upid = NULL;
+        return run_with_options(c, "template", vmid, NULL, 0, NULL, err);
+}
+
+static int pct_clone(struct pve_client *c, unsigned src, unsigned newid, const struct pve_kv *p, size_t n,
+                     char **ret_upid, struct pxe **err)
+{
+        if (ret_upid)
+                *ret_upid = NULL;
+        return run_with_options2(c, "clone", src, newid, p, n, NULL, err);
+}
+
+/* pct exec VMID -- argv...: pct runs lxc-attach, which passes on the
+ * command's exit code and our stdio. */
+static int pct_exec(struct pve_client *c, unsigned vmid, const char *const *cmd, int *ret_status,
+                    struct pxe **err)
+{
+        const char *argv[PCT_ARGS_MAX + 1];
+        struct spawn_opts o = { .argv = argv };
+        char id[16];
+        size_t a = 0;
+        pid_t pid;
+        int status;
+
+        snprintf(id, sizeof(id), "%u", vmid);
+        argv[a++] = c->cfg->pct_path;
+        argv[a++] = "exec";
+        argv[a++] = id;
+        argv[a++] = "--";
+        for (size_t i = 0; cmd[i]; i++) {
+                if (a >= PCT_ARGS_MAX)
+                        return pxe_set(err, E2BIG, "pct exec: more than %d arguments", PCT_ARGS_MAX - 4);
+                argv[a++] = cmd[i];
+        }
+        argv[a] = NULL;
+        pid = spawn_start(&o, err);
+        if (pid < 0)
+                return pxe_wrap(err, "Running %s", c->cfg->pct_path);
+        spawn_wait_forwarding(pid, &status);
+        *ret_status = spawn_exit_code(status);
+        return 0;
+}
+
+static int tmpl_path(struct pve_client *c, const char *name, char **ret, struct pxe **err)
+{
+        if (asprintf(ret, "%s/%s", c->cfg->template_dir, name) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        return 0;
+}
+
+static int pct_template_exists(struct pve_client *c, const char *name, bool *ret, struct pxe **err)
+{
+        _cleanup_free_ char *path = NULL;
+        struct stat st;
+
+        if (tmpl_path(c, name, &path, err) < 0)
+                return -ENOMEM;
+        if (stat(path, &st) == 0) {
+                *ret = S_ISREG(st.st_mode);
+                return 0;
+        }
+        if (errno != ENOENT)
+                return pxe_set_errno(err, errno, "%s", path);
+        *ret = false;
+        return 0;
+}
+
+/* Into template_dir under a temporary name, then renamed: a template file
+ * is complete or absent. */
+static int pct_template_upload(struct pve_client *c, const char *src, const char *name, const char *sha256_hex,
+                               struct pxe **err)
+{
+        _cleanup_free_ char *path = NULL, *tmp = NULL;
+        _cleanup_close_ int in = -EBADF, out = -EBADF;
+        char buf[1 << 16];
+        ssize_t n;
+
+        if (tmpl_path(c, name, &path, err) < 0 || asprintf(&tmp, "%s.pxcri-tmp.%d", path, (int) getpid()) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        in = open(src, O_RDONLY | O_CLOEXEC);
+        if (in < 0)
+                return pxe_set_errno(err, errno, "%s", src);
+        out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (out < 0)
+                return pxe_set_errno(err, errno, "%s (backends.proxmox.template_dir)", tmp);
+        while ((n = read(in, buf, sizeof(buf))) > 0)
+                if (write(out, buf, (size_t) n) != n) {
+                        n = -1;
+                        break;
+                }
+        if (n < 0 || fsync(out) < 0 || rename(tmp, path) < 0) {
+                int e = errno;
+
+                unlink(tmp);
+                return pxe_set_errno(err, e, "Writing %s", path);
+        }
+        return 0;
+}
+
+static int pct_template_remove(struct pve_client *c, const char *name, struct pxe **err)
+{
+        _cleanup_free_ char *path = NULL;
+
+        if (tmpl_path(c, name, &path, err) < 0)
+                return -ENOMEM;
+        if (unlink(path) < 0 && errno != ENOENT)
+                return pxe_set_errno(err, errno, "Removing %s", path);
+        return 0;
+}
+
 const struct pve_transport_ops pve_transport_pct = {
         .name = "pct",
         .open = pct_open,
@@ -244,4 +369,10 @@ const struct pve_transport_ops pve_transport_pct = {
         .config_get = pct_config_get,
         .config_set = pct_config_set,
         .task_wait = pct_task_wait,
+        .template_ = pct_template,
+        .clone = pct_clone,
+        .exec = pct_exec,
+        .template_exists = pct_template_exists,
+        .template_upload = pct_template_upload,
+        .template_remove = pct_template_remove,
 };

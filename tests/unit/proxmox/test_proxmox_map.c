@@ -283,7 +283,7 @@ static void test_mounts(void **state)
         assert_int_equal(mkdir(data, 0755), 0);
         unit_write(hosts, "127.0.0.1 localhost\n");
         p = map_ok(text);
-        assert_string_equal(pve_params_get(p, "mp0"), "/run/pxcri/c0ffee/run,mp=/.pxcri");
+        assert_string_equal(pve_params_get(p, "mp0"), "/run/pxcri/c0ffee/run,mp=/.pxcri/run");
         assert_true(asprintf(&want, "%s,mp=/data", data) > 0);
         assert_string_equal(pve_params_get(p, "mp1"), want);
         free(want);
@@ -317,7 +317,7 @@ static void test_mounts_errors(void **state)
         map_fails("{'mounts':[{'destination':'/x','type':'bind','source':'/a,b'}]}", EINVAL, "mounts[0].source");
         map_fails("{'mounts':[{'destination':'/x','type':'bind','source':'/a/../b'}]}", EINVAL, "mounts[0].source");
         map_fails("{'mounts':[{'destination':'x','type':'bind','source':'/tmp'}]}", EINVAL, "mounts[0].destination \"x\"");
-        map_fails("{'mounts':[{'destination':'/.pxcri','type':'bind','source':'/tmp'}]}", EINVAL, "mounts[0].destination");
+        map_fails("{'mounts':[{'destination':'/.pxcri/run','type':'bind','source':'/tmp'}]}", EINVAL, "mounts[0].destination");
         map_fails("{'mounts':[{'destination':'/x','type':'bind','source':'/tmp','options':['rslave']}]}", ENOTSUP,
                   "mounts[0].options[0]: \"rslave\"");
         map_fails("{'mounts':[{'destination':'/x','type':'bind','source':'/nonexistent-pxcri'}]}", ENOENT,

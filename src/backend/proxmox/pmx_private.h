@@ -1,0 +1,116 @@
+/* Shared by the files of the proxmox backend (docs/proxmox.md).
+ *
+ * Per container, under the backend root <root>/proxmox:
+ *   <id>/state.json  vmid, bundle, created, annotations, the waiter, the run
+ *                    directory, whether it was started
+ *   <id>/run/        pct: bound into the container at /.pxcri/run (mp0):
+ *                    process, ctl (FIFO), output.log (CRI format), exit
+ * With the api transport no host directory can be bound (Proxmox lets only
+ * root@pam pass host paths); the run directory is then /.pxcri/run inside
+ * the rootfs volume when that volume is a directory on this host, else there
+ * is none and only the control plane works.
+ *   templates/<key>.json  one image's template: its vztmpl file and the
+ *                    template containers linked clones come from
+ * The <id> directory exists exactly as long as pxcri knows the container.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "backend/backend.h"
+#include "backend/proxmox/client.h"
+#include "util/err.h"
+
+/* In the container: pxcri-init (in every template pxcri builds) and the
+ * directory it talks through. */
+#define PMX_INIT_PATH "/.pxcri/init"
+#define PMX_RUN_DIR "/.pxcri/run"
+
+/* Control bytes on <run>/ctl (pxcri-init --dir): 0 starts the process, 1..64
+ * deliver that signal to it. */
+#define PMX_CTL_START 0
+
+/* Proxmox's default ID map of unprivileged containers: root is 100000. */
+#define PMX_UNPRIV_ROOT 100000
+
+enum pmx_status {
+        PMX_CREATED,
+        PMX_RUNNING,
+        PMX_PAUSED,
+        PMX_STOPPED,
+};
+
+struct pmx_info {
+        enum pmx_status status;
+        unsigned vmid;
+        pid_t pid;          /* the waiter while it lives, else 0 */
+        const char *run;    /* run directory on this host, or NULL (in state) */
+        json_t *state;      /* state.json (reference owned by info) */
+};
+
+/* <root>/<id>[/<name>], malloc'ed. */
+char *pmx_path(struct backend *b, const char *id, const char *name);
+
+int pmx_client(struct backend *b, struct pve_client **ret, struct pxe **err);
+
+int pmx_load_state(struct backend *b, const char *id, json_t **ret, struct pxe **err);
+int pmx_save_state(struct backend *b, const char *id, json_t *state, struct pxe **err);
+
+/* Status from the run directory (exit file, ctl FIFO's reader) or, without
+ * one, from Proxmox.  client may be NULL (opened when needed). */
+int pmx_info(struct backend *b, struct pve_client *client, const char *id, struct pmx_info *info,
+             struct pxe **err);
+void pmx_info_done(struct pmx_info *info);
+const char *pmx_status_name(enum pmx_status s);
+
+/* Write one control byte to <run>/ctl: -ESRCH when pxcri-init is gone. */
+int pmx_ctl_send(const char *run, unsigned char byte, struct pxe **err);
+/* Whether pxcri-init holds <run>/ctl open. */
+bool pmx_ctl_alive(const char *run);
+
+/* Stop and destroy vmid (errors logged), remove <id>/ and the container's files. */
+void pmx_cleanup(struct backend *b, struct pve_client *client, const char *id, unsigned vmid);
+
+/* Stop vmid when it runs (errors logged). */
+void pmx_cleanup_stop(struct backend *b, struct pve_client *client, unsigned vmid);
+
+/* Wait for a task (upid freed; NULL: nothing to wait for) with the configured deadline. */
+int pmx_task_wait(struct backend *b, struct pve_client *client, char *upid, struct pxe **err);
+
+/* pmx_create.c */
+int pmx_create(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+int pmx_start(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+int pmx_run(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+/* The process records pxcri-init reads (src/init/init.c) for an OCI
+ * process object; *ret malloc'ed, NUL-separated, length in *ret_len. */
+int pmx_process_records(const json_t *process, char **ret, size_t *ret_len, struct pxe **err);
+
+/* exec's process: the container's process from its bundle with the
+ * command, env, cwd and user of the call (or --process). */
+int pmx_exec_process(struct backend *b, const char *id, const struct backend_call *c, json_t **ret,
+                     struct pxe **err);
+/* Write <run>/exec-<random>.process; the base path on the host and in the
+ * container (pxcri-init --exec BASE), malloc'ed. */
+int pmx_exec_files(const char *run, const char *records, size_t len, char **ret_host, char **ret_inside,
+                   struct pxe **err);
+
+/* pmx_waiter.c: the process whose pid the caller gets (--pid-file): it
+ * relays output.log to its stdout/stderr and exits with the container's exit
+ * code; without a run directory it polls Proxmox until the container stops. */
+pid_t pmx_waiter_start(struct backend *b, const char *id, const char *run, unsigned vmid, struct pxe **err);
+
+/* pmx_template.c: the template for a bundle's rootfs (with pxcri-init added
+ * at PMX_INIT_PATH): a vztmpl file in template_storage, made once per image,
+ * and -- with linked_clones -- a template container to clone. */
+struct pmx_template {
+        char *volid;       /* "<template_storage>:vztmpl/pxcri-<key>.tar.zst" */
+        unsigned ct;       /* template container for linked clones, 0: create from volid */
+        char key[65];
+};
+int pmx_template_get(struct backend *b, struct pve_client *client, const char *bundle, const json_t *config,
+                     bool unprivileged, struct pmx_template *ret, struct pxe **err);
+/* The template container could not be cloned linked: create from the file from now on. */
+void pmx_template_no_linked(struct backend *b, const char *key);
+void pmx_template_done(struct pmx_template *t);

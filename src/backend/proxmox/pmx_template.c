@@ -1,0 +1,333 @@
+/* Images -> Proxmox templates.
+ *
+ * A bundle's rootfs, with pxcri-init added at /.pxcri/init and an empty
+ * /.pxcri/run, becomes pxcri-<key>.tar.zst in template_storage, once per key:
+ * the image (the io.pxcri.image-id annotation `pxcri bundle create` writes)
+ * and the pxcri-init inside, or -- for bundles from elsewhere -- the
+ * tarball's own SHA-256.  With linked_clones, a template container made from
+ * that file (unprivileged or not: Proxmox cannot change that after create)
+ * is what later containers of the image are cloned from; a storage that
+ * cannot clone linked turns that off for the key (full creates from then on).
+ *
+ * <root>/proxmox/templates/<key>.json  {"file", "ct": {"unprivileged": VMID,
+ * "privileged": VMID}, "linked": false when refused}; <key>.lock serializes
+ * the creates of one image.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend/proxmox/map.h"
+#include "backend/proxmox/pmx_private.h"
+#include "image/digest.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/spawn.h"
+
+#define KEY_LEN 24 /* hex digits of the key in names */
+#define TEMPLATE_ROOTFS_GIB "8"
+#define RECORD_MAX (64u << 10)
+
+static const char *const tar_paths[] = { "/usr/bin/tar", "/bin/tar" };
+
+static int sha256_file(const char *path, char out[DIGEST_STR_LEN + 1], struct pxe **err)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct digest_ctx *d;
+        char buf[1 << 16];
+        ssize_t n;
+        int r = 0;
+
+        if (fd < 0)
+                return pxe_set_errno(err, errno, "%s", path);
+        if (!(d = digest_new()))
+                return pxe_set(err, ELIBACC, "SHA-256 is not available (libcrypto)");
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+                if (digest_update(d, buf, (size_t) n) < 0)
+                        n = -1;
+        if (n < 0 || digest_final(d, out) < 0)
+                r = pxe_set_errno(err, n < 0 ? errno : EIO, "Hashing %s", path);
+        digest_free(d);
+        return r;
+}
+
+static int mkdirs_stage(const char *stage, const char *init, struct pxe **err)
+{
+        _cleanup_free_ char *dir = NULL, *run = NULL, *dst = NULL, *data = NULL;
+        size_t len = 0;
+
+        if (asprintf(&dir, "%s/.pxcri", stage) < 0 || asprintf(&run, "%s/run", dir) < 0 ||
+            asprintf(&dst, "%s/init", dir) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (fs_mkdir_p(run, 0755, err) < 0)
+                return -pxe_code(err, EIO);
+        if (fs_read_file(init, 64u << 20, &data, &len, err) < 0 || fs_write_atomic(dst, data, len, 0755, err) < 0)
+                return pxe_wrap(err, "Copying pxcri-init into the template");
+        return 0;
+}
+
+/* tar --zstd of rootfs plus the stage's .pxcri into out. */
+static int make_tarball(const char *rootfs, const char *stage, const char *out, struct pxe **err)
+{
+        const char *tar = NULL;
+        struct spawn_result res = { 0 };
+        int r;
+
+        for (size_t i = 0; i < ARRAY_SIZE(tar_paths) && !tar; i++)
+                if (access(tar_paths[i], X_OK) == 0)
+                        tar = tar_paths[i];
+        if (!tar)
+                return pxe_set(err, ENOENT, "tar not found (it makes the Proxmox templates)");
+        const char *argv[] = { tar, "--zstd", "--numeric-owner", "--sort=name", "-cf", out, "-C", rootfs, ".",
+                               "-C", stage, "./.pxcri", NULL };
+        struct spawn_opts o = { .argv = argv, .capture_stderr = true, .null_stdin = true };
+
+        r = spawn_run(&o, &res, err);
+        if (r == 0 && spawn_exit_code(res.status) != 0)
+                r = pxe_set(err, EIO, "tar of %s failed: %.300s", rootfs, res.errout ? res.errout : "");
+        spawn_result_done(&res);
+        return r;
+}
+
+static void rm_stage(const char *stage)
+{
+        char *p = NULL;
+
+        if (asprintf(&p, "%s/.pxcri/init", stage) >= 0)
+                unlink(p);
+        free(p);
+        if (asprintf(&p, "%s/.pxcri/run", stage) >= 0)
+                rmdir(p);
+        free(p);
+        if (asprintf(&p, "%s/.pxcri", stage) >= 0)
+                rmdir(p);
+        free(p);
+        rmdir(stage);
+}
+
+/* Build the tarball in dir; its path and SHA-256 out. */
+static int build(struct backend *b, const char *dir, const char *rootfs, char **ret_path,
+                 char sha[DIGEST_STR_LEN + 1], struct pxe **err)
+{
+        _cleanup_free_ char *stage = NULL, *out = NULL;
+        int r;
+
+        if (asprintf(&stage, "%s/stage.%d", dir, (int) getpid()) < 0 ||
+            asprintf(&out, "%s/build.%d.tar.zst", dir, (int) getpid()) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        r = mkdirs_stage(stage, b->path, err);
+        if (r == 0)
+                r = make_tarball(rootfs, stage, out, err);
+        rm_stage(stage);
+        if (r == 0)
+                r = sha256_file(out, sha, err);
+        if (r < 0) {
+                unlink(out);
+                return pxe_wrap(err, "Making the Proxmox template of %s", rootfs);
+        }
+        *ret_path = TAKE_PTR(out);
+        return 0;
+}
+
+/* The key without building: the image and the pxcri-init that goes in. */
+static int image_key(struct backend *b, const json_t *config, char key[65], struct pxe **err)
+{
+        const char *image = json_string_value(json_object_get(json_object_get(config, "annotations"),
+                                                              "io.pxcri.image-id"));
+        char init[DIGEST_STR_LEN + 1], both[DIGEST_STR_LEN + 1];
+        _cleanup_free_ char *text = NULL;
+
+        if (!image)
+                return 0;
+        if (sha256_file(b->path, init, err) < 0 || asprintf(&text, "%s\n%s\n", image, init) < 0)
+                return -pxe_code(err, ENOMEM);
+        if (digest_buffer(text, strlen(text), both) < 0)
+                return pxe_set(err, ELIBACC, "SHA-256 is not available (libcrypto)");
+        snprintf(key, 65, "%.*s", KEY_LEN, digest_hex(both));
+        return 1;
+}
+
+static int load_record(const char *path, json_t **ret)
+{
+        _cleanup_free_ char *text = NULL;
+
+        *ret = NULL;
+        if (fs_read_file(path, RECORD_MAX, &text, NULL, NULL) == 0)
+                *ret = json_loads(text, 0, NULL);
+        if (!json_is_object(*ret)) {
+                json_decref(*ret);
+                *ret = json_object();
+        }
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int save_record(const char *path, json_t *rec, struct pxe **err)
+{
+        _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
+
+        if (!text)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        return fs_write_atomic(path, text, strlen(text), 0600, err);
+}
+
+/* A template container from the file: create, then convert. */
+static int make_template_ct(struct backend *b, struct pve_client *client, const char *volid, const char *key,
+                            bool unprivileged, unsigned *ret, struct pxe **err)
+{
+        const struct proxmox_config *pc = &b->cfg->proxmox;
+        _cleanup_free_ char *hostname = NULL, *rootfs = NULL, *desc = NULL;
+        unsigned vmid = 0;
+        char *upid = NULL;
+
+        if (asprintf(&hostname, "pxcri-template-%.12s", key) < 0 ||
+            asprintf(&rootfs, "%s:" TEMPLATE_ROOTFS_GIB, pc->storage) < 0 ||
+            asprintf(&desc, "pxcri template of %s (linked clones of it run containers of that image)", volid) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        const struct pve_kv p[] = {
+                { "ostemplate", volid }, { "hostname", hostname },    { "rootfs", rootfs },
+                { "ostype", "unmanaged" }, { "unprivileged", unprivileged ? "1" : "0" },
+                { "memory", "64" },        { "tags", "pxcri-template" }, { "description", desc },
+        };
+
+        if (pve_create(client, &vmid, p, ARRAY_SIZE(p), &upid, err) < 0)
+                return -pxe_code(err, EIO);
+        if (pmx_task_wait(b, client, upid, err) < 0 || pve_template(client, vmid, &upid, err) < 0 ||
+            pmx_task_wait(b, client, upid, err) < 0) {
+                _cleanup_pxe_ struct pxe *e = NULL;
+
+                if (pve_destroy(client, vmid, true, &upid, &e) < 0 || pmx_task_wait(b, client, upid, &e) < 0)
+                        log_warn("Template container %u: %s (remove it in Proxmox by hand)", vmid, e->msg);
+                return -pxe_code(err, EIO);
+        }
+        *ret = vmid;
+        return 0;
+}
+
+/* The template container for unprivileged-ness u, made when missing. */
+static int template_ct(struct backend *b, struct pve_client *client, json_t *rec, const char *record_path,
+                       struct pmx_template *t, bool u, struct pxe **err)
+{
+        const char *which = u ? "unprivileged" : "privileged";
+        json_t *cts = json_object_get(rec, "ct");
+        json_int_t have = json_integer_value(json_object_get(cts, which));
+        _cleanup_pxe_ struct pxe *e = NULL;
+        struct pve_status st;
+        unsigned vmid = 0;
+
+        if (json_is_false(json_object_get(rec, "linked")))
+                return 0;
+        if (have > 0 && pve_status(client, (unsigned) have, &st, &e) == 0 && st.template_) {
+                t->ct = (unsigned) have;
+                return 0;
+        }
+        if (e && e->code != ENOENT)
+                return pxe_set(err, e->code, "%s", e->msg);
+        if (make_template_ct(b, client, t->volid, t->key, u, &vmid, err) < 0)
+                return -pxe_code(err, EIO);
+        if (!json_is_object(cts))
+                json_object_set_new(rec, "ct", cts = json_object());
+        json_object_set_new(cts, which, json_integer(vmid));
+        if (save_record(record_path, rec, err) < 0)
+                return -pxe_code(err, EIO);
+        t->ct = vmid;
+        return 0;
+}
+
+static int lock_key(const char *dir, const char *key, int *ret_fd, struct pxe **err)
+{
+        _cleanup_free_ char *path = NULL;
+        int fd;
+
+        if (asprintf(&path, "%s/%s.lock", dir, key) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+                int e = errno;
+
+                if (fd >= 0)
+                        close(fd);
+                return pxe_set_errno(err, e, "Locking %s", path);
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+int pmx_template_get(struct backend *b, struct pve_client *client, const char *bundle, const json_t *config,
+                     bool unprivileged, struct pmx_template *t, struct pxe **err)
+{
+        const struct proxmox_config *pc = &b->cfg->proxmox;
+        _cleanup_free_ char *dir = pmx_path(b, "templates", NULL), *rootfs = NULL, *built = NULL, *name = NULL,
+                            *record_path = NULL;
+        _cleanup_close_ int lock = -EBADF;
+        json_auto_t *rec = NULL;
+        char sha[DIGEST_STR_LEN + 1] = "";
+        const char *root = json_string_value(json_object_get(json_object_get(config, "root"), "path"));
+        bool exists = false;
+        int r;
+
+        *t = (struct pmx_template) { 0 };
+        if (!dir || !root)
+                return !dir ? pxe_set(err, ENOMEM, "Out of memory") : pxe_set(err, EINVAL, "root.path is missing");
+        if (asprintf(&rootfs, "%s%s%s", root[0] == '/' ? "" : bundle, root[0] == '/' ? "" : "/", root) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (fs_mkdir_p(dir, 0700, err) < 0)
+                return -pxe_code(err, EIO);
+        if ((r = image_key(b, config, t->key, err)) < 0)
+                return r;
+        if (r == 0) {
+                /* No image named: the content is the key. */
+                if (build(b, dir, rootfs, &built, sha, err) < 0)
+                        return -pxe_code(err, EIO);
+                snprintf(t->key, sizeof(t->key), "%.*s", KEY_LEN, digest_hex(sha));
+        }
+        if (lock_key(dir, t->key, &lock, err) < 0 || asprintf(&name, "pxcri-%s.tar.zst", t->key) < 0 ||
+            asprintf(&t->volid, "%s:vztmpl/%s", pc->template_storage, name) < 0 ||
+            asprintf(&record_path, "%s/%s.json", dir, t->key) < 0 || load_record(record_path, &rec) < 0) {
+                r = pxe_code(err, 0) ? -pxe_code(err, EIO) : pxe_set(err, ENOMEM, "Out of memory");
+                goto out;
+        }
+        if ((r = pve_template_exists(client, name, &exists, err)) < 0)
+                goto out;
+        if (!exists) {
+                if (!built && (r = build(b, dir, rootfs, &built, sha, err)) < 0)
+                        goto out;
+                if ((r = pve_template_upload(client, built, name, digest_hex(sha), err)) < 0)
+                        goto out;
+                /* A new file: template containers of an older one are stale. */
+                json_object_del(rec, "ct");
+                json_object_set_new(rec, "file", json_string(name));
+                if ((r = save_record(record_path, rec, err)) < 0)
+                        goto out;
+        }
+        if (pc->linked_clones)
+                r = template_ct(b, client, rec, record_path, t, unprivileged, err);
+out:
+        if (built)
+                unlink(built);
+        if (r < 0)
+                pmx_template_done(t);
+        return r;
+}
+
+void pmx_template_no_linked(struct backend *b, const char *key)
+{
+        _cleanup_free_ char *dir = pmx_path(b, "templates", NULL), *path = NULL;
+        json_auto_t *rec = NULL;
+
+        if (!dir || asprintf(&path, "%s/%s.json", dir, key) < 0 || load_record(path, &rec) < 0)
+                return;
+        json_object_set_new(rec, "linked", json_false());
+        save_record(path, rec, NULL);
+}
+
+void pmx_template_done(struct pmx_template *t)
+{
+        free(t->volid);
+        t->volid = NULL;
+}

@@ -1,0 +1,160 @@
+/* The waiter of a Proxmox container: the process the runc contract needs.
+ *
+ * A Proxmox container's init is started by Proxmox (lxc-start through pct
+ * or pvedaemon), so it is no descendant of the caller and its stdio goes
+ * nowhere.  The waiter is: forked by `pxcri create`, it stays with the
+ * caller's stdout and stderr (containerd's FIFOs, conmon's pipes), turns
+ * the CRI records pxcri-init appends to <run>/output.log back into the
+ * stream they came from, passes the signals it gets on to pxcri-init through
+ * ctl, and exits with the code pxcri-init wrote to <run>/exit (output.log is
+ * complete once exit exists).  When pxcri-init vanished without one (the
+ * container was stopped in Proxmox), it exits 137, as a SIGKILLed init.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "backend/proxmox/pmx_private.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/spawn.h"
+
+#define LINE_MAX_BYTES (64u << 10)
+#define POLL_MS 250
+#define EXIT_KILLED 137
+
+struct waiter {
+        const char *run;
+        int log_fd;
+        char line[LINE_MAX_BYTES + 1];
+        size_t used;
+};
+
+static void write_all(int fd, const char *p, size_t n)
+{
+        while (n > 0) {
+                ssize_t w = write(fd, p, n);
+
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return; /* the reader is gone: the output is dropped, the wait goes on */
+                p += w;
+                n -= (size_t) w;
+        }
+}
+
+/* "<time> <stream> <P|F> <content>" -> content on its stream. */
+static void emit(const char *line, size_t len)
+{
+        const char *sp1 = memchr(line, ' ', len), *sp2, *sp3;
+        int fd;
+
+        if (!sp1 || !(sp2 = memchr(sp1 + 1, ' ', len - (size_t) (sp1 + 1 - line))) ||
+            !(sp3 = memchr(sp2 + 1, ' ', len - (size_t) (sp2 + 1 - line))) || sp3 != sp2 + 2)
+                return;
+        fd = sp2 - sp1 - 1 == 6 && memcmp(sp1 + 1, "stderr", 6) == 0 ? STDERR_FILENO : STDOUT_FILENO;
+        write_all(fd, sp3 + 1, len - (size_t) (sp3 + 1 - line));
+        if (sp2[1] == 'F')
+                write_all(fd, "\n", 1);
+}
+
+static void relay(struct waiter *w)
+{
+        ssize_t n;
+
+        if (w->log_fd < 0) {
+                char path[4096];
+
+                snprintf(path, sizeof(path), "%s/output.log", w->run);
+                w->log_fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (w->log_fd < 0)
+                        return;
+        }
+        while ((n = read(w->log_fd, w->line + w->used, LINE_MAX_BYTES - w->used)) > 0) {
+                char *start = w->line, *nl;
+
+                w->used += (size_t) n;
+                while ((nl = memchr(start, '\n', w->used - (size_t) (start - w->line)))) {
+                        emit(start, (size_t) (nl - start));
+                        start = nl + 1;
+                }
+                w->used -= (size_t) (start - w->line);
+                memmove(w->line, start, w->used);
+                if (w->used == LINE_MAX_BYTES) /* not a record pxcri-init writes */
+                        w->used = 0;
+        }
+}
+
+static int read_exit(const char *run)
+{
+        char path[4096];
+        _cleanup_free_ char *text = NULL;
+
+        snprintf(path, sizeof(path), "%s/exit", run);
+        if (fs_read_file(path, 64, &text, NULL, NULL) < 0)
+                return -1;
+        return atoi(text) & 0xff;
+}
+
+static int waiter_main(void *data)
+{
+        static struct waiter w;
+        const struct waiter *arg = data;
+        sigset_t set;
+        int sfd, ino, code;
+
+        w.run = arg->run;
+        w.log_fd = -1;
+        signal(SIGPIPE, SIG_IGN);
+        sigfillset(&set);
+        sigdelset(&set, SIGPIPE);
+        sigdelset(&set, SIGSEGV);
+        sigdelset(&set, SIGBUS);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (ino >= 0)
+                inotify_add_watch(ino, w.run, IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+        for (;;) {
+                struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = ino, .events = POLLIN } };
+                struct signalfd_siginfo si;
+                char buf[4096];
+
+                relay(&w);
+                if ((code = read_exit(w.run)) >= 0) {
+                        relay(&w);
+                        return code;
+                }
+                if (!pmx_ctl_alive(w.run)) {
+                        /* exit may have been renamed in just before pxcri-init closed ctl */
+                        code = read_exit(w.run);
+                        relay(&w);
+                        return code >= 0 ? code : EXIT_KILLED;
+                }
+                if (poll(p, 2, POLL_MS) <= 0)
+                        continue;
+                while (ino >= 0 && read(ino, buf, sizeof(buf)) > 0)
+                        ;
+                while (sfd >= 0 && read(sfd, &si, sizeof(si)) == sizeof(si))
+                        if (si.ssi_signo != SIGCHLD && si.ssi_signo <= 64)
+                                pmx_ctl_send(w.run, (unsigned char) si.ssi_signo, NULL);
+        }
+}
+
+pid_t pmx_waiter_start(struct backend *b, const char *id, const char *run, unsigned vmid, struct pxe **err)
+{
+        struct waiter arg = { .run = run };
+
+        (void) b;
+        (void) id;
+        (void) vmid;
+        return spawn_fork(waiter_main, &arg, err);
+}

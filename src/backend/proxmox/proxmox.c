@@ -1,0 +1,480 @@
+/* The proxmox backend: OCI bundles as Proxmox VE LXC containers, through pct
+ * or the REST API, with pxcri-init as their init (docs/proxmox.md).
+ *
+ * This file: the container's state on this host, status, kill, delete, exec,
+ * pause, resume, list, and the ops table.  create, start and run are in
+ * pmx_create.c, the waiter in pmx_waiter.c, templates in pmx_template.c.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/proxmox/pmx_private.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#define STATE_MAX (1u << 20)
+#define WAITER_GONE_MS 10000
+
+char *pmx_path(struct backend *b, const char *id, const char *name)
+{
+        char *p = NULL;
+
+        if (asprintf(&p, "%s/%s%s%s", b->root, id, name ? "/" : "", name ? name : "") < 0)
+                return NULL;
+        return p;
+}
+
+int pmx_client(struct backend *b, struct pve_client **ret, struct pxe **err)
+{
+        const char *const *w;
+
+        if (pve_client_new(&b->cfg->proxmox, ret, err) < 0)
+                return -pxe_code(err, EINVAL);
+        for (w = pve_client_warnings(*ret); *w; w++)
+                log_warn("%s", *w);
+        return 0;
+}
+
+int pmx_task_wait(struct backend *b, struct pve_client *client, char *upid, struct pxe **err)
+{
+        int r = pve_task_wait(client, upid, (int) b->cfg->proxmox.timeout * 1000, err);
+
+        free(upid);
+        return r;
+}
+
+int pmx_load_state(struct backend *b, const char *id, json_t **ret, struct pxe **err)
+{
+        _cleanup_free_ char *path = pmx_path(b, id, "state.json"), *text = NULL;
+        json_t *j;
+
+        if (!path)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (fs_read_file(path, STATE_MAX, &text, NULL, NULL) < 0)
+                return pxe_set(err, ENOENT, "container \"%s\" does not exist", id);
+        j = json_loads(text, 0, NULL);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return pxe_set(err, EIO, "%s: not a JSON object", path);
+        }
+        *ret = j;
+        return 0;
+}
+
+int pmx_save_state(struct backend *b, const char *id, json_t *state, struct pxe **err)
+{
+        _cleanup_free_ char *path = pmx_path(b, id, "state.json"), *text = NULL;
+
+        if (!path || !(text = json_dumps(state, JSON_COMPACT)))
+                return pxe_set(err, ENOMEM, "Out of memory");
+        return fs_write_atomic(path, text, strlen(text), 0600, err);
+}
+
+const char *pmx_status_name(enum pmx_status s)
+{
+        static const char *const names[] = { "created", "running", "paused", "stopped" };
+
+        return names[s];
+}
+
+bool pmx_ctl_alive(const char *run)
+{
+        _cleanup_free_ char *path = NULL;
+        int fd;
+
+        if (asprintf(&path, "%s/ctl", run) < 0)
+                return false;
+        fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        close(fd);
+        return true;
+}
+
+int pmx_ctl_send(const char *run, unsigned char byte, struct pxe **err)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (asprintf(&path, "%s/ctl", run) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        /* No reader (ENXIO): pxcri-init, which holds it open, is gone. */
+        fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENXIO || errno == ENOENT ? pxe_set(err, ESRCH, "the container is not running")
+                                                         : pxe_set_errno(err, errno, "Opening %s", path);
+        if (write(fd, &byte, 1) != 1)
+                return pxe_set_errno(err, errno, "Writing %s", path);
+        return 0;
+}
+
+static unsigned state_vmid(json_t *state)
+{
+        json_int_t v = json_integer_value(json_object_get(state, "vmid"));
+
+        return v > 0 && v < 1000000000 ? (unsigned) v : 0;
+}
+
+static bool state_started(json_t *state)
+{
+        return json_is_true(json_object_get(state, "started"));
+}
+
+/* Without a run directory: what Proxmox says. */
+static int info_from_proxmox(struct backend *b, struct pve_client *client, struct pmx_info *info, struct pxe **err)
+{
+        _cleanup_pve_client_ struct pve_client *own = NULL;
+        struct pve_status st;
+
+        if (!client) {
+                if (pmx_client(b, &own, err) < 0)
+                        return -pxe_code(err, EINVAL);
+                client = own;
+        }
+        if (pve_status(client, info->vmid, &st, err) < 0)
+                return -pxe_code(err, EIO);
+        if (streq(st.status, "running"))
+                info->status = !state_started(info->state) ? PMX_CREATED
+                               : streq(st.lock, "suspended") ? PMX_PAUSED : PMX_RUNNING;
+        else
+                info->status = state_started(info->state) ? PMX_STOPPED : PMX_CREATED;
+        return 0;
+}
+
+int pmx_info(struct backend *b, struct pve_client *client, const char *id, struct pmx_info *info, struct pxe **err)
+{
+        pid_t waiter;
+        int r;
+
+        *info = (struct pmx_info) { .status = PMX_STOPPED };
+        if ((r = pmx_load_state(b, id, &info->state, err)) < 0)
+                return r;
+        info->vmid = state_vmid(info->state);
+        info->run = json_string_value(json_object_get(info->state, "run"));
+        waiter = (pid_t) json_integer_value(json_object_get(info->state, "waiter"));
+        if (waiter > 0 &&
+            backend_proc_start_time(waiter) == json_integer_value(json_object_get(info->state, "waiter_start")))
+                info->pid = waiter;
+        if (!info->run) {
+                if ((r = info_from_proxmox(b, client, info, err)) < 0)
+                        pmx_info_done(info);
+                return r;
+        }
+        if (fs_exists_fmt("%s/exit", info->run) > 0 || !pmx_ctl_alive(info->run))
+                info->status = PMX_STOPPED;
+        else if (json_is_true(json_object_get(info->state, "paused")))
+                info->status = PMX_PAUSED;
+        else
+                info->status = state_started(info->state) ? PMX_RUNNING : PMX_CREATED;
+        return 0;
+}
+
+void pmx_info_done(struct pmx_info *info)
+{
+        json_decref(info->state);
+        info->state = NULL;
+}
+
+static int pmx_state(struct backend *b, const char *id, json_t **ret, struct pxe **err)
+{
+        struct pmx_info info;
+        json_t *st, *ann;
+        int r;
+
+        if ((r = pmx_info(b, NULL, id, &info, err)) < 0)
+                return r;
+        ann = json_object_get(info.state, "annotations");
+        st = json_pack("{s:s, s:s, s:s, s:I, s:O, s:O, s:O, s:s}", "ociVersion", "1.0.2", "id", id, "status",
+                       pmx_status_name(info.status), "pid",
+                       (json_int_t) (info.status == PMX_STOPPED ? 0 : info.pid), "bundle",
+                       json_object_get(info.state, "bundle"), "rootfs", json_object_get(info.state, "rootfs"),
+                       "created", json_object_get(info.state, "created"), "owner", "");
+        if (st) {
+                /* Where it lives in Proxmox: what an operator looks for in the UI. */
+                json_t *a = json_is_object(ann) ? json_deep_copy(ann) : json_object();
+
+                if (info.vmid)
+                        json_object_set_new(a, "pxcri.io/proxmox-vmid", json_integer(info.vmid));
+                json_object_set_new(st, "annotations", a);
+        }
+        pmx_info_done(&info);
+        if (!st)
+                return pxe_set(err, EIO, "State of %s is incomplete", id);
+        *ret = st;
+        return 0;
+}
+
+static int pmx_list(struct backend *b, json_t **ret, struct pxe **err)
+{
+        json_t *out = json_array();
+        DIR *d = opendir(b->root);
+        struct dirent *de;
+
+        if (!out)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        while (d && (de = readdir(d))) {
+                json_t *st = NULL;
+
+                if (de->d_name[0] == '.' || streq(de->d_name, "templates") ||
+                    pmx_state(b, de->d_name, &st, NULL) < 0)
+                        continue;
+                json_array_append_new(out, st);
+        }
+        if (d)
+                closedir(d);
+        *ret = out;
+        return 0;
+}
+
+static bool pmx_exists(struct backend *b, const char *id)
+{
+        return fs_exists_fmt("%s/%s/state.json", b->root, id) > 0;
+}
+
+/* Signals go to pxcri-init through ctl; without a run directory Proxmox
+ * can only stop (SIGKILL) or shut down (SIGTERM) the container. */
+static int pmx_kill(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        _cleanup_pve_client_ struct pve_client *client = NULL;
+        struct pmx_info info;
+        char *upid = NULL;
+        int sig = backend_parse_signal(c->signal), r;
+
+        if (sig < 0)
+                return pxe_set(err, EINVAL, "Unknown signal \"%s\"", c->signal);
+        if ((r = pmx_info(b, NULL, c->id, &info, err)) < 0)
+                return r;
+        if (info.status == PMX_STOPPED)
+                r = pxe_set(err, ESRCH, "container %s is not running", c->id);
+        else if (info.run)
+                r = pmx_ctl_send(info.run, (unsigned char) sig, err);
+        else if (sig != SIGKILL && sig != SIGTERM)
+                r = pxe_set(err, ENOSYS, "Without a run directory on this host (api transport) pxcri can only "
+                            "stop (SIGKILL) or shut down (SIGTERM) container %s", c->id);
+        else if ((r = pmx_client(b, &client, err)) == 0 &&
+                 (r = pve_action(client, info.vmid, sig == SIGKILL ? PVE_ACTION_STOP : PVE_ACTION_SHUTDOWN,
+                                 &upid, err)) == 0)
+                r = pmx_task_wait(b, client, upid, err);
+        pmx_info_done(&info);
+        if (r < 0)
+                return r;
+        *st = 0;
+        return 0;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void) st;
+        (void) ftw;
+        if ((flag == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT)
+                log_debug("Removing %s: %m", p);
+        return 0;
+}
+
+void pmx_cleanup(struct backend *b, struct pve_client *client, const char *id, unsigned vmid)
+{
+        _cleanup_free_ char *dir = pmx_path(b, id, NULL);
+        _cleanup_pxe_ struct pxe *e = NULL;
+        char *upid = NULL;
+
+        if (vmid && client) {
+                pmx_cleanup_stop(b, client, vmid);
+                if (pve_destroy(client, vmid, true, &upid, &e) < 0 || pmx_task_wait(b, client, upid, &e) < 0)
+                        if (e->code != ENOENT)
+                                log_warn("Container %s: %s (remove it in Proxmox by hand)", id, e->msg);
+        }
+        if (dir)
+                nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+static void wait_waiter_gone(const struct pmx_info *info)
+{
+        long long start = json_integer_value(json_object_get(info->state, "waiter_start"));
+        struct timespec ms = { 0, 1000000 };
+
+        for (int i = 0; info->pid > 0 && i < WAITER_GONE_MS && backend_proc_start_time(info->pid) == start; i++)
+                nanosleep(&ms, NULL);
+}
+
+static int pmx_delete(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        _cleanup_pve_client_ struct pve_client *client = NULL;
+        struct pmx_info info;
+        int r;
+
+        if ((r = pmx_info(b, NULL, c->id, &info, err)) < 0)
+                return r;
+        if ((info.status == PMX_RUNNING || info.status == PMX_PAUSED) && !c->force) {
+                r = pxe_set(err, EBUSY, "cannot delete container %s that is %s (use --force)", c->id,
+                            pmx_status_name(info.status));
+                pmx_info_done(&info);
+                return r;
+        }
+        if ((r = pmx_client(b, &client, err)) < 0) {
+                pmx_info_done(&info);
+                return r;
+        }
+        /* Stopping the container ends pxcri-init and with it the waiter,
+         * which relays the last output before the run directory goes. */
+        pmx_cleanup_stop(b, client, info.vmid);
+        wait_waiter_gone(&info);
+        pmx_cleanup(b, client, c->id, info.vmid);
+        pmx_info_done(&info);
+        *st = 0;
+        return 0;
+}
+
+void pmx_cleanup_stop(struct backend *b, struct pve_client *client, unsigned vmid)
+{
+        _cleanup_pxe_ struct pxe *e = NULL;
+        struct pve_status st;
+        char *upid = NULL;
+
+        if (vmid && pve_status(client, vmid, &st, &e) == 0 && streq(st.status, "running") &&
+            pve_action(client, vmid, PVE_ACTION_STOP, &upid, &e) == 0)
+                pmx_task_wait(b, client, upid, &e);
+        if (e)
+                log_debug("%s", e->msg);
+}
+
+/* pxcri-init --exec: the process file in the run directory, then pct exec. */
+static int pmx_exec(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        _cleanup_pve_client_ struct pve_client *client = NULL;
+        _cleanup_free_ char *records = NULL, *host = NULL, *inside = NULL;
+        json_auto_t *process = NULL;
+        struct pmx_info info;
+        size_t len = 0;
+        int r;
+
+        if (c->tty)
+                return pxe_set(err, ENOSYS, "exec --tty: the proxmox backend has no terminals yet");
+        if (c->detach)
+                return pxe_set(err, ENOSYS, "exec --detach: the proxmox backend runs exec in the foreground only");
+        if ((r = pmx_exec_process(b, c->id, c, &process, err)) < 0)
+                return r;
+        if ((r = pmx_info(b, NULL, c->id, &info, err)) < 0)
+                return r;
+        if (info.status != PMX_RUNNING)
+                r = pxe_set(err, EINVAL, "cannot exec in container %s that is %s", c->id, pmx_status_name(info.status));
+        else if (!info.run)
+                r = pxe_set(err, ENOSYS, "exec needs the run directory on this host; container %s has none "
+                            "(api transport)", c->id);
+        else if ((r = pmx_process_records(process, &records, &len, err)) == 0 &&
+                 (r = pmx_exec_files(info.run, records, len, &host, &inside, err)) == 0 &&
+                 (r = pmx_client(b, &client, err)) == 0) {
+                const char *argv[] = { PMX_INIT_PATH, "--exec", inside, NULL };
+
+                r = pve_exec(client, info.vmid, argv, st, err);
+        }
+        if (host) {
+                char *p = NULL;
+
+                if (asprintf(&p, "%s.process", host) >= 0)
+                        unlink(p);
+                free(p);
+        }
+        pmx_info_done(&info);
+        return r;
+}
+
+static int pmx_pause_resume(struct backend *b, const struct backend_call *c, bool pause, struct pxe **err)
+{
+        _cleanup_pve_client_ struct pve_client *client = NULL;
+        struct pmx_info info;
+        char *upid = NULL;
+        int r;
+
+        if ((r = pmx_info(b, NULL, c->id, &info, err)) < 0)
+                return r;
+        if (info.status != (pause ? PMX_RUNNING : PMX_PAUSED))
+                r = pxe_set(err, EINVAL, "cannot %s container %s that is %s", pause ? "pause" : "resume", c->id,
+                            pmx_status_name(info.status));
+        else if ((r = pmx_client(b, &client, err)) == 0 &&
+                 (r = pve_action(client, info.vmid, pause ? PVE_ACTION_SUSPEND : PVE_ACTION_RESUME, &upid, err)) == 0 &&
+                 (r = pmx_task_wait(b, client, upid, err)) == 0) {
+                json_object_set_new(info.state, "paused", json_boolean(pause));
+                r = pmx_save_state(b, c->id, info.state, err);
+        }
+        pmx_info_done(&info);
+        return r;
+}
+
+static int pmx_pause(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        *st = 0;
+        return pmx_pause_resume(b, c, true, err);
+}
+
+static int pmx_resume(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        *st = 0;
+        return pmx_pause_resume(b, c, false, err);
+}
+
+static int pmx_check(struct backend *b, struct pxe **err)
+{
+        _cleanup_pve_client_ struct pve_client *client = NULL;
+
+        /* The configuration and, for pct, the binary; nothing is sent yet. */
+        if (pve_client_new(&b->cfg->proxmox, &client, err) < 0)
+                return -pxe_code(err, EINVAL);
+        if (!b->path)
+                b->path = backend_find_init();
+        if (!b->path)
+                return pxe_set(err, ENOENT, "pxcri-init not found (it goes into every Proxmox template)");
+        return 0;
+}
+
+static int pmx_version(struct backend *b, char **ret, struct pxe **err)
+{
+        _cleanup_pve_client_ struct pve_client *client = NULL;
+        _cleanup_free_ char *v = NULL;
+
+        if (b->cfg->proxmox.transport == PROXMOX_TRANSPORT_PCT)
+                return (*ret = strdup("Proxmox VE through pct")) ? 0 : pxe_set(err, ENOMEM, "Out of memory");
+        if (pmx_client(b, &client, err) < 0 || pve_version(client, &v, err) < 0)
+                return -pxe_code(err, EIO);
+        if (asprintf(ret, "Proxmox VE %s through the REST API", v) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        return 0;
+}
+
+static int pmx_features(struct backend *b, json_t **ret, struct pxe **err)
+{
+        json_t *j = json_pack("{s:s, s:s, s:[], s:{s:[s,s,s,s,s,s]}}", "ociVersionMin", "1.0.0", "ociVersionMax",
+                              "1.0.2", "hooks", "linux", "namespaces", "pid", "network", "mount", "ipc", "uts",
+                              "user");
+
+        if (!j)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        *ret = j;
+        return 0;
+}
+
+const struct backend_ops backend_proxmox_ops = {
+        .check = pmx_check,
+        .create = pmx_create,
+        .run = pmx_run,
+        .start = pmx_start,
+        .kill = pmx_kill,
+        .delete = pmx_delete,
+        .exec = pmx_exec,
+        .pause = pmx_pause,
+        .resume = pmx_resume,
+        .state = pmx_state,
+        .list = pmx_list,
+        .exists = pmx_exists,
+        .features = pmx_features,
+        .version = pmx_version,
+};
