@@ -53,6 +53,26 @@ def free_port():
     return port
 
 
+def install_template(state, name=TEMPLATE.split("/", 1)[1]):
+    """The double's containers are real LXC: its `local` storage gets a tiny
+    template (busybox-static; /sbin/init sleeps) under the name the tests use."""
+    root = tempfile.mkdtemp(prefix="pxt-tmpl-")
+    try:
+        for sub in ("bin", "sbin", "etc", "proc", "sys", "dev", "tmp"):
+            os.mkdir(os.path.join(root, sub))
+        shutil.copy2("/bin/busybox", os.path.join(root, "bin", "busybox"))
+        for applet in ("sh", "sleep"):
+            os.symlink("busybox", os.path.join(root, "bin", applet))
+        with open(os.path.join(root, "sbin", "init"), "w") as f:
+            f.write("#!/bin/sh\nexec sleep 3600\n")
+        os.chmod(os.path.join(root, "sbin", "init"), 0o755)
+        subprocess.run(["tar", "--zstd", "--numeric-owner", "-cf",
+                        os.path.join(state, "storage", "local", "template", "cache", name), "-C", root, "."],
+                       check=True)
+    finally:
+        shutil.rmtree(root)
+
+
 class Double:
     def __init__(self, d, name, cert, key):
         self.state = os.path.join(d, name + "-state")
@@ -85,6 +105,7 @@ def env():
     cert, key, fp = make_cert(d, "pve")
     _, _, other_fp = make_cert(d, "other")
     dbl = Double(d, "pve1", cert, key)
+    install_template(dbl.state)
     bindir = os.path.join(d, "bin")
     os.mkdir(bindir)
     os.symlink(FAKE_PCT, os.path.join(bindir, "pct"))
@@ -142,7 +163,7 @@ TRANSPORTS = [api_cfg, pct_cfg]
 
 @pytest.mark.parametrize("cfg", TRANSPORTS, ids=["api", "pct"])
 def test_lifecycle(env, cfg):
-    res = ok(run(env, cfg(env), "lifecycle", TEMPLATE, NET0, "rootfs=local-lvm:4", "hostname=pxt1", "memory=256"))
+    res = ok(run(env, cfg(env), "lifecycle", TEMPLATE, NET0, "rootfs=local-zfs:4", "hostname=pxt1", "memory=256"))
     f = facts(res.stdout)
     vmid = int(dict(f)["vmid"])
     assert LO <= vmid <= HI
@@ -398,7 +419,10 @@ def test_double_template_clone_and_storage(env):
     assert st == 200 and wait_task(env, ans["data"]) == "OK"
     st, reason, _ = api(env, "POST", "/nodes/pve1/lxc/1090/status/start")
     assert st == 500 and "is a template" in reason
-    st, _, ans = api(env, "POST", "/nodes/pve1/lxc/1090/clone", {"newid": "1091", "hostname": "clone1"})
+    # a template on dir storage (`local`) has no linked clones: a full one
+    st, reason, _ = api(env, "POST", "/nodes/pve1/lxc/1090/clone", {"newid": "1091"})
+    assert st == 500 and "Linked clone feature" in reason
+    st, _, ans = api(env, "POST", "/nodes/pve1/lxc/1090/clone", {"newid": "1091", "hostname": "clone1", "full": "1"})
     assert st == 200 and ":vzclone:1090:" in ans["data"] and wait_task(env, ans["data"]) == "OK"
     assert api(env, "GET", "/nodes/pve1/lxc/1091/config")[2]["data"]["hostname"] == "clone1"
     boundary = "pxtboundary"

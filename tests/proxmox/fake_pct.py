@@ -8,9 +8,16 @@ operations run their task to the end before returning; a failed task or a
 refused request prints the error on stderr and exits 255; a parameter error
 prints Proxmox's "400 Parameter verification failed." and the errors.
 
-    pct create VMID OSTEMPLATE [--opt value ...]    pct start|stop|shutdown|destroy|template VMID
+    pct create VMID OSTEMPLATE [--opt value ...]    pct start|stop|suspend|resume|destroy|template VMID
+    pct shutdown VMID [--timeout S] [--forceStop 1]    pct destroy VMID [--force 1] [--purge 1]
     pct status VMID    pct config VMID    pct list    pct set VMID --opt value
-    pct clone VMID NEWID [--hostname H]    pct exec VMID -- CMD..."""
+    pct clone VMID NEWID [--full 0|1] [--hostname H] [--storage S]    pct exec VMID -- CMD...
+
+Containers are the double's real LXC containers (pve_model): OSTEMPLATE may
+also be an absolute path to a tarball (pct runs as root@pam); status and list
+ask LXC; `pct exec` runs the command in the container with
+`lxc-attach -n VMID -P LXCPATH --clear-env -- CMD...`, stdio inherited, and
+exits with the command's exit code ("CT VMID not running", 255, if stopped)."""
 
 import os
 import subprocess
@@ -86,19 +93,22 @@ def cmd_list(st):
         print("%-10s %-10s %-12s %-20s" % ("VMID", "Status", "Lock", "Name"))
         for v in sorted(d["cts"], key=int):
             ct = d["cts"][v]
-            print("%-10s %-10s %-12s %-20s" % (v, ct["status"], ct.get("lock", ""),
+            print("%-10s %-10s %-12s %-20s" % (v, pm.real_status(st, v, ct), ct.get("lock", ""),
                                                 ct["config"].get("hostname", "")))
 
 
 def cmd_exec(st, argv):
     if "--" not in argv or argv.index("--") != 1:
         usage_error("400 not enough arguments\npct exec <vmid> [<extra-args>]")
-    with st as d:
+    if len(argv) < 3:
+        usage_error("400 not enough arguments\npct exec <vmid> [<extra-args>]")
+    with st:
         ct = pm.get_ct(st, argv[0])
-        if ct["status"] != "running":
+        if pm.real_status(st, argv[0], ct) != "running":
             raise pm.PveError(500, "CT %s not running" % argv[0])
-    # The double has no container to enter: the command runs on the host.
-    sys.exit(subprocess.call(argv[2:]))
+        lxcpath = st.lxcpath
+    sys.stdout.flush()
+    sys.exit(subprocess.call(["lxc-attach", "-n", argv[0], "-P", lxcpath, "--clear-env", "--"] + argv[2:]))
 
 
 def run(st, schema, cmd, argv):
@@ -113,11 +123,11 @@ def run(st, schema, cmd, argv):
     params["node"] = st.node
     _, info, _ = schema.match(method, path.replace("{node}", st.node).replace("{vmid}", params["vmid"]))
     schema.validate(info, params)
-    with st as d:
+    with st:
         if cmd == "create":
             u = pm.op_create(st, params, USER)
         elif cmd in ("start", "stop", "shutdown", "suspend", "resume"):
-            u = pm.op_action(st, params["vmid"], cmd, USER)
+            u = pm.op_action(st, params["vmid"], cmd, USER, params)
         elif cmd == "destroy":
             u = pm.op_destroy(st, params["vmid"], params, USER)
         elif cmd == "template":

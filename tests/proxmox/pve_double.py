@@ -9,15 +9,29 @@ the --token-ro token on anything beyond auditing), and answered in Proxmox's
 shapes ({"data": ...}, UPIDs, task status and log).  Long operations become
 tasks that end after a delay (asynchronously, see pve_model.State).
 
+Containers are real LXC containers (see pve_model: storages `local` and
+`local-zfs` as directories under the state, templates really extracted,
+start runs lxc-start, status asks lxc-info); only the control plane is
+simulated.  Not modelled: networks (lxc.net.0.type = empty), real storage
+drivers, exec (the API has none; the fake pct has `pct exec`).
+
+Endpoints: version, nodes, cluster/nextid, cluster/resources, lxc index,
+create, config get/set, status/current and start|stop|shutdown|suspend|resume,
+destroy, template, clone, feature, tasks status/log, storage content
+(list, allocate, delete) and upload (multipart, vztmpl into
+<state>/storage/<id>/template/cache/).
+
     pve_double.py --state DIR --cert C --key K --token 'root@pam!pxcri=S' [--port N] [--port-file F]
 
 Faults (also at run time: POST /_control with a JSON object, no auth):
   task_delay  seconds a task runs (default 0.2)     fail_task  exitstatus of every task ("" = off)
   taken       VMIDs another node holds: hidden from nextid/resources, create fails
   down        true: close every connection without an answer (a dead host)
-Stop it by PID (SIGTERM)."""
+  bridges     the node's bridges (default ["vmbr0"]); a netN on another one fails start
+Stop it by PID (SIGTERM): it stops its LXC containers (pve_model.cleanup_all)."""
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -99,7 +113,9 @@ class Api:
         if key == "GET /nodes/{node}/lxc/{vmid}/status/current":
             return pm.status_current(st, p["vmid"])
         if tmpl.startswith("/nodes/{node}/lxc/{vmid}/status/") and method == "POST":
-            return pm.op_action(st, p["vmid"], tmpl.rsplit("/", 1)[1], user)
+            return pm.op_action(st, p["vmid"], tmpl.rsplit("/", 1)[1], user, p)
+        if key == "GET /nodes/{node}/lxc/{vmid}/feature":
+            return pm.feature(st, p["vmid"], p["feature"])
         if key == "DELETE /nodes/{node}/lxc/{vmid}":
             return pm.op_destroy(st, p["vmid"], p, user)
         if key == "POST /nodes/{node}/lxc/{vmid}/template":
@@ -115,9 +131,13 @@ class Api:
             start, limit = int(p.get("start", 0)), int(p.get("limit", 50))
             return [{"n": i + 1, "t": line} for i, line in enumerate(t["log"])][start:start + limit]
         if key == "GET /nodes/{node}/storage/{storage}/content":
-            return [v for v in d.setdefault("volumes", []) if v["volid"].startswith(p["storage"] + ":")
-                    and p.get("content") in (None, v["content"]) and p.get("vmid") in (None, v.get("vmid"))]
+            return pm.storage_content(st, p["storage"], p.get("content"), p.get("vmid"))
+        if key == "GET /nodes/{node}/storage/{storage}/content/{volume}":
+            return pm.volume_info(st, p["storage"], p["volume"])
+        if key == "DELETE /nodes/{node}/storage/{storage}/content/{volume}":
+            return pm.delete_volume(st, p["storage"], p["volume"], user)
         if key == "POST /nodes/{node}/storage/{storage}/content":
+            st.storage(p["storage"])
             volid = "%s:%s" % (p["storage"], p["filename"])
             if any(v["volid"] == volid for v in d.setdefault("volumes", [])):
                 raise pm.PveError(500, "volume '%s' already exists" % volid)
@@ -148,27 +168,85 @@ class Api:
             out["exitstatus"] = t["exitstatus"]
         return out
 
+    @staticmethod
+    def multipart(body, ctype):
+        """Fields of a multipart/form-data body: {name: str} for plain fields,
+        {name: (filename, memoryview)} for files; binary-safe, no copies of
+        the file data."""
+        m = re.search(r'boundary="?([^";]+)"?', ctype)
+        if not m:
+            raise pm.PveError(400, "Parameter verification failed.", {"body": "no multipart boundary"})
+        delim = b"--" + m.group(1).encode()
+        view = memoryview(body)
+        fields = {}
+        pos = body.find(delim)
+        while pos >= 0:
+            pos += len(delim)
+            if body[pos:pos + 2] == b"--":
+                break
+            head_end = body.find(b"\r\n\r\n", pos)
+            if head_end < 0:
+                break
+            head = body[pos:head_end].decode(errors="replace")
+            start = head_end + 4
+            end = body.find(b"\r\n" + delim, start)
+            if end < 0:
+                break
+            nm = re.search(r'\bname="([^"]*)"', head)
+            fn = re.search(r'\bfilename="([^"]*)"', head)
+            if nm:
+                if fn:
+                    fields[nm.group(1)] = (fn.group(1), view[start:end])
+                else:
+                    fields[nm.group(1)] = body[start:end].decode(errors="replace")
+            pos = end + 2
+        return fields
+
     def upload(self, path, body, auth_header, ctype):
-        """POST /nodes/{node}/storage/{storage}/upload (multipart): records the volume."""
+        """POST /nodes/{node}/storage/{storage}/upload (multipart): stores the
+        file in the storage's template/cache (content vztmpl) and answers a task."""
         user, level = self.auth(auth_header)
         tmpl, info, pathp = self.schema.match("POST", path)
+        raw = self.multipart(body, ctype)
+        data = None
         fields = {}
-        boundary = ctype.split("boundary=")[-1].strip('"').encode()
-        for part in body.split(b"--" + boundary):
-            head, _, data = part.partition(b"\r\n\r\n")
-            if b'name="' in head:
-                name = head.split(b'name="')[1].split(b'"')[0].decode()
-                if name != "filename":
-                    fields[name] = data[:-2].decode(errors="replace")
-                else:
-                    fields[name] = head.split(b'filename="')[1].split(b'"')[0].decode()
+        for k, v in raw.items():
+            if isinstance(v, tuple):
+                # Proxmox's REST handler: the file part's name is "filename"
+                fields["filename"] = fields.get("filename") or v[0]
+                data = v[1]
+            else:
+                fields[k] = v
         allp = dict(fields, **pathp)
         self.schema.validate(info, allp)
         self.check_perm("POST", info, allp, level)
+        if data is None:
+            raise pm.PveError(500, "upload failed: no file data")
         with self.state as d:
-            volid = "%s:%s/%s" % (pathp["storage"], fields["content"], fields["filename"])
-            d.setdefault("volumes", []).append({"volid": volid, "content": fields["content"], "format": "tzst"})
-            return self.state.new_task("imgcopy", "", user, ["none", 0], ["upload of %s" % volid])
+            if "node" in pathp and pathp["node"] not in d["nodes"]:
+                raise pm.PveError(500, "no such cluster node '%s'" % pathp["node"])
+            if fields["content"] != "vztmpl":
+                self.state.storage(pathp["storage"])
+                raise pm.PveError(500, "storage '%s' does not support '%s' content" % (
+                    pathp["storage"], fields["content"]))
+            name = re.sub(r"[^-_.a-zA-Z0-9]", "_", os.path.basename(fields["filename"]))  # normalized
+            dest = pm.template_file(self.state, pathp["storage"], name)
+            if os.path.exists(dest):
+                raise pm.PveError(500, "file '%s' already exists" % dest)
+            algo = fields.get("checksum-algorithm")
+            if algo and hashlib.new(algo, data).hexdigest() != fields.get("checksum", "").lower():
+                # pve-storage checks the upload before it moves the file in place
+                raise pm.PveError(500, "checksum mismatch: got '%s' != expected '%s'" % (
+                    hashlib.new(algo, data).hexdigest(), fields.get("checksum")))
+            tmp = dest + ".part"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, dest)
+            volid = "%s:vztmpl/%s" % (pathp["storage"], name)
+            return self.state.new_task("imgcopy", "", user, ["none", 0],
+                                       ["starting file import from: %s" % fields["filename"],
+                                        "target file: %s" % dest, "file size is: %d" % len(data),
+                                        "upload of %s" % volid])
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -208,7 +286,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if not url.path.startswith("/api2/json/"):
             return self._answer(501, "Unsupported format", {"data": None})
-        path = urllib.parse.unquote(url.path[len("/api2/json"):]).rstrip("/")
+        path = url.path[len("/api2/json"):].rstrip("/")  # decoded per component (Schema.match)
         auth = self.headers.get("Authorization")
         ctype = self.headers.get("Content-Type", "")
         try:
@@ -266,7 +344,11 @@ def main():
         with open(args.port_file + ".tmp", "w") as f:
             f.write(str(srv.server_address[1]))
         os.replace(args.port_file + ".tmp", args.port_file)
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    def stop(*_a):
+        pm.cleanup_all(args.state)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     srv.serve_forever()
 
 

@@ -2,13 +2,79 @@
 pct (fake_pct.py): schema validation from tests/fixtures/pve-api-lxc.json and
 the cluster state, kept as JSON in a state directory so both see one cluster.
 
+Only the control plane is simulated: containers are real LXC containers on
+this machine (liblxc tools: lxc-start, lxc-stop, lxc-info, lxc-attach,
+lxc-freeze, lxc-unfreeze), so `start` really runs the container's init.
+
+State layout (<state> is the state directory):
+  state.json, state.lock        the cluster (flock'd); older states are upgraded
+                                in place (new keys only)
+  storage/local/                dir storage, content vztmpl,rootdir, no linked clones
+    template/cache/<file>       CT templates (volid "local:vztmpl/<file>")
+    images/<vmid>/vm-<vmid>-disk-<n>       volumes (directories; volid
+                                           "local:<vmid>/vm-<vmid>-disk-<n>")
+  storage/local-zfs/            zfspool storage, content rootdir, linked clones
+    images/<vmid>/subvol-<vmid>-disk-<n>   volid "local-zfs:subvol-<vmid>-disk-<n>"
+    images/<vmid>/base-<vmid>-disk-<n>     after `template`
+    linked clone N of template T: images/N/subvol-N-disk-0, volid
+    "local-zfs:base-T-disk-0/subvol-N-disk-0" (a cp -a --reflink=auto copy:
+    the double has no real ZFS)
+  lxcpath: <state>/lxc, or /run/pxt-pve-<hash> when that would be longer than
+  48 characters (LXC's socket paths); recorded in state.json as "lxcpath",
+  removed by cleanup_all().
+  Unprivileged containers run as host uid 100000: the state directory and
+  its parents (and bind-mount sources' parents) must be searchable by it
+  (the storage directories are 0711); otherwise start fails saying which.
+  <lxcpath>/<vmid>/config, <lxcpath>/<vmid>/lxc.log
+
+Operations (the same for both front ends; real work is done when the request
+is accepted, under the state lock, and the task ends after faults.task_delay):
+  create    ostemplate "STORAGE:vztmpl/FILE" must exist (root@pam: an absolute
+            path too); rootfs/mpN "STORAGE:SIZE" allocate volume directories;
+            the archive is extracted with tar (compression by tar); with
+            unprivileged=1 uids/gids are shifted by 100000.  A failed create
+            leaves nothing.
+  start     writes <lxcpath>/<vmid>/config and runs lxc-start -d:
+            hostname -> lxc.uts.name, rootfs -> lxc.rootfs.path = dir:<volume>,
+            entrypoint (default /sbin/init) -> lxc.init.cmd, env (NUL-separated)
+            -> lxc.environment, mpN -> lxc.mount.entry bind (create=dir|file,
+            ro), memory/swap -> lxc.cgroup.memory.{limit,memsw.limit}_in_bytes
+            (v1 memory controller only), unprivileged=1 -> lxc.idmap u/g 0
+            100000 65536, netN: the bridge must be in faults.bridges (default
+            ["vmbr0"]) else the task fails; inside, lxc.net.0.type = empty (the
+            double does not wire networks).  lxc-start failing fails the task
+            with the tail of lxc.log.
+  status    the real one: when the model says running, lxc-info -s is asked
+            (once per container looked at); a container whose init exited is
+            "stopped" from then on.
+  stop      lxc-stop -k.   shutdown: lxc.signal.halt (SIGPWR) to init, the task
+            waits up to `timeout` (60) for the container to stop, then kills it
+            with forceStop=1 or fails.   suspend/resume: lxc-freeze/unfreeze
+            (status stays "running", status/current says qmpstatus "paused").
+  destroy   refused while running unless force (then lxc-stop -k); removes the
+            volume directories, the LXC directory and the config.
+  template  on local-zfs the volumes become base-<vmid>-disk-<n>.
+  clone     a normal CT: always a full copy; a template: linked unless full=1;
+            linked needs local-zfs ("Linked clone feature for 'VOLID' is not
+            available" otherwise); full copies to `storage` if given.
+
+Not modelled: networks (no veth, no bridge), real storage drivers (ZFS, LVM,
+quotas, sizes), snapshots, backups, migration, HA, exec through the API (it
+has none; the fake pct exec runs lxc-attach).
+
 Python 3 standard library only (runs under /usr/bin/python3)."""
 
 import fcntl
+import hashlib
 import json
 import os
 import re
+import shutil
+import signal
+import subprocess
+import threading
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCHEMA_PATH = os.path.join(os.path.dirname(HERE), "fixtures", "pve-api-lxc.json")
@@ -121,7 +187,9 @@ class Schema:
             if m:
                 if method not in e["info"]:
                     raise PveError(501, "Method '%s %s' not implemented" % (method, path))
-                return e["path"], e["info"][method], m.groupdict()
+                # path components are matched before they are decoded
+                # (a volume id "local:vztmpl/x" comes as local%3Avztmpl%2Fx)
+                return e["path"], e["info"][method], {k: urllib.parse.unquote(v) for k, v in m.groupdict().items()}
         raise PveError(501, "Method '%s /api2/json%s' not implemented" % (method, path))
 
     @staticmethod
@@ -156,25 +224,61 @@ class Schema:
 
 # ---- state ----
 
+DEFAULT_STORAGES = {
+    "local": {"type": "dir", "content": "vztmpl,rootdir", "linked_clone": False},
+    "local-zfs": {"type": "zfspool", "content": "rootdir", "linked_clone": True},
+}
+DEFAULT_BRIDGES = ["vmbr0"]
+UNPRIV_SHIFT = 100000
+UNPRIV_COUNT = 65536
+LXCPATH_MAX = 48
+
+
 def upid(node, pid, starttime, ttype, vmid, user):
     return "UPID:%s:%08X:%08X:%08X:%s:%s:%s:" % (node, pid, pid * 7 % 0xFFFFFF, starttime, ttype, vmid, user)
+
+
+def default_lxcpath(directory):
+    p = os.path.join(os.path.abspath(directory), "lxc")
+    if len(p) <= LXCPATH_MAX:
+        return p
+    return "/run/pxt-pve-" + hashlib.sha1(os.path.realpath(directory).encode()).hexdigest()[:12]
 
 
 class State:
     """The cluster, in <dir>/state.json under an flock; faults in the same file."""
 
     def __init__(self, directory, node="pve1"):
-        self.dir = directory
-        self.path = os.path.join(directory, "state.json")
-        self.lock_path = os.path.join(directory, "state.lock")
+        self.dir = os.path.abspath(directory)
+        self.path = os.path.join(self.dir, "state.json")
+        self.lock_path = os.path.join(self.dir, "state.lock")
         self.node = node
-        os.makedirs(directory, exist_ok=True)
+        self._threads = threading.Lock()
+        self._lock = None
+        os.makedirs(self.dir, exist_ok=True)
         if not os.path.exists(self.path):
             self._write(self._empty())
+        with self:
+            pass  # upgrades an older state, makes the storage directories
 
     def _empty(self):
         return {"nodes": [self.node], "cts": {}, "tasks": {}, "next_pid": 4000,
-                "faults": {"task_delay": 0.2, "fail_task": None, "taken": [], "down": False}}
+                "faults": {"task_delay": 0.2, "fail_task": None, "taken": [], "down": False,
+                           "bridges": list(DEFAULT_BRIDGES)}}
+
+    def _upgrade(self, d):
+        """New keys of the state, added to states written by older doubles."""
+        d.setdefault("storages", json.loads(json.dumps(DEFAULT_STORAGES)))
+        d["faults"].setdefault("bridges", list(DEFAULT_BRIDGES))
+        d.setdefault("lxcpath", default_lxcpath(self.dir))
+        for sid in d["storages"]:
+            p = self.storage_dir(sid)
+            if not os.path.isdir(p):
+                os.makedirs(os.path.join(p, "images"), mode=0o711)
+                if "vztmpl" in d["storages"][sid]["content"]:
+                    os.makedirs(os.path.join(p, "template", "cache"))
+                for q in (os.path.join(self.dir, "storage"), p, os.path.join(p, "images")):
+                    os.chmod(q, 0o711)  # unprivileged CTs (uid 100000) walk to their rootfs
 
     def _write(self, d):
         tmp = self.path + ".tmp"
@@ -183,35 +287,86 @@ class State:
         os.replace(tmp, self.path)
 
     def __enter__(self):
-        self._lock = open(self.lock_path, "w")
-        fcntl.flock(self._lock, fcntl.LOCK_EX)
-        with open(self.path) as f:
-            self.d = json.load(f)
-        self._finish_tasks()
+        # The double's threads share this object: they take turns (the
+        # thread lock) before taking the flock other processes respect.
+        self._threads.acquire()
+        try:
+            self._lock = open(self.lock_path, "w")
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
+            with open(self.path) as f:
+                self.d = json.load(f)
+            self._upgrade(self.d)
+            self._finish_tasks()
+        except BaseException:
+            if getattr(self, "_lock", None):
+                self._lock.close()
+            self._threads.release()
+            raise
         return self.d
 
     def __exit__(self, *exc):
-        if exc[0] is None:
-            self._write(self.d)
-        self._lock.close()
+        try:
+            if exc[0] is None:
+                self._write(self.d)
+        finally:
+            self._lock.close()
+            self._lock = None
+            self._threads.release()
+
+    # ---- paths ----
+
+    def storage_dir(self, sid):
+        return os.path.join(self.dir, "storage", sid)
+
+    @property
+    def lxcpath(self):
+        return self.d["lxcpath"]
+
+    def storage(self, sid):
+        s = self.d["storages"].get(sid)
+        if s is None:
+            raise PveError(500, "storage '%s' does not exist" % sid)
+        return s
+
+    def volume_path(self, volid):
+        """The directory of a container volume "STORAGE:[VMID/][base-T-disk-N/]NAME"."""
+        sid, _, rest = volid.partition(":")
+        name = rest.rsplit("/", 1)[-1]
+        m = re.match(r"(?:vm|subvol|base)-(\d+)-disk-\d+$", name)
+        if not m:
+            raise PveError(500, "unable to parse volume name '%s'" % volid)
+        return os.path.join(self.storage_dir(sid), "images", m.group(1), name)
 
     # Tasks end lazily at their end time: asynchronous for every client,
     # whichever process (double or fake pct) looks next.
     def _finish_tasks(self):
         now = time.time()
         for t in self.d["tasks"].values():
-            if t["status"] == "running" and now >= t["end"]:
-                t["status"] = "stopped"
-                if t["fail"]:
-                    t["exitstatus"] = t["fail"]
-                    t["log"].append("TASK ERROR: " + t["fail"])
-                    undo_effect(self.d, t["effect"])
-                else:
-                    apply_effect(self.d, t["effect"])
-                    t["exitstatus"] = "OK"
-                    t["log"].append("TASK OK")
+            if t["status"] != "running" or now < t["end"]:
+                continue
+            w = t.get("wait")
+            if w and not t["fail"]:
+                # shutdown: ends when the container has stopped, or at its deadline
+                if lxc_state(self, w["vmid"]) != "STOPPED":
+                    if now < w["deadline"]:
+                        continue
+                    if w["force"]:
+                        lxc_stop_kill(self, w["vmid"])
+                        t["log"].append("container did not stop in time, killed it")
+                    else:
+                        t["fail"] = "command 'lxc-stop -n %s --timeout %d --nokill' failed: exit code 1" % (
+                            w["vmid"], w["timeout"])
+            t["status"] = "stopped"
+            if t["fail"]:
+                t["exitstatus"] = t["fail"]
+                t["log"].append("TASK ERROR: " + t["fail"])
+                undo_effect(self, t["effect"])
+            else:
+                apply_effect(self, t["effect"])
+                t["exitstatus"] = "OK"
+                t["log"].append("TASK OK")
 
-    def new_task(self, ttype, vmid, user, effect, log):
+    def new_task(self, ttype, vmid, user, effect, log, fail=None, wait=None):
         d = self.d
         d["next_pid"] += 1
         now = int(time.time())
@@ -219,21 +374,27 @@ class State:
         f = d["faults"]
         d["tasks"][u] = {"upid": u, "node": self.node, "pid": d["next_pid"], "pstart": d["next_pid"] * 7 % 0xFFFFFF,
                          "starttime": now, "type": ttype, "id": str(vmid), "user": user, "status": "running",
-                         "end": time.time() + float(f.get("task_delay", 0)), "fail": f.get("fail_task"),
+                         "end": time.time() + float(f.get("task_delay", 0)), "fail": fail or f.get("fail_task"),
                          "effect": effect, "log": list(log)}
+        if wait:
+            d["tasks"][u]["wait"] = wait
         return u
 
 
-def undo_effect(d, eff):
-    """A failed task: a half-created container is removed, others unlocked."""
+def undo_effect(st, eff):
+    """A failed task: a half-created container is removed (with its volumes),
+    others unlocked."""
+    d = st.d
     vmid = str(eff[1])
     if eff[0] == "create":
-        d["cts"].pop(vmid, None)
+        ct = d["cts"].pop(vmid, None)
+        remove_ct_files(st, vmid, ct["config"] if ct else eff[2]["config"])
     elif vmid in d["cts"]:
         d["cts"][vmid].pop("lock", None)
 
 
-def apply_effect(d, eff):
+def apply_effect(st, eff):
+    d = st.d
     kind, vmid = eff[0], str(eff[1])
     ct = d["cts"].get(vmid)
     if kind == "create":
@@ -243,11 +404,303 @@ def apply_effect(d, eff):
     elif kind == "status":
         ct["status"] = eff[2]
         ct.pop("lock", None)
+        if eff[2] == "stopped":
+            ct.pop("paused", None)
+    elif kind == "pause":
+        ct["paused"] = bool(eff[2])
     elif kind == "destroy":
+        lxc_stop_kill(st, vmid)
+        remove_ct_files(st, vmid, ct["config"])
         del d["cts"][vmid]
     elif kind == "template":
+        to_base(st, vmid, ct["config"])
         ct["config"]["template"] = 1
         ct.pop("lock", None)
+
+
+# ---- volumes ----
+
+def _mount_keys(cfg):
+    """rootfs, then mp0, mp1... (disk numbers follow this order)."""
+    mps = sorted((k for k in cfg if re.match(r"^mp\d+$", k)), key=lambda k: int(k[2:]))
+    return (["rootfs"] if "rootfs" in cfg else []) + mps
+
+
+def _volumes(cfg):
+    """(key, volid, rest) of the storage-backed rootfs and mpN of a config."""
+    for k in _mount_keys(cfg):
+        if True:
+            vol, _, rest = str(cfg[k]).partition(",")
+            vol = vol[len("volume="):] if vol.startswith("volume=") else vol
+            if ":" in vol and not vol.startswith("/"):
+                yield k, vol, rest
+
+
+def _content_has(s, what):
+    return what in s["content"].split(",")
+
+
+def _vol_name(st, sid, vmid, n, prefix=None):
+    s = st.storage(sid)
+    if prefix is None:
+        prefix = "subvol" if s["type"] == "zfspool" else "vm"
+    name = "%s-%s-disk-%d" % (prefix, vmid, n)
+    return name if s["type"] == "zfspool" else "%s/%s" % (vmid, name)
+
+
+def _next_disk(st, vmid, cfg):
+    used = set()
+    for _k, vol, _r in _volumes(cfg):
+        m = re.search(r"-disk-(\d+)$", vol)
+        if m:
+            used.add(int(m.group(1)))
+    n = 0
+    while n in used:
+        n += 1
+    return n
+
+
+def allocate_volumes(st, vmid, cfg, keys=None):
+    """rootfs/mpN given as "STORAGE:SIZE" become allocated volume
+    directories (Proxmox's "volume=STORAGE:SIZE" allocation)."""
+    for k in _mount_keys(cfg):
+        if keys is not None and k not in keys:
+            continue
+        vol, _, rest = str(cfg[k]).partition(",")
+        vol = vol[len("volume="):] if vol.startswith("volume=") else vol
+        m = re.match(r"([a-z][a-z0-9\-_.]*):(\d+(\.\d+)?)$", vol)
+        if not m:
+            if ":" in vol and not vol.startswith("/"):
+                sid = vol.split(":", 1)[0]
+                st.storage(sid)
+                if not os.path.isdir(st.volume_path(vol)):
+                    raise PveError(500, "volume '%s' does not exist" % vol)
+            continue
+        sid, size = m.group(1), m.group(2)
+        s = st.storage(sid)
+        if not _content_has(s, "rootdir"):
+            raise PveError(500, "storage '%s' does not support container directories" % sid)
+        volid = "%s:%s" % (sid, _vol_name(st, sid, vmid, _next_disk(st, vmid, cfg)))
+        os.makedirs(st.volume_path(volid))
+        opts = [o for o in rest.split(",") if o and not o.startswith("size=")]
+        cfg[k] = ",".join([volid] + opts + ["size=%sG" % size])
+
+
+def remove_ct_files(st, vmid, cfg):
+    """The volumes a container owns (images/<vmid> on every storage, never a
+    template's base it is linked to) and its LXC directory."""
+    for sid in st.d["storages"]:
+        shutil.rmtree(os.path.join(st.storage_dir(sid), "images", str(vmid)), ignore_errors=True)
+    shutil.rmtree(os.path.join(st.lxcpath, str(vmid)), ignore_errors=True)
+
+
+def to_base(st, vmid, cfg):
+    for k, vol, rest in list(_volumes(cfg)):
+        sid = vol.split(":", 1)[0]
+        s = st.d["storages"].get(sid)
+        name = vol.split(":", 1)[1]
+        if not s or s["type"] != "zfspool" or "/" in name or not name.startswith("subvol-"):
+            continue
+        base = "%s:%s" % (sid, "base-" + name[len("subvol-"):])
+        os.rename(st.volume_path(vol), st.volume_path(base))
+        cfg[k] = ",".join([base] + ([rest] if rest else []))
+
+
+def run_cmd(argv, timeout=60, **kw):
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def extract(archive, dest, unprivileged):
+    """tar (compression detected by tar) into dest, shifting ids like
+    Proxmox for unprivileged containers.  Error text or None."""
+    r = run_cmd(["tar", "-xpf", archive, "--numeric-owner", "-C", dest], timeout=600)
+    if r.returncode != 0:
+        return "command 'tar xpf %s --numeric-owner -C %s' failed: exit code %d\n%s" % (
+            archive, dest, r.returncode, "\n".join(r.stderr.strip().splitlines()[-5:]))
+    if unprivileged:
+        shift_ids(dest, UNPRIV_SHIFT)
+    return None
+
+
+def shift_ids(top, by):
+    def one(p):
+        s = os.lstat(p)
+        os.lchown(p, s.st_uid + by, s.st_gid + by)
+        if not os.path.islink(p) and s.st_mode & 0o7000:
+            os.chmod(p, s.st_mode & 0o7777)  # chown clears setuid/setgid
+    one(top)
+    for root, dirs, files in os.walk(top):
+        for n in dirs + files:
+            one(os.path.join(root, n))
+
+
+def is_true(v):
+    return str(v).lower() in ("1", "true", "yes", "on")
+
+
+# ---- LXC ----
+
+def lxc_state(st, vmid):
+    """RUNNING, STOPPED, FROZEN... from lxc-info (one call)."""
+    if not os.path.exists(os.path.join(st.lxcpath, str(vmid), "config")):
+        return "STOPPED"
+    r = run_cmd(["lxc-info", "-n", str(vmid), "-P", st.lxcpath, "-s", "-H"], timeout=20)
+    out = r.stdout.strip().split()
+    return out[-1] if r.returncode == 0 and out else "STOPPED"
+
+
+def lxc_init_pid(st, vmid):
+    r = run_cmd(["lxc-info", "-n", str(vmid), "-P", st.lxcpath, "-p", "-H"], timeout=20)
+    out = r.stdout.strip().split()
+    return int(out[-1]) if r.returncode == 0 and out and out[-1].isdigit() else None
+
+
+def lxc_stop_kill(st, vmid):
+    state = lxc_state(st, vmid)
+    if state == "STOPPED":
+        return
+    if state == "FROZEN":
+        run_cmd(["lxc-unfreeze", "-n", str(vmid), "-P", st.lxcpath], timeout=20)
+    run_cmd(["lxc-stop", "-n", str(vmid), "-P", st.lxcpath, "-k"], timeout=60)
+
+
+def _memory_v1():
+    return os.path.exists("/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def lxc_config(st, vmid, cfg):
+    """The LXC config of a container, from its Proxmox config."""
+    rootvol = str(cfg["rootfs"]).split(",")[0]
+    rootvol = rootvol[len("volume="):] if rootvol.startswith("volume=") else rootvol
+    rootfs = rootvol if rootvol.startswith("/") else st.volume_path(rootvol)
+    lines = ["# generated by the Proxmox VE double (tests/proxmox/pve_model.py)",
+             "lxc.uts.name = %s" % cfg.get("hostname", "CT%s" % vmid),
+             "lxc.rootfs.path = dir:%s" % rootfs,
+             "lxc.init.cmd = %s" % cfg.get("entrypoint", "/sbin/init"),
+             "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed",
+             "lxc.autodev = 1", "lxc.tty.max = 0", "lxc.pty.max = 16", "lxc.console.path = none",
+             "lxc.signal.halt = SIGPWR",
+             "# networks are not wired by the double: a network namespace with lo only",
+             "lxc.net.0.type = empty"]
+    if "ro=1" in str(cfg["rootfs"]).split(",")[1:]:
+        lines.append("lxc.rootfs.options = ro")
+    for kv in str(cfg.get("env", "")).split("\0"):
+        if kv:
+            lines.append("lxc.environment = %s" % kv)
+    if is_true(cfg.get("unprivileged", 0)):
+        lines += ["lxc.idmap = u 0 %d %d" % (UNPRIV_SHIFT, UNPRIV_COUNT),
+                  "lxc.idmap = g 0 %d %d" % (UNPRIV_SHIFT, UNPRIV_COUNT)]
+    if _memory_v1() and cfg.get("memory"):
+        mem = int(cfg["memory"]) * 1048576
+        lines.append("lxc.cgroup.memory.limit_in_bytes = %d" % mem)
+        if os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"):
+            lines.append("lxc.cgroup.memory.memsw.limit_in_bytes = %d" % (mem + int(cfg.get("swap", 0)) * 1048576))
+    for k in sorted((k for k in cfg if re.match(r"^mp\d+$", k)), key=lambda k: int(k[2:])):
+        parts = str(cfg[k]).split(",")
+        vol = parts[0][len("volume="):] if parts[0].startswith("volume=") else parts[0]
+        opts = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        src = vol if vol.startswith("/") else st.volume_path(vol)
+        target = opts.get("mp", "").lstrip("/")
+        kind = "dir" if os.path.isdir(src) else "file"
+        flags = "bind,create=%s" % kind + (",ro" if is_true(opts.get("ro", 0)) else "")
+        lines.append("lxc.mount.entry = %s %s none %s 0 0" % (src, target, flags))
+    return "\n".join(lines) + "\n"
+
+
+def _bridges(cfg):
+    for k in sorted(cfg):
+        if re.match(r"^net\d+$", k):
+            for part in str(cfg[k]).split(","):
+                if part.startswith("bridge="):
+                    yield part[len("bridge="):]
+
+
+def _unreachable_for_unprivileged(st, cfg):
+    """LXC sets up an unprivileged CT as host uid 100000: the rootfs and bind
+    sources must be reachable by it (a test's mkdtemp directory is 0700)."""
+    for k in _mount_keys(cfg):
+        vol = str(cfg[k]).split(",")[0]
+        vol = vol[len("volume="):] if vol.startswith("volume=") else vol
+        path = vol if vol.startswith("/") else st.volume_path(vol)
+        d = os.path.dirname(os.path.realpath(path))
+        while d != "/":
+            s = os.stat(d)
+            if not (s.st_mode & 0o001 or (s.st_uid == UNPRIV_SHIFT and s.st_mode & 0o100)):
+                return ("unprivileged CT: '%s' is not searchable by host uid %d (needed for %s; chmod o+x)"
+                        % (d, UNPRIV_SHIFT, k))
+            d = os.path.dirname(d)
+    return None
+
+
+def lxc_start(st, vmid, cfg):
+    """Error text (with the tail of the LXC log) or None."""
+    for br in _bridges(cfg):
+        if br not in st.d["faults"].get("bridges", DEFAULT_BRIDGES):
+            return "bridge '%s' does not exist" % br
+    allocate_volumes(st, vmid, cfg)
+    if is_true(cfg.get("unprivileged", 0)):
+        why = _unreachable_for_unprivileged(st, cfg)
+        if why:
+            return why
+    cdir = os.path.join(st.lxcpath, str(vmid))
+    os.makedirs(cdir, exist_ok=True)
+    with open(os.path.join(cdir, "config"), "w") as f:
+        f.write(lxc_config(st, vmid, cfg))
+    log = os.path.join(cdir, "lxc.log")
+    if os.path.exists(log):
+        os.unlink(log)
+    r = run_cmd(["lxc-start", "-n", str(vmid), "-P", st.lxcpath, "-d", "-o", log, "-l", "INFO"], timeout=60)
+    if r.returncode == 0:
+        return None
+    tail = []
+    if os.path.exists(log):
+        with open(log, errors="replace") as f:
+            lines = f.read().splitlines()
+        # the tail of the log, its errors first (the end is mostly cleanup)
+        tail = [ln for ln in lines if " ERROR " in ln][:10] + lines[-5:]
+    return "\n".join(tail + [r.stderr.strip(), "startup for container '%s' failed" % vmid])
+
+
+def real_status(st, vmid, ct):
+    """The model's status, corrected by LXC when the model says running."""
+    if ct["status"] == "running" and lxc_state(st, vmid) == "STOPPED":
+        ct["status"] = "stopped"
+        ct.pop("paused", None)
+    return ct["status"]
+
+
+def cleanup_all(state_dir):
+    """Stops every LXC container of the double's state and removes a short
+    lxcpath outside the state directory; the model marks them stopped."""
+    st = State.__new__(State)
+    st._threads = threading.Lock()
+    st._lock = None
+    st.dir = os.path.abspath(state_dir)
+    st.path = os.path.join(st.dir, "state.json")
+    st.lock_path = os.path.join(st.dir, "state.lock")
+    st.node = "pve1"
+    if not os.path.exists(st.path):
+        return
+    with open(st.path) as f:
+        d = json.load(f)
+    st.d = d
+    lxcpath = d.get("lxcpath") or default_lxcpath(st.dir)
+    if os.path.isdir(lxcpath):
+        for name in os.listdir(lxcpath):
+            if os.path.exists(os.path.join(lxcpath, name, "config")):
+                try:
+                    lxc_stop_kill(st, name)
+                except (OSError, subprocess.SubprocessError):
+                    pass
+        if not lxcpath.startswith(st.dir + "/"):
+            shutil.rmtree(lxcpath, ignore_errors=True)
+    try:
+        with st as d:
+            for ct in d["cts"].values():
+                ct["status"] = "stopped"
+                ct.pop("paused", None)
+    except (OSError, ValueError):
+        pass
 
 
 def ct_config_from_params(params, node):
@@ -255,13 +708,8 @@ def ct_config_from_params(params, node):
                                                           "ssh-public-keys", "start", "force", "restore",
                                                           "unique", "pool", "ignore-unpack-errors")}
     storage = params.get("storage", "local")
-    if "rootfs" in cfg:
-        vol = cfg["rootfs"].split(",")[0]
-        m = re.match(r"([a-z][a-z0-9\-_.]*):(\d+(\.\d+)?)$", vol)
-        if m:
-            cfg["rootfs"] = "%s:vm-%s-disk-0,size=%sG" % (m.group(1), params["vmid"], m.group(2))
-    else:
-        cfg["rootfs"] = "%s:vm-%s-disk-0,size=4G" % (storage, params["vmid"])
+    if "rootfs" not in cfg:
+        cfg["rootfs"] = "%s:4" % storage
     cfg.setdefault("hostname", "CT%s" % params["vmid"])
     cfg.setdefault("arch", "amd64")
     cfg.setdefault("memory", 512)
@@ -297,6 +745,26 @@ def check_host_paths_update(params, user):
             raise PveError(403, "Permission check failed (mount point type bind is only allowed for root@pam)")
 
 
+def template_path(st, tmpl, user, vmid):
+    """The file of an ostemplate: "STORAGE:vztmpl/FILE", or (root@pam) a path."""
+    if tmpl.startswith("/"):
+        if user != "root@pam":
+            raise PveError(500, "Only root can pass arbitrary filesystem paths.")
+        if not os.path.isfile(tmpl):
+            raise PveError(500, "unable to create CT %s - template file '%s' does not exist" % (vmid, tmpl))
+        return tmpl
+    if not re.match(r"[a-z][a-z0-9\-_.]*:vztmpl/.+\.(tar|tar\.(gz|xz|zst|bz2))$", tmpl):
+        raise PveError(500, "unable to create CT %s - invalid template '%s'" % (vmid, tmpl))
+    sid, _, rest = tmpl.partition(":")
+    s = st.storage(sid)
+    if not _content_has(s, "vztmpl"):
+        raise PveError(500, "storage '%s' does not support vztmpl content" % sid)
+    path = os.path.join(st.storage_dir(sid), "template", "cache", rest[len("vztmpl/"):])
+    if "/" in rest[len("vztmpl/"):] or not os.path.isfile(path):
+        raise PveError(500, "volume '%s' does not exist" % tmpl)
+    return path
+
+
 def op_create(st, params, user):
     check_host_paths_create(params, user)
     d = st.d
@@ -304,13 +772,30 @@ def op_create(st, params, user):
     if vmid in d["cts"] or int(vmid) in d["faults"].get("taken", []):
         raise PveError(500, "CT %s already exists on node '%s'" % (vmid, st.node))
     tmpl = params.get("ostemplate", "")
-    if not re.match(r"[a-z][a-z0-9\-_.]*:vztmpl/.+\.(tar|tar\.(gz|xz|zst|bz2))$", tmpl):
-        raise PveError(500, "unable to create CT %s - invalid template '%s'" % (vmid, tmpl))
-    ct = {"status": "stopped", "lock": "create", "node": st.node, "config": ct_config_from_params(params, st.node)}
-    ct_final = {"status": "stopped", "node": st.node, "config": ct["config"]}
+    archive = template_path(st, tmpl, user, vmid)
+    cfg = ct_config_from_params(params, st.node)
+    # Nothing of this CT may exist yet (leftovers of a crashed double).
+    remove_ct_files(st, vmid, cfg)
+    try:
+        allocate_volumes(st, vmid, cfg)
+    except PveError:
+        remove_ct_files(st, vmid, cfg)
+        raise
+    log = ["extracting archive '%s'" % archive]
+    fail = None
+    if not d["faults"].get("fail_task"):
+        rootdir = st.volume_path(cfg["rootfs"].split(",")[0])
+        fail = extract(archive, rootdir, is_true(cfg.get("unprivileged", 0)))
+        if fail:
+            log.append(fail)
+            fail = "unable to create CT %s - %s" % (vmid, fail.splitlines()[0])
+            remove_ct_files(st, vmid, cfg)
+        else:
+            log.append("Total bytes read: %d" % os.path.getsize(archive))
+    ct = {"status": "stopped", "lock": "create", "node": st.node, "config": cfg}
+    ct_final = {"status": "stopped", "node": st.node, "config": cfg}
     d["cts"][vmid] = ct
-    return st.new_task("vzcreate", vmid, user, ["create", vmid, ct_final],
-                       ["extracting archive '%s'" % tmpl, "Total bytes read: 1048576"])
+    return st.new_task("vzcreate", vmid, user, ["create", vmid, ct_final], log, fail=fail)
 
 
 def get_ct(st, vmid):
@@ -320,54 +805,147 @@ def get_ct(st, vmid):
     return ct
 
 
-def op_action(st, vmid, action, user):
+def op_action(st, vmid, action, user, params=None):
+    params = params or {}
+    vmid = str(vmid)
     ct = get_ct(st, vmid)
     if ct.get("lock") and action not in ("stop",):
         raise PveError(500, "CT is locked (%s)" % ct["lock"])
-    target = {"start": "running", "stop": "stopped", "shutdown": "stopped", "suspend": "running",
-              "resume": "running"}[action]
-    if action == "start" and ct["status"] == "running":
+    status = real_status(st, vmid, ct)
+    if action == "start" and status == "running":
         raise PveError(500, "CT %s already running" % vmid)
-    if action in ("stop", "shutdown", "suspend") and ct["status"] != "running":
+    if action in ("stop", "shutdown", "suspend", "resume") and status != "running":
         raise PveError(500, "CT %s not running" % vmid)
     if ct["config"].get("template") and action == "start":
         raise PveError(500, "CT %s is a template" % vmid)
     ttype = {"start": "vzstart", "stop": "vzstop", "shutdown": "vzshutdown", "suspend": "vzsuspend",
              "resume": "vzresume"}[action]
-    return st.new_task(ttype, vmid, user, ["status", vmid, target], ["%s CT %s" % (action, vmid)])
+    effect = ["status", vmid, {"start": "running", "stop": "stopped", "shutdown": "stopped"}.get(action)]
+    log = ["%s CT %s" % (action, vmid)]
+    fail, wait = None, None
+    if st.d["faults"].get("fail_task"):
+        pass  # the task fails at its end: nothing really happens
+    elif action == "start":
+        fail = lxc_start(st, vmid, ct["config"])
+        if fail:
+            log += fail.splitlines()[:-1]
+            fail = fail.splitlines()[-1]
+    elif action == "stop":
+        lxc_stop_kill(st, vmid)
+    elif action == "shutdown":
+        timeout = int(params.get("timeout", 60))
+        pid = lxc_init_pid(st, vmid)
+        if pid:
+            if lxc_state(st, vmid) == "FROZEN":
+                run_cmd(["lxc-unfreeze", "-n", vmid, "-P", st.lxcpath])
+            try:
+                os.kill(pid, signal.SIGPWR)  # lxc.signal.halt, as lxc-stop sends it
+            except ProcessLookupError:
+                pass
+        wait = {"vmid": vmid, "deadline": time.time() + timeout, "timeout": timeout,
+                "force": is_true(params.get("forceStop", 0))}
+    elif action in ("suspend", "resume"):
+        r = run_cmd(["lxc-freeze" if action == "suspend" else "lxc-unfreeze", "-n", vmid, "-P", st.lxcpath])
+        if r.returncode != 0:
+            fail = "command 'lxc-%s -n %s' failed: exit code %d" % (
+                "freeze" if action == "suspend" else "unfreeze", vmid, r.returncode)
+            log.append(r.stderr.strip())
+        effect = ["pause", vmid, action == "suspend"]
+    return st.new_task(ttype, vmid, user, effect, log, fail=fail, wait=wait)
 
 
 def op_destroy(st, vmid, params, user):
+    vmid = str(vmid)
     ct = get_ct(st, vmid)
-    if ct["status"] == "running" and params.get("force") not in ("1", "true"):
-        raise PveError(500, "CT %s is running - destroy failed" % vmid)
     if ct.get("lock"):
         raise PveError(500, "CT is locked (%s)" % ct["lock"])
+    if real_status(st, vmid, ct) == "running":
+        if not is_true(params.get("force", 0)):
+            raise PveError(500, "CT %s is running - destroy failed" % vmid)
+        if not st.d["faults"].get("fail_task"):
+            lxc_stop_kill(st, vmid)
+            ct["status"] = "stopped"
+    if ct["config"].get("template"):
+        for other, oct in st.d["cts"].items():
+            for _k, vol, _r in _volumes(oct["config"]):
+                base = vol.split(":", 1)[1].split("/")[0]
+                if other != vmid and re.match(r"base-%s-disk-\d+$" % vmid, base) and "/" in vol:
+                    raise PveError(500, "base volume '%s' is still in use by linked cloned" % vol.split("/")[0])
     ct["lock"] = "destroyed"
     return st.new_task("vzdestroy", vmid, user, ["destroy", vmid], ["destroying CT %s" % vmid])
 
 
 def op_template(st, vmid, user):
+    vmid = str(vmid)
     ct = get_ct(st, vmid)
-    if ct["status"] == "running":
+    if ct.get("lock"):
+        raise PveError(500, "CT is locked (%s)" % ct["lock"])
+    if real_status(st, vmid, ct) == "running":
         raise PveError(500, "CT %s is running - cannot convert to template" % vmid)
+    if ct["config"].get("template"):
+        raise PveError(500, "CT %s is already a template" % vmid)
     ct["lock"] = "template"
     return st.new_task("vztemplate", vmid, user, ["template", vmid], ["converting CT %s to template" % vmid])
 
 
 def op_clone(st, vmid, params, user):
+    vmid = str(vmid)
     src = get_ct(st, vmid)
     newid = str(params["newid"])
     if newid in st.d["cts"] or int(newid) in st.d["faults"].get("taken", []):
         raise PveError(500, "CT %s already exists on node '%s'" % (newid, st.node))
+    if src.get("lock"):
+        raise PveError(500, "CT is locked (%s)" % src["lock"])
+    is_tmpl = bool(src["config"].get("template"))
+    # "This is always done when you clone a normal CT. For CT templates, we
+    # try to create a linked clone by default."
+    full = True if not is_tmpl else is_true(params["full"]) if "full" in params else False
+    if not full and params.get("storage"):
+        raise PveError(500, "parameter 'storage' not allowed for linked clones")
+    if params.get("target") and params["target"] != st.node:
+        raise PveError(500, "clone to another node is not possible without shared storage")
+    if not is_tmpl and real_status(st, vmid, src) == "running":
+        raise PveError(500, "CT %s is running - cloning a running container needs snapshot support" % vmid)
     cfg = dict(src["config"])
     cfg.pop("template", None)
     if params.get("hostname"):
         cfg["hostname"] = params["hostname"]
+    plan = []
+    for k, vol, rest in _volumes(cfg):
+        sid = vol.split(":", 1)[0]
+        s = st.storage(sid)
+        if not full and not s.get("linked_clone"):
+            raise PveError(500, "Linked clone feature for '%s' is not available" % vol)
+        tsid = params.get("storage") or sid if full else sid
+        ts = st.storage(tsid)
+        if not _content_has(ts, "rootdir"):
+            raise PveError(500, "storage '%s' does not support container directories" % tsid)
+        n = int(re.search(r"-disk-(\d+)$", vol).group(1))
+        new = "%s:%s" % (tsid, _vol_name(st, tsid, newid, n))
+        if not full:
+            new = "%s:%s/%s" % (sid, vol.split(":", 1)[1], _vol_name(st, sid, newid, n))
+        plan.append((k, vol, new, rest))
+    remove_ct_files(st, newid, cfg)
+    log = ["create %s clone of CT %s" % ("full" if full else "linked", vmid)]
+    fail = None
+    if not st.d["faults"].get("fail_task"):
+        for k, vol, new, rest in plan:
+            dst = st.volume_path(new)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            r = run_cmd(["cp", "-a", "--reflink=auto", st.volume_path(vol), dst], timeout=600)
+            if r.returncode != 0:
+                fail = "clone failed: command 'cp -a %s %s' failed: exit code %d" % (vol, new, r.returncode)
+                log.append(r.stderr.strip())
+                remove_ct_files(st, newid, cfg)
+                break
+            cfg[k] = ",".join([new] + ([rest] if rest else []))
+            log.append("%s -> %s" % (vol, new))
+    else:
+        for k, vol, new, rest in plan:
+            cfg[k] = ",".join([new] + ([rest] if rest else []))
     st.d["cts"][newid] = {"status": "stopped", "lock": "create", "node": st.node, "config": cfg}
     return st.new_task("vzclone", vmid, user,
-                       ["create", newid, {"status": "stopped", "node": st.node, "config": cfg}],
-                       ["create full clone of CT %s" % vmid])
+                       ["create", newid, {"status": "stopped", "node": st.node, "config": cfg}], log, fail=fail)
 
 
 def op_config_set(st, vmid, params, user):
@@ -378,17 +956,113 @@ def op_config_set(st, vmid, params, user):
     for k in params.get("delete", "").split(","):
         if k:
             ct["config"].pop(k.strip(), None)
-    for k, v in params.items():
-        if k not in ("node", "vmid", "delete", "digest", "revert"):
-            ct["config"][k] = v
+    new = [k for k in params if k not in ("node", "vmid", "delete", "digest", "revert")]
+    for k in new:
+        ct["config"][k] = params[k]
+    allocate_volumes(st, vmid, ct["config"], keys=[k for k in new if re.match(r"^mp\d+$", k)])
+
+
+def feature(st, vmid, feat):
+    ct = get_ct(st, vmid)
+    ok = True
+    for _k, vol, _r in _volumes(ct["config"]):
+        s = st.storage(vol.split(":", 1)[0])
+        name = vol.split(":", 1)[1].rsplit("/", 1)[-1]
+        if feat == "clone":  # ZFS clones base volumes; dir storage has no linked clones of subvols
+            ok = ok and s["type"] == "zfspool" and name.startswith("base-")
+        elif feat == "snapshot":
+            ok = ok and s["type"] == "zfspool" and not name.startswith("base-")
+    return {"hasFeature": 1 if ok else 0, "nodes": [st.node]}
 
 
 def status_current(st, vmid):
     ct = get_ct(st, vmid)
-    out = {"vmid": int(vmid), "status": ct["status"], "name": ct["config"].get("hostname"), "type": "lxc",
+    status = real_status(st, str(vmid), ct)
+    out = {"vmid": int(vmid), "status": status, "name": ct["config"].get("hostname"), "type": "lxc",
            "maxmem": int(ct["config"].get("memory", 512)) * 1048576, "uptime": 0, "cpus": 1}
     if ct.get("lock"):
         out["lock"] = ct["lock"]
     if ct["config"].get("template"):
         out["template"] = 1
+    if status == "running" and ct.get("paused"):
+        out["qmpstatus"] = "paused"
     return out
+
+
+# ---- storage content ----
+
+TEMPLATE_RE = r"[^/]+\.(tar|tar\.(gz|xz|zst|bz2))$"
+
+
+def _tmpl_format(name):
+    m = re.search(r"\.tar(?:\.(gz|xz|zst|bz2))?$", name)
+    return {"gz": "tgz", "xz": "txz", "zst": "tzst", "bz2": "tbz2", None: "tar"}[m.group(1)] if m else "raw"
+
+
+def template_file(st, sid, filename):
+    s = st.storage(sid)
+    if not _content_has(s, "vztmpl"):
+        raise PveError(500, "storage '%s' does not support 'vztmpl' content" % sid)
+    if not re.match(TEMPLATE_RE, filename):
+        raise PveError(500, "wrong file extension")
+    return os.path.join(st.storage_dir(sid), "template", "cache", filename)
+
+
+def storage_content(st, sid, content=None, vmid=None):
+    s = st.storage(sid)
+    out = []
+    cache = os.path.join(st.storage_dir(sid), "template", "cache")
+    if _content_has(s, "vztmpl") and content in (None, "vztmpl") and vmid is None and os.path.isdir(cache):
+        for name in sorted(os.listdir(cache)):
+            p = os.path.join(cache, name)
+            if os.path.isfile(p) and re.match(TEMPLATE_RE, name):
+                out.append({"volid": "%s:vztmpl/%s" % (sid, name), "content": "vztmpl", "format": _tmpl_format(name),
+                            "size": os.path.getsize(p), "ctime": int(os.path.getmtime(p))})
+    if content in (None, "rootdir"):
+        images = os.path.join(st.storage_dir(sid), "images")
+        for owner in sorted(os.listdir(images)) if os.path.isdir(images) else []:
+            if vmid not in (None, owner):
+                continue
+            for name in sorted(os.listdir(os.path.join(images, owner))):
+                volid = "%s:%s" % (sid, name if s["type"] == "zfspool" else owner + "/" + name)
+                out.append({"volid": volid, "content": "rootdir", "vmid": int(owner), "size": 0,
+                            "format": "subvol" if s["type"] == "zfspool" else "raw"})
+    out += [v for v in st.d.setdefault("volumes", []) if v["volid"].startswith(sid + ":")
+            and content in (None, v["content"]) and vmid in (None, v.get("vmid"))]
+    return out
+
+
+def volume_info(st, sid, volume):
+    """GET .../storage/{storage}/content/{volume}: the volume's path on the node
+    (a template file, or a container volume's directory), as `pvesm path`."""
+    volid = volume if ":" in volume else "%s:%s" % (sid, volume)
+    rest = volid.split(":", 1)[1]
+    if rest.startswith("vztmpl/"):
+        path = template_file(st, sid, rest[len("vztmpl/"):])
+        fmt = _tmpl_format(path)
+    else:
+        st.storage(sid)
+        path = st.volume_path(volid)
+        fmt = "subvol" if st.storage(sid)["type"] == "zfspool" else "raw"
+    if not os.path.exists(path):
+        raise PveError(500, "volume '%s' does not exist" % volid)
+    size = os.path.getsize(path) if os.path.isfile(path) else 0
+    return {"path": path, "format": fmt, "size": size, "used": size}
+
+
+def delete_volume(st, sid, volume, user):
+    volid = volume if ":" in volume else "%s:%s" % (sid, volume)
+    if not volid.startswith(sid + ":"):
+        raise PveError(500, "volume '%s' is not on storage '%s'" % (volid, sid))
+    rest = volid.split(":", 1)[1]
+    if rest.startswith("vztmpl/"):
+        p = template_file(st, sid, rest[len("vztmpl/"):])
+        if not os.path.isfile(p):
+            raise PveError(500, "volume '%s' does not exist" % volid)
+        os.unlink(p)
+    else:
+        vols = st.d.setdefault("volumes", [])
+        if not any(v["volid"] == volid for v in vols):
+            raise PveError(500, "volume '%s' does not exist" % volid)
+        st.d["volumes"] = [v for v in vols if v["volid"] != volid]
+    return st.new_task("imgdel", "", user, ["none", 0], ["removed volume '%s'" % volid])

@@ -248,7 +248,8 @@ static int new_ct_at(struct pve_client *c, const struct new_ct *nc, unsigned id,
 
 /* *vmid 0: the next free VMID, and the next one after a collision (another
  * node or client took it between nextid and the request), up to
- * CREATE_ATTEMPTS times. */
+ * CREATE_ATTEMPTS times.  A request that timed out may still create the
+ * container: *vmid is set to its VMID then too. */
 static int new_ct(struct pve_client *c, const struct new_ct *nc, unsigned *vmid, char **ret_upid, struct pxe **err)
 {
         unsigned id = *vmid;
@@ -265,6 +266,11 @@ static int new_ct(struct pve_client *c, const struct new_ct *nc, unsigned *vmid,
                 if (r == 0) {
                         *vmid = id;
                         return 0;
+                }
+                if (r == -ETIMEDOUT) {
+                        /* It may still happen: the caller must clean up this VMID. */
+                        *vmid = id;
+                        break;
                 }
                 if (r != -EEXIST || attempt == CREATE_ATTEMPTS)
                         break;

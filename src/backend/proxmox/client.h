@@ -80,7 +80,8 @@ int pve_nextid(struct pve_client *c, unsigned *ret, struct pxe **err);
  * must not be among them).  *vmid 0: a VMID is chosen with pve_nextid() and
  * the create retried on a collision (another node took it), up to 8 times.
  * On success *vmid holds the container's VMID and *ret_upid the task to wait
- * for (NULL with pct, which waited already). */
+ * for (NULL with pct, which waited already); after -ETIMEDOUT *vmid holds the
+ * VMID the container may still appear under. */
 int pve_create(struct pve_client *c, unsigned *vmid, const struct pve_kv *params, size_t n_params,
                char **ret_upid, struct pxe **err);
 

@@ -313,7 +313,7 @@ static int create_full(struct create *x, const struct pmx_template *t, struct pv
         if (pve_params_add(params, "ostemplate", "%s", t->volid) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
         if (pve_create(x->client, &x->vmid, params->items, params->n_items, &upid, err) < 0)
-                return -pxe_code(err, EIO);
+                return -pxe_code(err, EIO); /* x->vmid set after a timeout: cleaned up */
         json_object_set_new(x->state, "vmid", json_integer(x->vmid));
         if (save(x, err) < 0)
                 return -pxe_code(err, EIO);
@@ -480,8 +480,12 @@ static int create_in(struct create *x, struct pxe **err)
         json_object_set_new(x->state, "run", x->run ? json_string(x->run) : json_null());
         if (save(x, err) < 0)
                 return -pxe_code(err, EIO);
-        if (!x->run)
-                return write_pid_file(x->c->pid_file, 0, err) < 0 ? -EIO : 0;
+        if (!x->run) {
+                json_object_set_new(x->state, "ready", json_true());
+                if (save(x, err) < 0 || write_pid_file(x->c->pid_file, 0, err) < 0)
+                        return -pxe_code(err, EIO);
+                return 0;
+        }
         if (pve_action(x->client, x->vmid, PVE_ACTION_START, &upid, err) < 0 ||
             pmx_task_wait(x->b, x->client, upid, err) < 0 || wait_init(x, err) < 0)
                 return -pxe_code(err, EIO);
@@ -490,6 +494,7 @@ static int create_in(struct create *x, struct pxe **err)
                 return x->waiter;
         json_object_set_new(x->state, "waiter", json_integer(x->waiter));
         json_object_set_new(x->state, "waiter_start", json_integer(backend_proc_start_time(x->waiter)));
+        json_object_set_new(x->state, "ready", json_true());
         if (save(x, err) < 0 || write_pid_file(x->c->pid_file, x->waiter, err) < 0)
                 return -pxe_code(err, EIO);
         return 0;
@@ -505,6 +510,19 @@ static void create_done(struct create *x)
         free(x->records);
 }
 
+/* An unprivileged container's root (host uid 100000) opens the bind mount
+ * source itself, so it must be able to pass through pxcri's root. */
+static int make_traversable(const char *path, struct pxe **err)
+{
+        struct stat st;
+
+        if (stat(path, &st) < 0)
+                return pxe_set_errno(err, errno, "%s", path);
+        if ((st.st_mode & 0011) != 0011 && chmod(path, (st.st_mode & 07777) | 0011) < 0)
+                return pxe_set_errno(err, errno, "chmod o+x %s", path);
+        return 0;
+}
+
 static int create_container(struct backend *b, const struct backend_call *c, pid_t *ret_waiter, struct pxe **err)
 {
         struct create x = { .b = b, .c = c, .dir = pmx_path(b, c->id, NULL) };
@@ -512,11 +530,13 @@ static int create_container(struct backend *b, const struct backend_call *c, pid
 
         if (!x.dir)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        if (fs_mkdir_p(b->root, 0711, err) < 0) {
+        if (fs_mkdir_p(b->root, 0711, err) < 0 || make_traversable(b->env->root, err) < 0 ||
+            make_traversable(b->root, err) < 0) {
                 create_done(&x);
                 return -pxe_code(err, EIO);
         }
-        if (mkdir(x.dir, 0700) < 0) {
+        /* 0711: an unprivileged container's root (uid 100000) reaches run/ through it. */
+        if (mkdir(x.dir, 0711) < 0) {
                 r = errno == EEXIST ? pxe_set(err, EEXIST, "container \"%s\" already exists", c->id)
                                     : pxe_set_errno(err, errno, "Creating %s", x.dir);
                 create_done(&x);

@@ -36,6 +36,7 @@
 #define PMX_UNPRIV_ROOT 100000
 
 enum pmx_status {
+        PMX_CREATING, /* pxcri create has not finished */
         PMX_CREATED,
         PMX_RUNNING,
         PMX_PAUSED,

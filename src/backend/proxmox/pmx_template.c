@@ -13,6 +13,7 @@
  * "privileged": VMID}, "linked": false when refused}; <key>.lock serializes
  * the creates of one image.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -72,26 +73,64 @@ static int mkdirs_stage(const char *stage, const char *init, struct pxe **err)
         return 0;
 }
 
-/* tar --zstd of rootfs plus the stage's .pxcri into out. */
+static int skip_dots(const struct dirent *de)
+{
+        return !streq(de->d_name, ".") && !streq(de->d_name, "..") && !streq(de->d_name, ".pxcri");
+}
+
+/* tar --zstd of rootfs's entries plus the stage's .pxcri into out.  The
+ * entries, not ".": the rootfs directory itself (made when the bundle was)
+ * would put its own mtime into the tarball, and two bundles of one image
+ * would make two templates. */
 static int make_tarball(const char *rootfs, const char *stage, const char *out, struct pxe **err)
 {
-        const char *tar = NULL;
+        _cleanup_free_ const char **argv = NULL;
+        struct dirent **ents = NULL;
         struct spawn_result res = { 0 };
-        int r;
+        const char *tar = NULL;
+        size_t a = 0;
+        int n, r;
 
         for (size_t i = 0; i < ARRAY_SIZE(tar_paths) && !tar; i++)
                 if (access(tar_paths[i], X_OK) == 0)
                         tar = tar_paths[i];
         if (!tar)
                 return pxe_set(err, ENOENT, "tar not found (it makes the Proxmox templates)");
-        const char *argv[] = { tar, "--zstd", "--numeric-owner", "--sort=name", "-cf", out, "-C", rootfs, ".",
-                               "-C", stage, "./.pxcri", NULL };
-        struct spawn_opts o = { .argv = argv, .capture_stderr = true, .null_stdin = true };
+        n = scandir(rootfs, &ents, skip_dots, alphasort);
+        if (n < 0)
+                return pxe_set_errno(err, errno, "Reading %s", rootfs);
+        argv = calloc((size_t) n + 16, sizeof(*argv));
+        if (!argv) {
+                r = pxe_set(err, ENOMEM, "Out of memory");
+                goto out;
+        }
+        argv[a++] = tar;
+        argv[a++] = "--zstd";
+        argv[a++] = "--numeric-owner";
+        argv[a++] = "--sort=name";
+        argv[a++] = "-cf";
+        argv[a++] = out;
+        argv[a++] = "-C";
+        argv[a++] = stage;
+        argv[a++] = ".pxcri";
+        argv[a++] = "-C";
+        argv[a++] = rootfs;
+        argv[a++] = "--";
+        for (int i = 0; i < n; i++)
+                argv[a++] = ents[i]->d_name;
+        argv[a] = NULL;
+        {
+                struct spawn_opts o = { .argv = argv, .capture_stderr = true, .null_stdin = true };
 
-        r = spawn_run(&o, &res, err);
+                r = spawn_run(&o, &res, err);
+        }
         if (r == 0 && spawn_exit_code(res.status) != 0)
                 r = pxe_set(err, EIO, "tar of %s failed: %.300s", rootfs, res.errout ? res.errout : "");
         spawn_result_done(&res);
+out:
+        for (int i = 0; i < n; i++)
+                free(ents[i]);
+        free(ents);
         return r;
 }
 
@@ -222,7 +261,9 @@ static int template_ct(struct backend *b, struct pve_client *client, json_t *rec
 
         if (json_is_false(json_object_get(rec, "linked")))
                 return 0;
-        if (have > 0 && pve_status(client, (unsigned) have, &st, &e) == 0 && st.template_) {
+        /* Still there?  (pct list cannot tell a template; a container that
+         * is none fails the clone, and the create falls back to the file.) */
+        if (have > 0 && pve_status(client, (unsigned) have, &st, &e) == 0) {
                 t->ct = (unsigned) have;
                 return 0;
         }

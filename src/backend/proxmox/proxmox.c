@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/proxmox/client_private.h"
 #include "backend/proxmox/pmx_private.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -82,7 +83,7 @@ int pmx_save_state(struct backend *b, const char *id, json_t *state, struct pxe 
 
 const char *pmx_status_name(enum pmx_status s)
 {
-        static const char *const names[] = { "created", "running", "paused", "stopped" };
+        static const char *const names[] = { "creating", "created", "running", "paused", "stopped" };
 
         return names[s];
 }
@@ -165,6 +166,10 @@ int pmx_info(struct backend *b, struct pve_client *client, const char *id, struc
         if (waiter > 0 &&
             backend_proc_start_time(waiter) == json_integer_value(json_object_get(info->state, "waiter_start")))
                 info->pid = waiter;
+        if (!json_is_true(json_object_get(info->state, "ready"))) {
+                info->status = PMX_CREATING;
+                return 0;
+        }
         if (!info->run) {
                 if ((r = info_from_proxmox(b, client, info, err)) < 0)
                         pmx_info_done(info);
@@ -288,10 +293,18 @@ void pmx_cleanup(struct backend *b, struct pve_client *client, const char *id, u
         char *upid = NULL;
 
         if (vmid && client) {
+                long long deadline = pve_now_ms() + (long long) b->cfg->proxmox.timeout * 1000;
+
                 pmx_cleanup_stop(b, client, vmid);
-                if (pve_destroy(client, vmid, true, &upid, &e) < 0 || pmx_task_wait(b, client, upid, &e) < 0)
-                        if (e->code != ENOENT)
-                                log_warn("Container %s: %s (remove it in Proxmox by hand)", id, e->msg);
+                /* A task of ours that timed out still holds the lock: wait
+                 * for it (as long as one request may take), then destroy. */
+                while ((pve_destroy(client, vmid, true, &upid, &e) < 0 || pmx_task_wait(b, client, upid, &e) < 0) &&
+                       e->code != ENOENT && strstr(e->msg, "locked") && pve_now_ms() < deadline) {
+                        pxe_freep(&e);
+                        nanosleep(&(struct timespec) { .tv_nsec = 200000000 }, NULL);
+                }
+                if (e && e->code != ENOENT)
+                        log_warn("Container %s: %s (remove it in Proxmox by hand)", id, e->msg);
         }
         if (dir)
                 nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);

@@ -1,0 +1,371 @@
+"""The proxmox backend end to end: `pxcri` against the Proxmox double
+(tests/proxmox/), whose containers are real LXC containers on this machine,
+so pxcri-init and the user's process really run; only Proxmox's control
+plane is simulated.  Both transports: the fake pct and the REST API."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import images
+from conftest import Pxcri, unique, wait_status
+from test_proxmox_client import FAKE_PCT, TOKEN, Double, free_port, make_cert
+
+LO, HI = 2000, 2099
+IMAGE_ID = "sha256:" + "ab" * 32
+
+
+@pytest.fixture(scope="module")
+def pve():
+    d = tempfile.mkdtemp(prefix="pxt-pxb-")
+    os.chmod(d, 0o711)  # the double's storage, reached by unprivileged containers
+    cert, key, fp = make_cert(d, "pve")
+    dbl = Double(d, "pve1", cert, key)
+    bindir = os.path.join(d, "bin")
+    os.mkdir(bindir)
+    os.symlink(FAKE_PCT, os.path.join(bindir, "pct"))
+    for name, tok in (("token", TOKEN), ("token-bad", "root@pam!pxcri=wrong")):
+        path = os.path.join(d, name)
+        with open(path, "w") as f:
+            f.write(tok + "\n")
+        os.chmod(path, 0o600)
+    e = {"dir": d, "cert": cert, "fp": fp, "double": dbl, "pct": os.path.join(bindir, "pct")}
+    try:
+        yield e
+    finally:
+        dbl.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def reset(pve):
+    pve["double"].control(task_delay=0.05, fail_task=None, taken=[], down=False)
+
+
+def cts(pve):
+    """The double's containers: vmid -> record (status, config).  `pct list`
+    first: tasks end when the double next looks (pve_model.State)."""
+    subprocess.run([pve["pct"], "list"], env=dict(os.environ, PVE_DOUBLE_STATE=pve["double"].state),
+                   capture_output=True, check=True)
+    with open(os.path.join(pve["double"].state, "state.json")) as f:
+        return {int(k): v for k, v in json.load(f)["cts"].items()}
+
+
+def templates_dir(pve):
+    return os.path.join(pve["double"].state, "storage", "local", "template", "cache")
+
+
+def user_cts(pve):
+    return {k: v for k, v in cts(pve).items() if not v["config"].get("template")}
+
+
+def proxmox_cfg(pve, transport="pct", storage="local-zfs", **over):
+    p = {"transport": transport, "storage": storage, "template_storage": "local",
+         "template_dir": templates_dir(pve), "vmid_range": [LO, HI], "timeout": 20}
+    if transport == "pct":
+        p["pct_path"] = pve["pct"]
+    else:
+        p.update({"hosts": [pve["double"].host], "token_file": os.path.join(pve["dir"], "token"),
+                  "tls": {"ca_file": pve["cert"]}})
+    p.update(over)
+    return {"backends": {"proxmox": p}}
+
+
+class Ppx(Pxcri):
+    """pxcri with the double's state in its environment (the fake pct reads it)."""
+
+    def __init__(self, root, pve):
+        super().__init__(root)
+        self.env = dict(os.environ, PVE_DOUBLE_STATE=pve["double"].state)
+
+    def __call__(self, *args, **kw):
+        kw.setdefault("env", self.env)
+        return super().__call__(*args, **kw)
+
+    def create_logged(self, cid, bundle, out):
+        """create with stdout/stderr to files that outlive the call: the
+        waiter relays the container's output there."""
+        with open(out + ".out", "w") as o, open(out + ".err", "w") as e:
+            return subprocess.run(self.argv("create", "-b", bundle, cid), stdout=o, stderr=e, env=self.env,
+                                  timeout=60).returncode
+
+
+@pytest.fixture(params=["pct", "api"])
+def transport(request):
+    return request.param
+
+
+@pytest.fixture
+def ppx(workdir, pve):
+    os.chmod(workdir, 0o711)  # unprivileged containers (root = uid 100000) reach their run directory
+    p = Ppx(os.path.join(workdir, "root"), pve)
+    yield p
+    for cid in p("list", "-q").stdout.split():
+        p("delete", "--force", cid)
+
+
+def mk(workdir, args, image=IMAGE_ID, **ann):
+    a = {"pxcri.io/backend": "proxmox"}
+    if image:
+        a["io.pxcri.image-id"] = image
+    a.update(ann)
+    path = os.path.join(workdir, "bundle-" + unique())
+    return images.make_bundle(path, args, annotations=a)
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def wait_file(path, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(path):
+            return
+        time.sleep(0.05)
+    raise AssertionError("%s never appeared" % path)
+
+
+def assert_nothing_left(ppx, pve, cid):
+    assert cid not in ppx("list", "-q").stdout.split()
+    assert not os.path.exists(os.path.join(ppx.root, "proxmox", cid))
+    assert ppx.records() == []
+    deadline = time.time() + 10  # a destroy task may still run
+    while user_cts(pve) and time.time() < deadline:
+        time.sleep(0.2)
+    assert user_cts(pve) == {}
+
+
+def test_run_passes_output_and_exit_code(ppx, pve, workdir, transport):
+    ppx.write_config(proxmox_cfg(pve, transport))
+    cid = unique()
+    b = mk(workdir, ["sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 7"])
+    res = ppx("run", "-b", b, cid)
+    assert res.returncode == 7, res.stderr
+    assert res.stdout == "to-stdout\n"
+    assert "to-stderr\n" in res.stderr
+    assert_nothing_left(ppx, pve, cid)
+
+
+def test_lifecycle(ppx, pve, workdir, transport):
+    ppx.write_config(proxmox_cfg(pve, transport))
+    cid = unique()
+    b = mk(workdir, ["sh", "-c", "echo started; trap 'echo got-term; exit 42' TERM; while :; do sleep 0.1; done"])
+    log = os.path.join(workdir, "ct")
+    assert ppx.create_logged(cid, b, log) == 0, read(log + ".err")
+    st = ppx.state(cid)
+    assert st["status"] == "created"
+    assert st["pid"] > 0
+    vmid = st["annotations"]["pxcri.io/proxmox-vmid"]
+    assert LO <= vmid <= HI
+    ct = cts(pve)[vmid]
+    assert ct["status"] == "running"  # pxcri-init waits for the start byte
+    assert "pxcri" in ct["config"]["tags"]
+    assert read(log + ".out") == ""  # nothing ran yet
+    ppx("start", cid, check=True)
+    assert ppx.state(cid)["status"] == "running"
+    deadline = time.time() + 10
+    while "started" not in read(log + ".out") and time.time() < deadline:
+        time.sleep(0.05)
+    assert read(log + ".out") == "started\n"
+    if transport == "pct":
+        res = ppx("exec", cid, "sh", "-c", "echo in-$(hostname); exit 3")
+        assert res.returncode == 3
+        assert res.stdout.strip() == "in-" + ct["config"]["hostname"]
+    else:
+        res = ppx("exec", cid, "true")
+        assert res.returncode == 1
+        assert "REST API has no exec" in res.stderr
+    ppx("kill", cid, "TERM", check=True)
+    wait_status(ppx, cid, "stopped", timeout=15)
+    wait_file(os.path.join(ppx.root, "proxmox", cid, "run", "exit") if transport == "pct" else log + ".out")
+    deadline = time.time() + 10
+    while "got-term" not in read(log + ".out") and time.time() < deadline:
+        time.sleep(0.05)
+    assert read(log + ".out") == "started\ngot-term\n"
+    ppx("delete", cid, check=True)
+    assert_nothing_left(ppx, pve, cid)
+
+
+def test_delete_running_needs_force(ppx, pve, workdir):
+    ppx.write_config(proxmox_cfg(pve))
+    cid = unique()
+    ppx("run", "-d", "-b", mk(workdir, ["sleep", "60"]), cid, check=True)
+    res = ppx("delete", cid)
+    assert res.returncode == 1
+    assert "running" in res.stderr
+    assert len(user_cts(pve)) == 1
+    ppx("delete", "--force", cid, check=True)
+    assert_nothing_left(ppx, pve, cid)
+
+
+def test_sigkill_gives_137(ppx, pve, workdir):
+    ppx.write_config(proxmox_cfg(pve))
+    cid = unique()
+    ppx("run", "-d", "-b", mk(workdir, ["sleep", "60"]), cid, check=True)
+    ppx("kill", cid, "KILL", check=True)
+    wait_status(ppx, cid, "stopped")
+    assert read(os.path.join(ppx.root, "proxmox", cid, "run", "exit")).strip() == "137"
+
+
+def test_template_made_once_and_cloned_linked(ppx, pve, workdir):
+    ppx.write_config(proxmox_cfg(pve, storage="local-zfs"))
+    image = "sha256:" + os.urandom(32).hex()
+    ids = [unique(), unique()]
+    for cid in ids:
+        ppx("run", "-d", "-b", mk(workdir, ["sleep", "60"], image=image), cid, check=True)
+    tdir = os.path.join(ppx.root, "proxmox", "templates")
+    recs = [json.load(open(os.path.join(tdir, f))) for f in os.listdir(tdir) if f.endswith(".json")]
+    mine = [r for r in recs if "ct" in r]
+    assert len(mine) == 1  # one template container for the image
+    tvmid = mine[0]["ct"]["unprivileged"]
+    assert cts(pve)[tvmid]["config"]["template"] in (1, "1")
+    files = [f for f in os.listdir(templates_dir(pve)) if f.startswith("pxcri-")]
+    users = user_cts(pve)
+    assert len(users) == 2
+    for ct in users.values():
+        # a linked clone: its volume lives on the template's base volume
+        assert ct["config"]["rootfs"].startswith("local-zfs:base-%d-disk-0/" % tvmid), (tvmid, mine, ct["config"]["rootfs"])
+    before = len(files)
+    for cid in ids:
+        ppx("delete", "--force", cid, check=True)
+    assert user_cts(pve) == {}
+    assert len([f for f in os.listdir(templates_dir(pve)) if f.startswith("pxcri-")]) == before
+
+
+def test_storage_without_linked_clones_creates_full(ppx, pve, workdir):
+    ppx.write_config(proxmox_cfg(pve, storage="local"))
+    image = "sha256:" + os.urandom(32).hex()
+    for i in range(2):
+        cid = unique()
+        res = ppx("run", "-b", mk(workdir, ["sh", "-c", "echo full-%d" % i], image=image), cid)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout == "full-%d\n" % i
+    rec = json.load(open(os.path.join(ppx.root, "proxmox", "templates",
+                                      [f for f in os.listdir(os.path.join(ppx.root, "proxmox", "templates"))
+                                       if f.endswith(".json")][0])))
+    assert rec["linked"] is False
+    assert user_cts(pve) == {}
+
+
+def test_wrong_token_leaves_nothing(ppx, pve, workdir):
+    ppx.write_config(proxmox_cfg(pve, "api", token_file=os.path.join(pve["dir"], "token-bad")))
+    cid = unique()
+    res = ppx("create", "-b", mk(workdir, ["true"]), cid)
+    assert res.returncode == 1
+    assert "401" in res.stderr or "invalid token" in res.stderr
+    assert_nothing_left(ppx, pve, cid)
+
+
+def test_fingerprint_mismatch_leaves_nothing(ppx, pve, workdir):
+    ppx.write_config(proxmox_cfg(pve, "api", tls={"fingerprint": ":".join(["AB"] * 32)}))
+    cid = unique()
+    res = ppx("create", "-b", mk(workdir, ["true"]), cid)
+    assert res.returncode == 1
+    assert "fingerprint mismatch" in res.stderr
+    assert_nothing_left(ppx, pve, cid)
+
+
+def test_failover_to_second_host(ppx, pve, workdir):
+    dead = "127.0.0.1:%d" % free_port()
+    ppx.write_config(proxmox_cfg(pve, "api", hosts=[dead, pve["double"].host]))
+    cid = unique()
+    res = ppx("run", "-b", mk(workdir, ["sh", "-c", "echo via-second"]), cid)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "via-second\n"
+
+
+def test_failed_task_leaves_nothing(ppx, pve, workdir, transport):
+    ppx.write_config(proxmox_cfg(pve, transport, storage="local"))
+    # the template exists first, so the failing task is the container's
+    ppx("run", "-b", mk(workdir, ["true"]), unique(), check=True)
+    pve["double"].control(fail_task="command 'lxc-usernsexec' failed: exit code 1")
+    cid = unique()
+    res = ppx("create", "-b", mk(workdir, ["true"]), cid)
+    assert res.returncode == 1
+    assert "lxc-usernsexec" in res.stderr
+    pve["double"].control(fail_task=None)
+    assert_nothing_left(ppx, pve, cid)
+
+
+def test_vmid_collision_takes_the_next(ppx, pve, workdir, transport):
+    ppx.write_config(proxmox_cfg(pve, transport, storage="local"))
+    ppx("run", "-b", mk(workdir, ["true"]), unique(), check=True)
+    used = set(cts(pve))
+    free = [v for v in range(LO, HI) if v not in used]
+    pve["double"].control(taken=free[:2])
+    cid = unique()
+    ppx("create", "-b", mk(workdir, ["sleep", "10"]), cid, check=True)
+    assert ppx.state(cid)["annotations"]["pxcri.io/proxmox-vmid"] == free[2]
+
+
+def test_timeout_is_an_error_and_cleans_up(ppx, pve, workdir, transport):
+    ppx.write_config(proxmox_cfg(pve, transport, storage="local", timeout=2))
+    ppx("run", "-b", mk(workdir, ["true"]), unique(), check=True)
+    pve["double"].control(task_delay=3)
+    cid = unique()
+    res = ppx("create", "-b", mk(workdir, ["true"]), cid)
+    assert res.returncode == 1
+    assert ("still running after" if transport == "api" else "no result within 2 s") in res.stderr
+    pve["double"].control(task_delay=0.05)
+    assert_nothing_left(ppx, pve, cid)
+
+
+def test_state_survives_pxcri_restart_and_names_the_vmid(ppx, pve, workdir):
+    ppx.write_config(proxmox_cfg(pve))
+    cid = unique()
+    ppx("run", "-d", "-b", mk(workdir, ["sleep", "60"]), cid, check=True)
+    with open(os.path.join(ppx.root, "proxmox", cid, "state.json")) as f:
+        saved = json.load(f)
+    other = Ppx(ppx.root, pve)
+    other.config = ppx.config
+    st = other.state(cid)
+    assert st["status"] == "running"
+    assert st["annotations"]["pxcri.io/proxmox-vmid"] == saved["vmid"]
+    assert cts(pve)[saved["vmid"]]["status"] == "running"
+
+
+@pytest.mark.skipif(shutil.which("conmon") is None, reason="conmon is not installed")
+def test_conmon_runs_a_proxmox_container(ppx, pve, workdir):
+    """CRI-O's monitor drives pxcri: the waiter is the process conmon watches,
+    holding its pipes; the output lands in conmon's CRI log, the exit code in
+    its exit file."""
+    import re
+    import uuid
+    cfg = ppx.write_config(proxmox_cfg(pve))
+    cid = unique()
+    b = mk(workdir, ["sh", "-c", "echo out-line; echo err-line >&2; exit 5"])
+    exit_dir, sock = os.path.join(workdir, "exit"), os.path.join(workdir, "sock")
+    os.makedirs(exit_dir)
+    os.makedirs(sock)
+    log = os.path.join(workdir, "ctr.log")
+    argv = ["conmon", "--sync", "--cid", cid, "--cuuid", str(uuid.uuid4()), "--name", cid,
+            "--runtime", ppx.argv()[0], "--runtime-arg", "--root", "--runtime-arg", ppx.root,
+            "--runtime-arg", "--config", "--runtime-arg", cfg, "--bundle", b, "--exit-dir", exit_dir,
+            "--log-path", log, "--container-pidfile", os.path.join(workdir, "pid"), "--socket-dir-path", sock]
+    mon = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ppx.env)
+    try:
+        deadline = time.time() + 30
+        # "creating" while conmon's `pxcri create` runs
+        while (ppx("state", cid).returncode != 0 or ppx.state(cid)["status"] == "creating") and time.time() < deadline:
+            time.sleep(0.1)
+        assert ppx.state(cid)["status"] == "created"
+        ppx("start", cid, check=True)
+        assert mon.wait(timeout=30) == 5
+        assert read(os.path.join(exit_dir, cid)).strip() == "5"
+        lines = [re.match(r"^\S+ (stdout|stderr) ([PF]) (.*)$", line).groups()
+                 for line in read(log).splitlines()]
+        assert ("stdout", "F", "out-line") in lines
+        assert ("stderr", "F", "err-line") in lines
+    finally:
+        if mon.poll() is None:
+            mon.kill()
+            mon.wait()
+    ppx("delete", cid, check=True)
+    assert_nothing_left(ppx, pve, cid)
