@@ -109,13 +109,13 @@ def ppx(workdir, pve):
         p("delete", "--force", cid)
 
 
-def mk(workdir, args, image=IMAGE_ID, **ann):
+def mk(workdir, args, image=IMAGE_ID, env=None, cwd="/", terminal=False, **ann):
     a = {"pxcri.io/backend": "proxmox"}
     if image:
         a["io.pxcri.image-id"] = image
     a.update(ann)
     path = os.path.join(workdir, "bundle-" + unique())
-    return images.make_bundle(path, args, annotations=a)
+    return images.make_bundle(path, args, annotations=a, env=env, cwd=cwd, terminal=terminal)
 
 
 def read(path):
@@ -369,3 +369,63 @@ def test_conmon_runs_a_proxmox_container(ppx, pve, workdir):
             mon.wait()
     ppx("delete", cid, check=True)
     assert_nothing_left(ppx, pve, cid)
+
+
+def test_process_env_cwd_and_user_reach_the_process(ppx, pve, workdir):
+    ppx.write_config(proxmox_cfg(pve))
+    b = mk(workdir, ["sh", "-c", "echo $GREETING; pwd; id -u"], env=["GREETING=hello-pve"], cwd="/tmp")
+    with open(os.path.join(b, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["process"]["user"] = {"uid": 65534, "gid": 65534}
+    with open(os.path.join(b, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    res = ppx("run", "-b", b, unique())
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["hello-pve", "/tmp", "65534"]
+
+
+def test_template_container_removed_behind_our_back_is_made_again(ppx, pve, workdir):
+    ppx.write_config(proxmox_cfg(pve, storage="local-zfs"))
+    image = "sha256:" + os.urandom(32).hex()
+    ppx("run", "-b", mk(workdir, ["true"], image=image), unique(), check=True)
+    tdir = os.path.join(ppx.root, "proxmox", "templates")
+    rec_path = [os.path.join(tdir, f) for f in os.listdir(tdir) if f.endswith(".json")][0]
+    old = json.load(open(rec_path))["ct"]["unprivileged"]
+    subprocess.run([pve["pct"], "destroy", str(old)], env=ppx.env, check=True, capture_output=True)
+    assert old not in cts(pve)
+    res = ppx("run", "-b", mk(workdir, ["sh", "-c", "echo again"], image=image), unique())
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "again\n"
+    ppx("run", "-b", mk(workdir, ["true"], image=image), unique(), check=True)
+    new = json.load(open(rec_path))["ct"]["unprivileged"]
+    assert cts(pve)[new]["config"].get("template") in (1, "1")  # made again (the VMID may be reused)
+
+
+@pytest.mark.parametrize("what", ["terminal", "file-mount", "no-args"])
+def test_what_it_cannot_do_is_a_clear_error_and_leaves_nothing(ppx, pve, workdir, what):
+    ppx.write_config(proxmox_cfg(pve))
+    b = mk(workdir, ["true"], terminal=(what == "terminal"))
+    with open(os.path.join(b, "config.json")) as f:
+        cfg = json.load(f)
+    if what == "file-mount":
+        cfg["mounts"].append({"destination": "/etc/hosts", "type": "bind", "source": "/etc/hosts",
+                              "options": ["rbind", "ro"]})
+    if what == "no-args":
+        cfg["process"]["args"] = []
+    with open(os.path.join(b, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    cid = unique()
+    res = ppx("create", "-b", b, cid)
+    assert res.returncode == 1
+    assert {"terminal": "process.terminal: the proxmox backend has no terminals yet",
+            "file-mount": "binds directories only",
+            "no-args": "process.args"}[what] in res.stderr
+    assert_nothing_left(ppx, pve, cid)
+
+
+def test_unknown_container_is_an_error(ppx, pve):
+    ppx.write_config(proxmox_cfg(pve))
+    for cmd in (["state", "nope"], ["start", "nope"], ["kill", "nope"], ["delete", "nope"]):
+        res = ppx(*cmd)
+        assert res.returncode == 1
+        assert "nope" in res.stderr and "does not exist" in res.stderr

@@ -450,9 +450,9 @@ static int create_in(struct create *x, struct pxe **err)
                         return r;
                 }
                 if (r < 0) {
-                        log_warn("Linked clone of template %u refused (%s): creating from %s instead", t.ct, e->msg,
+                        log_warn("Linked clone of template %u failed (%s): creating from %s instead", t.ct, e->msg,
                                  t.volid);
-                        pmx_template_no_linked(x->b, t.key);
+                        pmx_template_clone_failed(x->b, t.key, e->code == ENOENT);
                 }
         }
         if (r < 0)

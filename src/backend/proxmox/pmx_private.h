@@ -112,6 +112,7 @@ struct pmx_template {
 };
 int pmx_template_get(struct backend *b, struct pve_client *client, const char *bundle, const json_t *config,
                      bool unprivileged, struct pmx_template *ret, struct pxe **err);
-/* The template container could not be cloned linked: create from the file from now on. */
-void pmx_template_no_linked(struct backend *b, const char *key);
+/* The linked clone failed: the template container is gone (made again next
+ * time), or the storage cannot (full creates from the file from now on). */
+void pmx_template_clone_failed(struct backend *b, const char *key, bool gone);
 void pmx_template_done(struct pmx_template *t);

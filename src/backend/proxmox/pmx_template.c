@@ -255,20 +255,17 @@ static int template_ct(struct backend *b, struct pve_client *client, json_t *rec
         const char *which = u ? "unprivileged" : "privileged";
         json_t *cts = json_object_get(rec, "ct");
         json_int_t have = json_integer_value(json_object_get(cts, which));
-        _cleanup_pxe_ struct pxe *e = NULL;
-        struct pve_status st;
         unsigned vmid = 0;
 
         if (json_is_false(json_object_get(rec, "linked")))
                 return 0;
-        /* Still there?  (pct list cannot tell a template; a container that
-         * is none fails the clone, and the create falls back to the file.) */
-        if (have > 0 && pve_status(client, (unsigned) have, &st, &e) == 0) {
+        /* Trusted without asking Proxmox (each question costs a pct start-up
+         * on a real host): when it is gone the clone fails with ENOENT and
+         * pmx_template_clone_failed() forgets it. */
+        if (have > 0) {
                 t->ct = (unsigned) have;
                 return 0;
         }
-        if (e && e->code != ENOENT)
-                return pxe_set(err, e->code, "%s", e->msg);
         if (make_template_ct(b, client, t->volid, t->key, u, &vmid, err) < 0)
                 return -pxe_code(err, EIO);
         if (!json_is_object(cts))
@@ -356,14 +353,17 @@ out:
         return r;
 }
 
-void pmx_template_no_linked(struct backend *b, const char *key)
+void pmx_template_clone_failed(struct backend *b, const char *key, bool gone)
 {
         _cleanup_free_ char *dir = pmx_path(b, "templates", NULL), *path = NULL;
         json_auto_t *rec = NULL;
 
         if (!dir || asprintf(&path, "%s/%s.json", dir, key) < 0 || load_record(path, &rec) < 0)
                 return;
-        json_object_set_new(rec, "linked", json_false());
+        if (gone)
+                json_object_del(rec, "ct"); /* made again by the next create */
+        else
+                json_object_set_new(rec, "linked", json_false());
         save_record(path, rec, NULL);
 }
 

@@ -295,8 +295,7 @@ void pmx_cleanup(struct backend *b, struct pve_client *client, const char *id, u
         if (vmid && client) {
                 long long deadline = pve_now_ms() + (long long) b->cfg->proxmox.timeout * 1000;
 
-                pmx_cleanup_stop(b, client, vmid);
-                /* A task of ours that timed out still holds the lock: wait
+                /* destroy --force stops it first.  A task of ours that timed out still holds the lock: wait
                  * for it (as long as one request may take), then destroy. */
                 while ((pve_destroy(client, vmid, true, &upid, &e) < 0 || pmx_task_wait(b, client, upid, &e) < 0) &&
                        e->code != ENOENT && strstr(e->msg, "locked") && pve_now_ms() < deadline) {
@@ -338,8 +337,10 @@ static int pmx_delete(struct backend *b, const struct backend_call *c, int *st, 
                 return r;
         }
         /* Stopping the container ends pxcri-init and with it the waiter,
-         * which relays the last output before the run directory goes. */
-        pmx_cleanup_stop(b, client, info.vmid);
+         * which relays the last output before the run directory goes.  A
+         * stopped one needs no stop (each call is a pct start-up on a host). */
+        if (info.status != PMX_STOPPED)
+                pmx_cleanup_stop(b, client, info.vmid);
         wait_waiter_gone(&info);
         pmx_cleanup(b, client, c->id, info.vmid);
         pmx_info_done(&info);
