@@ -1,5 +1,6 @@
 #include "backend/backend.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -12,6 +13,9 @@
 
 #include "backend/lxc/lxc_paths.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
+
+#define BACKEND_STATE_MAX (1u << 20)
 
 /* Which ops implement which backend; NULL: not part of this build yet. */
 static const struct backend_ops *const backend_table[BACKEND_MAX] = {
@@ -133,4 +137,57 @@ int backend_parse_signal(const char *s)
                         return sig;
         }
         return -EINVAL;
+}
+
+int backend_write_pid_file(const char *path, pid_t pid, struct pxe **err)
+{
+        char text[32];
+        int n = snprintf(text, sizeof(text), "%d", (int) pid);
+
+        if (!path)
+                return 0;
+        if (fs_write_atomic(path, text, (size_t) n, 0644, err) < 0)
+                return pxe_wrap(err, "Writing --pid-file");
+        return 0;
+}
+
+int backend_list_dirs(struct backend *b, const char *skip,
+                      int (*state)(struct backend *b, const char *id, json_t **ret, struct pxe **err), json_t **ret,
+                      struct pxe **err)
+{
+        json_t *out = json_array();
+        DIR *d = opendir(b->root);
+        struct dirent *de;
+
+        if (!out)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        while (d && (de = readdir(d))) {
+                json_t *st = NULL;
+
+                if (de->d_name[0] == '.' || (skip && streq(de->d_name, skip)) || state(b, de->d_name, &st, NULL) < 0)
+                        continue;
+                json_array_append_new(out, st);
+        }
+        if (d)
+                closedir(d);
+        *ret = out;
+        return 0;
+}
+
+int backend_load_state(struct backend *b, const char *id, json_t **ret, struct pxe **err)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        json_t *j;
+
+        if (asprintf(&path, "%s/%s/state.json", b->root, id) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (fs_read_file(path, BACKEND_STATE_MAX, &text, NULL, NULL) < 0)
+                return pxe_set(err, ENOENT, "container \"%s\" does not exist", id);
+        j = json_loads(text, 0, NULL);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return pxe_set(err, EIO, "%s: not a JSON object", path);
+        }
+        *ret = j;
+        return 0;
 }

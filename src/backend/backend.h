@@ -188,6 +188,19 @@ extern const struct backend_ops backend_proxmox_ops;
  * malloc'ed, NULL if not found. */
 char *backend_find_init(void);
 
+/* <root>/<id>/state.json of a library backend (a JSON object, new
+ * reference); ENOENT "container \"<id>\" does not exist" when absent. */
+int backend_load_state(struct backend *b, const char *id, json_t **ret, struct pxe **err);
+
+/* --pid-file: pid in path, atomically; path NULL: nothing to do. */
+int backend_write_pid_file(const char *path, pid_t pid, struct pxe **err);
+
+/* list: the state of every container directory in the backend's root (names
+ * starting with '.' and skip, when not NULL, are not containers). */
+int backend_list_dirs(struct backend *b, const char *skip,
+                      int (*state)(struct backend *b, const char *id, json_t **ret, struct pxe **err), json_t **ret,
+                      struct pxe **err);
+
 /* A signal as runc takes it ("9", "KILL", "SIGKILL"; NULL: SIGTERM), or -EINVAL. */
 int backend_parse_signal(const char *s);
 

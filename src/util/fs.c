@@ -1,6 +1,8 @@
 #include "util/fs.h"
+#include "util/log.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -200,4 +202,18 @@ int fs_exists_fmt(const char *fmt, ...)
                 return -ENOMEM;
         }
         return fs_exists(p);
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void) st;
+        (void) ftw;
+        if ((flag == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT)
+                log_debug("Removing %s: %m", p);
+        return 0;
+}
+
+void fs_rm_tree(const char *path)
+{
+        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }

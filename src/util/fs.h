@@ -30,5 +30,9 @@ bool fs_exists(const char *path);
 /* fs_exists() of a formatted path: 1, 0, or -ENOMEM. */
 int fs_exists_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Remove path and everything below it, staying on its file system and not
+ * following symlinks; what cannot be removed is logged (debug), not an error. */
+void fs_rm_tree(const char *path);
+
 /* Whether path is a directory (symlinks followed). */
 bool fs_dir_exists(const char *path);

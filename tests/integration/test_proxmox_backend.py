@@ -14,7 +14,7 @@ import pytest
 
 import images
 from conftest import Pxcri, unique, wait_status
-from test_proxmox_client import FAKE_PCT, TOKEN, Double, free_port, make_cert
+from pve_env import FAKE_PCT, TOKEN, Double, free_port, make_cert
 
 LO, HI = 2000, 2099
 IMAGE_ID = "sha256:" + "ab" * 32
@@ -25,7 +25,7 @@ def pve():
     d = tempfile.mkdtemp(prefix="pxt-pxb-")
     os.chmod(d, 0o711)  # the double's storage, reached by unprivileged containers
     cert, key, fp = make_cert(d, "pve")
-    dbl = Double(d, "pve1", cert, key)
+    dbl = Double(d, cert, key)
     bindir = os.path.join(d, "bin")
     os.mkdir(bindir)
     os.symlink(FAKE_PCT, os.path.join(bindir, "pct"))

@@ -8,9 +8,7 @@ made here with the openssl CLI; it is stopped by PID at the end."""
 import json
 import os
 import shutil
-import signal
 import socket
-import ssl
 import subprocess
 import tempfile
 import time
@@ -20,37 +18,15 @@ import urllib.request
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pve_env import FAKE_PCT, REPO, TOKEN, TOKEN_RO, Double, api, free_port, make_cert  # noqa: F401
+
 TOOL = os.environ.get("PXCRI_PVE_CLIENT", os.path.join(REPO, "build", "tests", "unit", "proxmox", "pve-client"))
-DOUBLE = os.path.join(REPO, "tests", "proxmox", "pve_double.py")
-FAKE_PCT = os.path.join(REPO, "tests", "proxmox", "fake_pct.py")
-PY = "/usr/bin/python3"
-TOKEN = "root@pam!pxcri=0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
-TOKEN_RO = "audit@pve!ro=11111111-2222-3333-4444-555555555555"
 LO, HI = 1000, 1099
 TEMPLATE = "ostemplate=local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
 NET0 = "net0=name=eth0,bridge=vmbr0,ip=dhcp"
 DEFAULT_FAULTS = {"task_delay": 0.1, "fail_task": None, "taken": [], "down": False}
 
 pytestmark = pytest.mark.skipif(not os.path.exists(TOOL), reason="pve-client is not built")
-
-
-def make_cert(d, name):
-    cert, key = os.path.join(d, name + ".pem"), os.path.join(d, name + "-key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    fp = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha256"], check=True,
-                        capture_output=True, text=True).stdout.strip().split("=", 1)[1]
-    return cert, key, fp
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def install_template(state, name=TEMPLATE.split("/", 1)[1]):
@@ -73,38 +49,12 @@ def install_template(state, name=TEMPLATE.split("/", 1)[1]):
         shutil.rmtree(root)
 
 
-class Double:
-    def __init__(self, d, name, cert, key):
-        self.state = os.path.join(d, name + "-state")
-        port_file = os.path.join(d, name + ".port")
-        self.proc = subprocess.Popen([PY, DOUBLE, "--state", self.state, "--cert", cert, "--key", key,
-                                      "--token", TOKEN, "--token-ro", TOKEN_RO, "--port-file", port_file])
-        for _ in range(200):
-            if os.path.exists(port_file):
-                break
-            time.sleep(0.025)
-        with open(port_file) as f:
-            self.port = int(f.read())
-        self.host = "127.0.0.1:%d" % self.port
-
-    def control(self, **faults):
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        req = urllib.request.Request("https://%s/_control" % self.host, data=json.dumps(faults).encode())
-        urllib.request.urlopen(req, context=ctx, timeout=5).read()
-
-    def stop(self):
-        os.kill(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def env():
     d = tempfile.mkdtemp(prefix="pxt-pve-")
     cert, key, fp = make_cert(d, "pve")
     _, _, other_fp = make_cert(d, "other")
-    dbl = Double(d, "pve1", cert, key)
+    dbl = Double(d, cert, key, token_ro=TOKEN_RO)
     install_template(dbl.state)
     bindir = os.path.join(d, "bin")
     os.mkdir(bindir)
@@ -198,7 +148,7 @@ def test_failover_to_second_host(env):
 def test_failover_past_host_that_drops_connections(env):
     d = env["dir"]
     cert = env["cert"]
-    dead = Double(d, "dead", cert, cert.replace(".pem", "-key.pem"))
+    dead = Double(d, cert, cert.replace(".pem", "-key.pem"), name="dead")
     try:
         dead.control(down=True)
         res = ok(run(env, api_cfg(env, hosts=[dead.host, env["double"].host]), "version"))
@@ -229,7 +179,7 @@ def test_post_not_resent_after_dropped_connection(env):
     # The first host read the create and dropped the connection: it may have
     # acted on it, so the create is not sent to the second host.
     d = env["dir"]
-    dead = Double(d, "dead2", env["cert"], env["cert"].replace(".pem", "-key.pem"))
+    dead = Double(d, env["cert"], env["cert"].replace(".pem", "-key.pem"), name="dead2")
     try:
         dead.control(down=True)
         cfg = api_cfg(env, hosts=[dead.host, env["double"].host], node="pve1")
@@ -380,27 +330,6 @@ def test_vmid_range_exhausted(env):
 
 
 # ---- the double itself: endpoints the client does not use yet ----
-
-def api(env, method, path, params=None, token=TOKEN, body=None, ctype=None):
-    """One request to the double; returns (status, reason, answer)."""
-    url = "https://%s/api2/json%s" % (env["double"].host, path)
-    data = body
-    if params and method in ("GET", "DELETE"):
-        url += "?" + urllib.parse.urlencode(params)
-    elif params:
-        data = urllib.parse.urlencode(params).encode()
-    req = urllib.request.Request(url, data=data, method=method)
-    if token:
-        req.add_header("Authorization", "PVEAPIToken=" + token)
-    if ctype:
-        req.add_header("Content-Type", ctype)
-    ctx = ssl.create_default_context(cafile=env["cert"])
-    try:
-        with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
-            return r.status, r.reason, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, e.reason, json.loads(e.read() or b"null")
-
 
 def wait_task(env, upid):
     for _ in range(100):

@@ -8,11 +8,8 @@ makes is stopped and destroyed by a finalizer, and the double stops what is
 left when it gets SIGTERM."""
 
 import hashlib
-import json
 import os
 import shutil
-import signal
-import ssl
 import subprocess
 import tempfile
 import time
@@ -22,11 +19,8 @@ import urllib.request
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DOUBLE = os.path.join(REPO, "tests", "proxmox", "pve_double.py")
-FAKE_PCT = os.path.join(REPO, "tests", "proxmox", "fake_pct.py")
-PY = "/usr/bin/python3"
-TOKEN = "root@pam!pxcri=0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
+from pve_env import FAKE_PCT, Double, api, make_cert
+
 BUSYBOX = "/bin/busybox"
 APPLETS = ["sh", "echo", "sleep", "cat", "id", "ps", "hostname", "env", "ls", "true"]
 TMPL = "pxt-busybox_1.0_amd64.tar.zst"
@@ -47,14 +41,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("lxc-start
                                 reason="needs root, the liblxc tools and busybox-static")
 
 
-def make_cert(d, name):
-    cert, key = os.path.join(d, name + ".pem"), os.path.join(d, name + "-key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    return cert, key
-
-
 def build_template(d, path):
     root = os.path.join(d, "tmpl-rootfs")
     for sub in ("bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "run", ".pxcri/run"):
@@ -71,48 +57,11 @@ def build_template(d, path):
     subprocess.run(["tar", "--zstd", "--numeric-owner", "-cf", path, "-C", root, "."], check=True)
 
 
-class Double:
-    def __init__(self, d, cert, key):
-        self.state = os.path.join(d, "pve1-state")
-        self.cert = cert
-        port_file = os.path.join(d, "pve1.port")
-        self.proc = subprocess.Popen([PY, DOUBLE, "--state", self.state, "--cert", cert, "--key", key,
-                                      "--token", TOKEN, "--port-file", port_file])
-        for _ in range(400):
-            if os.path.exists(port_file):
-                break
-            time.sleep(0.025)
-        with open(port_file) as f:
-            self.host = "127.0.0.1:%d" % int(f.read())
-
-    def stop(self):
-        os.kill(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=60)
-
-    def control(self, **faults):
-        req = urllib.request.Request("https://%s/_control" % self.host, data=json.dumps(faults).encode())
-        urllib.request.urlopen(req, context=ssl.create_default_context(cafile=self.cert), timeout=10).read()
-
-    def state_json(self):
-        with open(os.path.join(self.state, "state.json")) as f:
-            return json.load(f)
-
-    @property
-    def lxcpath(self):
-        return self.state_json()["lxcpath"]
-
-    def storage(self, sid):
-        return os.path.join(self.state, "storage", sid)
-
-    def images(self, sid, vmid):
-        return os.path.join(self.storage(sid), "images", str(vmid))
-
-
 @pytest.fixture(scope="module")
 def env():
     d = tempfile.mkdtemp(prefix="pxt-dbl-")
     os.chmod(d, 0o711)  # unprivileged containers (host uid 100000) walk to their rootfs
-    cert, key = make_cert(d, "pve")
+    cert, key, _ = make_cert(d, "pve")
     tarball = os.path.join(d, TMPL)
     build_template(d, tarball)
     dbl = Double(d, cert, key)
@@ -163,26 +112,6 @@ def pct(env, *args, check=False, stdin=None):
     if check:
         assert res.returncode == 0, res.stderr
     return res
-
-
-def api(env, method, path, params=None, body=None, ctype=None):
-    """(status, reason, answer) of one request to the double."""
-    url = "https://%s/api2/json%s" % (env["double"].host, path)
-    data = body
-    if params and method in ("GET", "DELETE"):
-        url += "?" + urllib.parse.urlencode(params)
-    elif params:
-        data = urllib.parse.urlencode(params).encode()
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Authorization", "PVEAPIToken=" + TOKEN)
-    if ctype:
-        req.add_header("Content-Type", ctype)
-    try:
-        with urllib.request.urlopen(req, context=ssl.create_default_context(cafile=env["double"].cert),
-                                    timeout=60) as r:
-            return r.status, r.reason, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, e.reason, json.loads(e.read() or b"null")
 
 
 def api_task(env, method, path, params=None, **kw):

@@ -5,10 +5,8 @@
  * Lifecycle is in lxc_create.c (create, start, run) and lxc_ops.c (kill,
  * delete, exec, ps, pause, resume, update).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -26,7 +24,6 @@
 #include "util/fs.h"
 #include "util/log.h"
 
-#define STATE_MAX (1u << 20)
 #define LXC_LOCK_DIR "/run/lxc/lock"
 
 char *lxcb_path(struct backend *b, const char *id, const char *name)
@@ -81,24 +78,6 @@ const char *lxcb_status_name(enum lxcb_status s)
         return names[s];
 }
 
-static int load_state(struct backend *b, const char *id, json_t **ret, struct pxe **err)
-{
-        _cleanup_free_ char *path = lxcb_path(b, id, "state.json"), *text = NULL;
-        json_t *j;
-
-        if (!path)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        if (fs_read_file(path, STATE_MAX, &text, NULL, NULL) < 0)
-                return pxe_set(err, ENOENT, "container \"%s\" does not exist", id);
-        j = json_loads(text, 0, NULL);
-        if (!json_is_object(j)) {
-                json_decref(j);
-                return pxe_set(err, EIO, "%s: not a JSON object", path);
-        }
-        *ret = j;
-        return 0;
-}
-
 int lxcb_info(struct backend *b, const char *id, struct lxcb_info *info, struct pxe **err)
 {
         _cleanup_lxc_ struct lxc_container *c = NULL;
@@ -106,7 +85,7 @@ int lxcb_info(struct backend *b, const char *id, struct lxcb_info *info, struct 
         int r;
 
         *info = (struct lxcb_info) { .status = LXCB_STOPPED };
-        if ((r = load_state(b, id, &info->state, err)) < 0)
+        if ((r = backend_load_state(b, id, &info->state, err)) < 0)
                 return r;
         if (fs_exists_fmt("%s/%s/run/exit", b->root, id) > 0)
                 return 0;
@@ -153,23 +132,7 @@ static int lxcb_state(struct backend *b, const char *id, json_t **ret, struct px
 
 static int lxcb_list(struct backend *b, json_t **ret, struct pxe **err)
 {
-        json_t *out = json_array();
-        DIR *d = opendir(b->root);
-        struct dirent *de;
-
-        if (!out)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        while (d && (de = readdir(d))) {
-                json_t *st = NULL;
-
-                if (de->d_name[0] == '.' || lxcb_state(b, de->d_name, &st, NULL) < 0)
-                        continue;
-                json_array_append_new(out, st);
-        }
-        if (d)
-                closedir(d);
-        *ret = out;
-        return 0;
+        return backend_list_dirs(b, NULL, lxcb_state, ret, err);
 }
 
 static bool lxcb_exists(struct backend *b, const char *id)
@@ -220,21 +183,12 @@ const char *lxcb_log_error(struct backend *b, const char *id)
         return line;
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void) st;
-        (void) ftw;
-        if ((flag == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT)
-                log_debug("Removing %s: %m", p);
-        return 0;
-}
-
 void lxcb_cleanup(struct backend *b, const char *id)
 {
         _cleanup_free_ char *dir = lxcb_path(b, id, NULL), *lock = NULL;
 
         if (dir)
-                nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+                fs_rm_tree(dir);
         /* liblxc's lock file for the container: /run/lxc/lock/<lxcpath>/.<id>.
          * Its directory stays: liblxc makes it when it opens a container
          * and the file only when it locks, so removing the directory could

@@ -296,18 +296,6 @@ static int record_waiter(const char *dir, pid_t waiter, struct pxe **err)
         return write_state(dir, state, err);
 }
 
-static int write_pid_file(const char *path, pid_t pid, struct pxe **err)
-{
-        char text[32];
-        int n = snprintf(text, sizeof(text), "%d", (int) pid);
-
-        if (!path)
-                return 0;
-        if (fs_write_atomic(path, text, (size_t) n, 0644, err) < 0)
-                return pxe_wrap(err, "Writing --pid-file");
-        return 0;
-}
-
 /* Undo a create that failed after the waiter was started: stop the
  * container and give the waiter -- liblxc's monitor, which removes the
  * cgroups on its way out -- time to finish before it is killed. */
@@ -409,7 +397,7 @@ static int create_in(struct backend *b, const struct backend_call *c, const char
         if (console >= 0)
                 unlink(console_path);
         if (r < 0 || record_waiter(dir, pid, err) < 0 || (s->hooks && run_create_hooks(b, c->id, err) < 0) ||
-            write_pid_file(c->pid_file, pid, err) < 0) {
+            backend_write_pid_file(c->pid_file, pid, err) < 0) {
                 abort_create(b, c->id, pid);
                 return -pxe_code(err, EIO);
         }

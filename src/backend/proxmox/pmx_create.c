@@ -152,7 +152,7 @@ int pmx_exec_process(struct backend *b, const char *id, const struct backend_cal
                 *ret = json_loads(text, 0, NULL);
                 return json_is_object(*ret) ? 0 : pxe_set(err, EINVAL, "--process %s: not a JSON object", c->process_file);
         }
-        if (pmx_load_state(b, id, &state, err) < 0)
+        if (backend_load_state(b, id, &state, err) < 0)
                 return -pxe_code(err, ENOENT);
         bundle = json_string_value(json_object_get(state, "bundle"));
         if (!bundle || read_config(bundle, &config, err) < 0)
@@ -382,18 +382,6 @@ static int wait_init(struct create *x, struct pxe **err)
                        x->b->cfg->proxmox.timeout);
 }
 
-static int write_pid_file(const char *path, pid_t pid, struct pxe **err)
-{
-        char text[32];
-        int n = snprintf(text, sizeof(text), "%d", (int) pid);
-
-        if (!path)
-                return 0;
-        if (fs_write_atomic(path, text, (size_t) n, 0644, err) < 0)
-                return pxe_wrap(err, "Writing --pid-file");
-        return 0;
-}
-
 static int create_in(struct create *x, struct pxe **err)
 {
         const struct proxmox_config *pc = &x->b->cfg->proxmox;
@@ -482,20 +470,20 @@ static int create_in(struct create *x, struct pxe **err)
                 return -pxe_code(err, EIO);
         if (!x->run) {
                 json_object_set_new(x->state, "ready", json_true());
-                if (save(x, err) < 0 || write_pid_file(x->c->pid_file, 0, err) < 0)
+                if (save(x, err) < 0 || backend_write_pid_file(x->c->pid_file, 0, err) < 0)
                         return -pxe_code(err, EIO);
                 return 0;
         }
         if (pve_action(x->client, x->vmid, PVE_ACTION_START, &upid, err) < 0 ||
             pmx_task_wait(x->b, x->client, upid, err) < 0 || wait_init(x, err) < 0)
                 return -pxe_code(err, EIO);
-        x->waiter = pmx_waiter_start(x->b, x->c->id, x->run, x->vmid, err);
+        x->waiter = pmx_waiter_start(x->run, err);
         if (x->waiter < 0)
                 return x->waiter;
         json_object_set_new(x->state, "waiter", json_integer(x->waiter));
         json_object_set_new(x->state, "waiter_start", json_integer(backend_proc_start_time(x->waiter)));
         json_object_set_new(x->state, "ready", json_true());
-        if (save(x, err) < 0 || write_pid_file(x->c->pid_file, x->waiter, err) < 0)
+        if (save(x, err) < 0 || backend_write_pid_file(x->c->pid_file, x->waiter, err) < 0)
                 return -pxe_code(err, EIO);
         return 0;
 }
@@ -616,7 +604,7 @@ int pmx_run(struct backend *b, const struct backend_call *c, int *st, struct pxe
                 json_auto_t *state = NULL;
 
                 pmx_client(b, &client, NULL);
-                if (pmx_load_state(b, c->id, &state, NULL) == 0)
+                if (backend_load_state(b, c->id, &state, NULL) == 0)
                         pmx_cleanup(b, client, c->id, (unsigned) json_integer_value(json_object_get(state, "vmid")));
         }
         if (r < 0)

@@ -56,7 +56,6 @@ char *pmx_path(struct backend *b, const char *id, const char *name);
 
 int pmx_client(struct backend *b, struct pve_client **ret, struct pxe **err);
 
-int pmx_load_state(struct backend *b, const char *id, json_t **ret, struct pxe **err);
 int pmx_save_state(struct backend *b, const char *id, json_t *state, struct pxe **err);
 
 /* Status from the run directory (exit file, ctl FIFO's reader) or, without
@@ -98,9 +97,9 @@ int pmx_exec_files(const char *run, const char *records, size_t len, char **ret_
                    struct pxe **err);
 
 /* pmx_waiter.c: the process whose pid the caller gets (--pid-file): it
- * relays output.log to its stdout/stderr and exits with the container's exit
- * code; without a run directory it polls Proxmox until the container stops. */
-pid_t pmx_waiter_start(struct backend *b, const char *id, const char *run, unsigned vmid, struct pxe **err);
+ * relays <run>/output.log to its stdout/stderr, passes signals on through
+ * ctl, and exits with the container's exit code. */
+pid_t pmx_waiter_start(const char *run, struct pxe **err);
 
 /* pmx_template.c: the template for a bundle's rootfs (with pxcri-init added
  * at PMX_INIT_PATH): a vztmpl file in template_storage, made once per image,

@@ -149,12 +149,9 @@ static int waiter_main(void *data)
         }
 }
 
-pid_t pmx_waiter_start(struct backend *b, const char *id, const char *run, unsigned vmid, struct pxe **err)
+pid_t pmx_waiter_start(const char *run, struct pxe **err)
 {
         struct waiter arg = { .run = run };
 
-        (void) b;
-        (void) id;
-        (void) vmid;
         return spawn_fork(waiter_main, &arg, err);
 }

@@ -5,10 +5,8 @@
  * pause, resume, list, and the ops table.  create, start and run are in
  * pmx_create.c, the waiter in pmx_waiter.c, templates in pmx_template.c.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +21,6 @@
 #include "util/fs.h"
 #include "util/log.h"
 
-#define STATE_MAX (1u << 20)
 #define WAITER_GONE_MS 10000
 
 char *pmx_path(struct backend *b, const char *id, const char *name)
@@ -52,24 +49,6 @@ int pmx_task_wait(struct backend *b, struct pve_client *client, char *upid, stru
 
         free(upid);
         return r;
-}
-
-int pmx_load_state(struct backend *b, const char *id, json_t **ret, struct pxe **err)
-{
-        _cleanup_free_ char *path = pmx_path(b, id, "state.json"), *text = NULL;
-        json_t *j;
-
-        if (!path)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        if (fs_read_file(path, STATE_MAX, &text, NULL, NULL) < 0)
-                return pxe_set(err, ENOENT, "container \"%s\" does not exist", id);
-        j = json_loads(text, 0, NULL);
-        if (!json_is_object(j)) {
-                json_decref(j);
-                return pxe_set(err, EIO, "%s: not a JSON object", path);
-        }
-        *ret = j;
-        return 0;
 }
 
 int pmx_save_state(struct backend *b, const char *id, json_t *state, struct pxe **err)
@@ -158,7 +137,7 @@ int pmx_info(struct backend *b, struct pve_client *client, const char *id, struc
         int r;
 
         *info = (struct pmx_info) { .status = PMX_STOPPED };
-        if ((r = pmx_load_state(b, id, &info->state, err)) < 0)
+        if ((r = backend_load_state(b, id, &info->state, err)) < 0)
                 return r;
         info->vmid = state_vmid(info->state);
         info->run = json_string_value(json_object_get(info->state, "run"));
@@ -221,24 +200,7 @@ static int pmx_state(struct backend *b, const char *id, json_t **ret, struct pxe
 
 static int pmx_list(struct backend *b, json_t **ret, struct pxe **err)
 {
-        json_t *out = json_array();
-        DIR *d = opendir(b->root);
-        struct dirent *de;
-
-        if (!out)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        while (d && (de = readdir(d))) {
-                json_t *st = NULL;
-
-                if (de->d_name[0] == '.' || streq(de->d_name, "templates") ||
-                    pmx_state(b, de->d_name, &st, NULL) < 0)
-                        continue;
-                json_array_append_new(out, st);
-        }
-        if (d)
-                closedir(d);
-        *ret = out;
-        return 0;
+        return backend_list_dirs(b, "templates", pmx_state, ret, err);
 }
 
 static bool pmx_exists(struct backend *b, const char *id)
@@ -277,15 +239,6 @@ static int pmx_kill(struct backend *b, const struct backend_call *c, int *st, st
         return 0;
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void) st;
-        (void) ftw;
-        if ((flag == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT)
-                log_debug("Removing %s: %m", p);
-        return 0;
-}
-
 void pmx_cleanup(struct backend *b, struct pve_client *client, const char *id, unsigned vmid)
 {
         _cleanup_free_ char *dir = pmx_path(b, id, NULL);
@@ -306,7 +259,7 @@ void pmx_cleanup(struct backend *b, struct pve_client *client, const char *id, u
                         log_warn("Container %s: %s (remove it in Proxmox by hand)", id, e->msg);
         }
         if (dir)
-                nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+                fs_rm_tree(dir);
 }
 
 static void wait_waiter_gone(const struct pmx_info *info)
