@@ -212,6 +212,7 @@ struct create {
         json_t *config, *state;
         char *dir, *run, *records;
         size_t records_len;
+        const struct pve_params *params;
         unsigned vmid;
         bool unprivileged;
         pid_t waiter;
@@ -236,7 +237,8 @@ static int write_run(struct create *x, struct pxe **err)
                 return pxe_set_errno(err, errno, "chown %s", x->run);
         if (asprintf(&p, "%s/process", x->run) < 0 || asprintf(&q, "%s/ctl", x->run) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        if (fs_write_atomic(p, x->records, x->records_len, 0644, err) < 0)
+        if (fs_write_atomic(p, x->records, x->records_len, 0644, err) < 0 ||
+            pmx_binds_copy(x->run, x->params, owner, err) < 0)
                 return -pxe_code(err, EIO);
         if ((mkfifo(q, 0600) < 0 && errno != EEXIST) || chown(q, owner, owner) < 0)
                 return pxe_set_errno(err, errno, "Creating %s", q);
@@ -404,9 +406,9 @@ static int create_in(struct create *x, struct pxe **err)
         req.init_dir = x->run;
         if (pve_map_bundle(x->config, &req, &params, err) < 0)
                 return -pxe_code(err, EINVAL);
-        if (params->n_init_binds > 0)
-                return pxe_set(err, ENOSYS, "mount of %s: the proxmox backend binds directories only (a file or a "
-                               "mount under /dev is not supported yet)", params->init_binds[0].source);
+        x->params = params;
+        if (pmx_binds_records(params, &x->records, &x->records_len, err) < 0)
+                return -pxe_code(err, EINVAL);
         if (add_entrypoint(params, NULL, 0, false) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
         if (pmx_client(x->b, &x->client, err) < 0 || pve_node(x->client, &node, err) < 0)

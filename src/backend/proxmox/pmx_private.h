@@ -96,6 +96,15 @@ int pmx_exec_process(struct backend *b, const char *id, const struct backend_cal
 int pmx_exec_files(const char *run, const char *records, size_t len, char **ret_host, char **ret_inside,
                    struct pxe **err);
 
+/* pmx_binds.c: bind mounts Proxmox cannot make (files; destinations under
+ * /dev), done by pxcri-init from copies in the run directory. */
+struct pve_params;
+int pmx_binds_records(const struct pve_params *params, char **records, size_t *len, struct pxe **err);
+int pmx_binds_copy(const char *run, const struct pve_params *params, uid_t owner, struct pxe **err);
+
+/* pmx_update.c */
+int pmx_update(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+
 /* pmx_waiter.c: the process whose pid the caller gets (--pid-file): it
  * relays <run>/output.log to its stdout/stderr, passes signals on through
  * ctl, and exits with the container's exit code. */

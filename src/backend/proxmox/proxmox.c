@@ -439,6 +439,7 @@ const struct backend_ops backend_proxmox_ops = {
         .exec = pmx_exec,
         .pause = pmx_pause,
         .resume = pmx_resume,
+        .update = pmx_update,
         .state = pmx_state,
         .list = pmx_list,
         .exists = pmx_exists,
