@@ -192,6 +192,11 @@ char *backend_find_init(void);
  * reference); ENOENT "container \"<id>\" does not exist" when absent. */
 int backend_load_state(struct backend *b, const char *id, json_t **ret, struct pxe **err);
 
+/* update: --resources (a file, or "-" for stdin) with runc's flags
+ * (--memory, --cpu-quota, ...) applied on top, as an OCI linux.resources
+ * object (new reference).  A flag the backend cannot take is ENOSYS. */
+int backend_update_resources(const struct backend *b, const struct backend_call *c, json_t **ret, struct pxe **err);
+
 /* --pid-file: pid in path, atomically; path NULL: nothing to do. */
 int backend_write_pid_file(const char *path, pid_t pid, struct pxe **err);
 

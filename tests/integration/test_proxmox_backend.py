@@ -429,3 +429,22 @@ def test_unknown_container_is_an_error(ppx, pve):
         res = ppx(*cmd)
         assert res.returncode == 1
         assert "nope" in res.stderr and "does not exist" in res.stderr
+
+
+def test_update_sets_limits_on_the_running_container(ppx, pve, workdir):
+    ppx.write_config(proxmox_cfg(pve))
+    cid = unique()
+    ppx("run", "-d", "-b", mk(workdir, ["sleep", "60"]), cid, check=True)
+    vmid = ppx.state(cid)["annotations"]["pxcri.io/proxmox-vmid"]
+    ppx("update", "--memory", str(300 << 20), "--cpu-quota", "50000", "--cpu-period", "100000", cid, check=True)
+    cfg = cts(pve)[vmid]["config"]
+    assert (str(cfg["memory"]), str(cfg["cores"]), float(cfg["cpulimit"])) == ("300", "1", 0.5)
+    if os.path.exists("/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        lxcpath = json.load(open(os.path.join(pve["double"].state, "state.json")))["lxcpath"]
+        got = subprocess.run(["lxc-cgroup", "-n", str(vmid), "-P", lxcpath, "memory.limit_in_bytes"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        assert int(got) == 300 << 20  # applied to the running container
+    res = ppx("update", "--pids-limit", "10", cid)
+    assert res.returncode == 1
+    assert "pids" in res.stderr
+    assert str(cts(pve)[vmid]["config"]["memory"]) == "300"

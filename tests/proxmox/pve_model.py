@@ -960,6 +960,28 @@ def op_config_set(st, vmid, params, user):
     for k in new:
         ct["config"][k] = params[k]
     allocate_volumes(st, vmid, ct["config"], keys=[k for k in new if re.match(r"^mp\d+$", k)])
+    if ct["status"] == "running" and _memory_v1() and ("memory" in new or "swap" in new):
+        hotplug_memory(st, vmid, ct["config"])
+
+
+def hotplug_memory(st, vmid, cfg):
+    """Proxmox applies memory and swap changes to a running container's
+    cgroup at once (pct set on a running CT): so does the double."""
+    mem = int(cfg.get("memory", 512)) * 1048576
+    items = [("memory.limit_in_bytes", mem)]
+    if os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"):
+        memsw = ("memory.memsw.limit_in_bytes", mem + int(cfg.get("swap", 0)) * 1048576)
+        # the kernel wants memsw >= memory at every step
+        items = [memsw] + items if mem > int(_cgroup_get(st, vmid, "memory.limit_in_bytes") or 0) else items + [memsw]
+    for key, value in items:
+        r = run_cmd(["lxc-cgroup", "-n", str(vmid), "-P", st.lxcpath, key, str(value)])
+        if r.returncode != 0:
+            raise PveError(500, "unable to modify cgroup %s of CT %s: %s" % (key, vmid, r.stderr.strip()))
+
+
+def _cgroup_get(st, vmid, key):
+    r = run_cmd(["lxc-cgroup", "-n", str(vmid), "-P", st.lxcpath, key])
+    return r.stdout.strip() if r.returncode == 0 else None
 
 
 def feature(st, vmid, feat):

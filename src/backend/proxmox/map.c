@@ -754,6 +754,60 @@ static int map_all(struct map *m)
         return map_description(m);
 }
 
+/* update: only what the resources name.  Memory as at create, but a limit
+ * that is absent leaves memory alone (and then swap, which Proxmox counts
+ * from it, cannot change). */
+static int map_update(struct map *m, const json_t *res)
+{
+        static const char *const never[] = { "blockIO", "network", "rdma", "unified", "pids", "hugepageLimits",
+                                             "devices" };
+        const json_t *mem = json_object_get(res, "memory");
+        long long limit = 0, swap = 0;
+        int hl, hs;
+        const char *key;
+        json_t *v;
+
+        for (size_t i = 0; i < ARRAY_SIZE(never); i++)
+                if (!is_empty(json_object_get(res, never[i])))
+                        return pxe_set(m->err, ENOTSUP, "linux.resources.%s: Proxmox cannot update it", never[i]);
+        json_object_foreach ((json_t *) mem, key, v)
+                if (!streq(key, "limit") && !streq(key, "swap") && !is_empty(v))
+                        return pxe_set(m->err, ENOTSUP, "linux.resources.memory.%s: Proxmox cannot set it", key);
+        hl = get_int(mem, "limit", &limit);
+        hs = get_int(mem, "swap", &swap);
+        if (hl < 0 || hs < 0)
+                return pxe_set(m->err, EINVAL, "linux.resources.memory.%s: expected an integer", hl < 0 ? "limit" : "swap");
+        if (hs > 0 && !(hl > 0 && limit > 0))
+                return pxe_set(m->err, ENOTSUP, "linux.resources.memory.swap: Proxmox counts swap beyond memory; "
+                               "give memory.limit with it");
+        if (hl > 0 && limit > 0) {
+                int r = map_memory(m, mem);
+
+                if (r < 0)
+                        return r;
+        } else if (hl > 0)
+                return pxe_set(m->err, ENOTSUP, "linux.resources.memory.limit %lld: a Proxmox container always has a "
+                               "memory limit", limit);
+        return map_cpu(m, json_object_get(res, "cpu"));
+}
+
+int pve_map_update(const json_t *resources, struct pve_params **ret, struct pxe **err)
+{
+        static const struct pve_map_request req = { .id = "update" };
+        struct pve_params *p = calloc(1, sizeof(*p));
+        struct map m = { .req = &req, .p = p, .err = err };
+
+        if (!p)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (!json_is_object(resources) || map_update(&m, resources) < 0) {
+                pve_params_free(p);
+                return json_is_object(resources) ? -pxe_code(err, EINVAL)
+                                                  : pxe_set(err, EINVAL, "resources: not a JSON object");
+        }
+        *ret = p;
+        return 0;
+}
+
 int pve_map_bundle(const json_t *oci_config, const struct pve_map_request *req, struct pve_params **ret,
                    struct pxe **err)
 {

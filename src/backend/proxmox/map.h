@@ -68,6 +68,10 @@ struct pve_params {
 int pve_map_bundle(const json_t *oci_config, const struct pve_map_request *req, struct pve_params **ret,
                    struct pxe **err);
 
+/* OCI linux.resources of an update -> the config keys to set (memory, swap,
+ * cores, cpulimit, cpuunits), only for what it names. */
+int pve_map_update(const json_t *resources, struct pve_params **ret, struct pxe **err);
+
 void pve_params_free(struct pve_params *p);
 
 static inline void pve_params_freep(struct pve_params **p)

@@ -722,10 +722,64 @@ static void test_schema_full(void **state)
         free(dir);
 }
 
+static struct pve_params *update_ok(const char *text)
+{
+        json_t *j = cfg(text);
+        struct pve_params *p = NULL;
+        struct pxe *e = NULL;
+
+        if (pve_map_update(j, &p, &e) < 0)
+                fail_msg("pve_map_update: %s", e ? e->msg : "(no message)");
+        json_decref(j);
+        return p;
+}
+
+static void update_fails(const char *text, const char *needle)
+{
+        json_t *j = cfg(text);
+        struct pve_params *p = NULL;
+        struct pxe *e = NULL;
+
+        assert_int_equal(pve_map_update(j, &p, &e), -ENOTSUP);
+        assert_null(p);
+        assert_non_null(strstr(e->msg, needle));
+        pxe_free(e);
+        json_decref(j);
+}
+
+/* update names only what changes: nothing else is reset to a default. */
+static void test_update(void **state)
+{
+        json_t *props = schema_props();
+        struct pve_params *p;
+
+        p = update_ok("{}");
+        assert_int_equal(p->n_items, 0);
+        pve_params_free(p);
+        p = update_ok("{'cpu':{'shares':1024}}");
+        assert_int_equal(p->n_items, 1);
+        assert_string_equal(pve_params_get(p, "cpuunits"), "39");
+        pve_params_free(p);
+        p = update_ok("{'memory':{'limit':314572800,'swap':419430400},'cpu':{'quota':250000,'period':100000}}");
+        assert_string_equal(pve_params_get(p, "memory"), "300");
+        assert_string_equal(pve_params_get(p, "swap"), "100");
+        assert_string_equal(pve_params_get(p, "cores"), "3");
+        assert_string_equal(pve_params_get(p, "cpulimit"), "2.50");
+        check_all(props, p);
+        pve_params_free(p);
+        update_fails("{'pids':{'limit':10}}", "linux.resources.pids");
+        update_fails("{'memory':{'swap':419430400}}", "give memory.limit with it");
+        update_fails("{'memory':{'limit':-1}}", "always has a memory limit");
+        update_fails("{'memory':{'reservation':1}}", "memory.reservation");
+        update_fails("{'cpu':{'cpus':'0-1'}}", "cpu.cpus");
+        json_decref(props);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fixed_params_and_order),
+                cmocka_unit_test(test_update),
                 cmocka_unit_test(test_hostname),
                 cmocka_unit_test(test_hostname_label_limits),
                 cmocka_unit_test(test_memory),
