@@ -102,6 +102,7 @@ struct proxmox_config {
         char *template_storage; /* vztmpl storage */
         char *template_dir;     /* pct: template_storage's vztmpl directory on this host */
         bool linked_clones;     /* clone containers from a template container per image */
+        char *run_root;         /* pct: host directories bound into containers (mp0) go below it */
         char *bridge;
         unsigned vmid_lo, vmid_hi;
         unsigned timeout;             /* seconds per request (and per pct call) */
@@ -110,6 +111,7 @@ struct proxmox_config {
 
 #define PROXMOX_PCT_PATH_DEFAULT "/usr/sbin/pct"
 #define PROXMOX_PORT_DEFAULT 8006
+#define PROXMOX_RUN_ROOT_DEFAULT "/run/pxcri-proxmox"
 #define PROXMOX_TEMPLATE_DIR_DEFAULT "/var/lib/vz/template/cache" /* the "local" storage */
 #define PROXMOX_VMID_LO_DEFAULT 10000
 #define PROXMOX_VMID_HI_DEFAULT 99999

@@ -19,17 +19,27 @@
  * the start, or an early_signals one we receive, ends the container as in
  * lxc mode.  --no-wait starts at once (ctl, if it exists, still carries
  * signals).  The process gets /dev/null as stdin and pipes as stdout and
- * stderr, which go to DIR/output.log as CRI log records (init_output.h).
+ * stderr, which go to DIR/output.log as CRI log records (init_output.h);
+ * with "t" instead a pty, whose master went to DIR/console.sock before ctl
+ * was opened.
  * Once the process exited, the log gets what is left in the pipes and an
  * fsync before DIR/exit is written: when exit exists, the log is complete.
  *
  * The process file holds NUL-terminated records: "a<arg>", "e<KEY=VALUE>",
- * "m<octal umask>", "t" (stdio is a terminal; lxc mode and --exec only),
- * "w<rows> <columns>", "f<N>" (--preserve-fds: descriptors 3 .. 3+N-1 go on
- * to the process; every other one above stdio is closed on exec), "c<cwd>",
+ * "m<octal umask>", "t" (stdio is a terminal: a pty whose master goes to
+ * <dir>/console.sock, or BASE.sock with --exec), "w<rows> <columns>",
+ * "f<N>" (--preserve-fds: descriptors 3 .. 3+N-1 go on to the process;
+ * every other one above stdio is closed on exec), "c<cwd>",
  * "u<uid>", "g<gid>", "G<gid>" (a supplementary group, repeatable; with "u"
- * or "g" and no "G" there are none).  The identity and the cwd are applied
- * last before the exec; failing that, or the exec, the child exits 127.
+ * or "g" and no "G" there are none), "b<r|w><src>\t<dest>" and
+ * "M<dest>\t<options>" (dir mode: a bind or a tmpfs, made before the start
+ * byte, init_mounts.h).  The identity
+ * and the cwd are applied last before the exec; failing that, or the exec,
+ * the child exits 127.
+ *
+ * In dir mode an error of pxcri-init itself (not of the process) also goes
+ * to DIR/output.log as a stderr record, or to DIR/init.err before the log is
+ * open, and DIR/exit gets 127: nobody reads its stderr under Proxmox.
  *
  * `pxcri-init --exec BASE` is the helper of `pxcri exec`: it becomes the
  * process of BASE.process, on a pty sent to BASE.sock if it has "t", else
@@ -45,6 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -53,11 +64,13 @@
 #include <unistd.h>
 
 #include "init_hooks.h"
+#include "init_mounts.h"
 #include "init_output.h"
 
 #define INIT_DIR "/dev/.pxcri"
 #define PROCESS_MAX (4u << 20)
 #define MAX_ITEMS 65536
+#define MAX_MOUNTS 1024
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct process {
@@ -74,14 +87,31 @@ struct process {
         gid_t gid;
         gid_t groups[MAX_ITEMS];
         size_t n_groups;
+        struct init_mount mounts[MAX_MOUNTS];
+        size_t n_mounts;
 };
 
 /* INIT_DIR, or --dir's DIR. */
 static const char *init_dir = INIT_DIR;
+/* dir mode: our pid (0 otherwise, and in the child) and DIR/output.log once
+ * open: where die() reports. */
+static pid_t dir_pid;
+static int dir_log = -1;
+
+static void record_exit(int code);
+static void dir_report(const char *msg);
 
 static void die(const char *what, int e)
 {
-        fprintf(stderr, "pxcri-init: %s: %s\n", what, strerror(e));
+        char msg[8400];
+
+        snprintf(msg, sizeof(msg), "pxcri-init: %s: %s", what, strerror(e));
+        fprintf(stderr, "%s\n", msg);
+        if (dir_pid && dir_pid == getpid()) {
+                dir_pid = 0; /* once: reporting may fail and die too */
+                dir_report(msg);
+                record_exit(127);
+        }
         exit(127);
 }
 
@@ -189,6 +219,12 @@ static void parse_records(struct process *p, char *buf, size_t len)
                         p->has_gid = 1, p->gid = (gid_t) parse_id(rec + 1, "invalid gid record");
                 else if (rec[0] == 'G' && p->n_groups < MAX_ITEMS)
                         p->groups[p->n_groups++] = (gid_t) parse_id(rec + 1, "invalid group record");
+                else if (rec[0] == 'b' || rec[0] == 'M') {
+                        if (p->n_mounts >= MAX_MOUNTS)
+                                die("too many mount records", E2BIG);
+                        if (init_mount_parse(rec, &p->mounts[p->n_mounts++]) < 0)
+                                die(rec[0] == 'b' ? "invalid bind record" : "invalid tmpfs record", EINVAL);
+                }
                 off += n + 1;
         }
         if (p->n_args == 0)
@@ -227,8 +263,8 @@ static void send_master(int master, const char *name, const char *sock_path)
 }
 
 /* A pty from the container's own devpts: its master goes out to pxcri
- * create, its slave becomes our stdio (and the process's). */
-static void setup_terminal(const char *sock_path, const struct process *p)
+ * (create or exec) through sock_path.  Returns the slave. */
+static int open_terminal(const char *sock_path, const struct process *p)
 {
         int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), slave;
         char name[64];
@@ -254,6 +290,14 @@ static void setup_terminal(const char *sock_path, const struct process *p)
         }
         send_master(master, name, sock_path);
         close(master);
+        return slave;
+}
+
+/* The slave becomes our stdio (and the process's). */
+static void setup_terminal(const char *sock_path, const struct process *p)
+{
+        int slave = open_terminal(sock_path, p);
+
         for (int fd = 0; fd < 3; fd++)
                 dup2(slave, fd);
         if (slave > 2)
@@ -280,8 +324,6 @@ static void handle_early_signals(void (*handler)(int))
         for (size_t i = 0; i < sizeof(early_signals) / sizeof(early_signals[0]); i++)
                 sigaction(early_signals[i], &sa, NULL);
 }
-
-static void record_exit(int code);
 
 static void wait_for_start(void)
 {
@@ -431,14 +473,49 @@ static int open_in_dir(const char *name, int flags, mode_t mode)
         return open(dir_path(path, sizeof(path), name), flags | O_CLOEXEC, mode);
 }
 
-/* The child of dir mode: stdin /dev/null, stdout and stderr the pipes. */
-static void dir_child(struct process *p, const sigset_t *mask, int out, int err)
+static void dir_report(const char *msg)
+{
+        int fd;
+
+        if (dir_log >= 0) {
+                init_output_log_line(dir_log, "stderr", msg);
+                fsync(dir_log);
+                return;
+        }
+        fd = open_in_dir("init.err", O_WRONLY | O_APPEND | O_CREAT, 0644);
+        if (fd >= 0) {
+                dprintf(fd, "%s\n", msg);
+                close(fd);
+        }
+}
+
+/* The "b" and "M" records, as the container's root before the process runs. */
+static void do_mounts(const struct process *p)
+{
+        char what[8300];
+
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                int r = init_mount(&p->mounts[i], what, sizeof(what));
+
+                if (r < 0)
+                        die(what, -r);
+        }
+}
+
+/* The child of dir mode: stdin /dev/null, stdout and stderr the pipes; or
+ * tty (>= 0), the pty's slave, as all three and controlling terminal. */
+static void dir_child(struct process *p, const sigset_t *mask, int tty, int out, int err)
 {
         char path[4096];
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
         sigprocmask(SIG_SETMASK, mask, NULL);
-        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+        if (tty >= 0) {
+                out = err = tty;
+                if (setsid() < 0 || ioctl(tty, TIOCSCTTY, 0) < 0)
+                        die("making the terminal the controlling one", errno);
+        }
+        if (null < 0 || dup2(tty >= 0 ? tty : null, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
             dup2(err, STDERR_FILENO) < 0)
                 die("setting up stdio", errno);
         if (p->umask >= 0)
@@ -472,18 +549,46 @@ static void dir_args(int argc, char **argv, struct process *p, int *no_wait)
         }
 }
 
+/* The child with its stdio: the pty's slave, or pipes to the log. */
+static pid_t dir_fork(struct process *p, const sigset_t *old, int tty, struct init_output *o)
+{
+        int out[2] = { -1, -1 }, err[2] = { -1, -1 };
+        pid_t child;
+
+        if (tty < 0 && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0))
+                die("pipe", errno);
+        child = fork();
+        if (child < 0)
+                die("fork", errno);
+        if (child == 0)
+                dir_child(p, old, tty, out[1], err[1]);
+        if (tty >= 0) {
+                /* Only the process holds the slave: the master sees its end. */
+                close(tty);
+                o->out = o->err = -1;
+                return child;
+        }
+        close(out[1]);
+        close(err[1]);
+        o->out = out[0];
+        o->err = err[0];
+        fcntl(o->out, F_SETFL, O_NONBLOCK);
+        fcntl(o->err, F_SETFL, O_NONBLOCK);
+        return child;
+}
+
 /* pxcri-init --dir DIR [--no-wait] [--process-b64 BASE64]: the Proxmox
  * backend's init, talking to the host only through DIR. */
 static int dir_mode(int argc, char **argv)
 {
         static struct process p;
         struct init_output o = { .ctl = -1 };
-        int no_wait = 0, out[2], err[2], sig, code;
+        int no_wait = 0, tty = -1, sig, code;
         const size_t n_early = sizeof(early_signals) / sizeof(early_signals[0]);
         char path[4096];
         sigset_t all, old;
-        pid_t child;
 
+        dir_pid = getpid();
         dir_args(argc, argv, &p, &no_wait);
         /* Every signal through the loop's signalfd, as supervise() does. */
         sigfillset(&all);
@@ -491,33 +596,25 @@ static int dir_mode(int argc, char **argv)
         o.sigfd = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
         if (o.sigfd < 0)
                 die("signalfd", errno);
+        o.log = open_in_dir("output.log", O_WRONLY | O_APPEND | O_CREAT, 0640);
+        if (o.log < 0)
+                die(dir_path(path, sizeof(path), "output.log"), errno);
+        dir_log = o.log;
+        /* Before ctl: the host sees us up only once these are done, and
+         * sees a failure as an exit before start. */
+        do_mounts(&p);
+        if (p.terminal)
+                tty = open_terminal(dir_path(path, sizeof(path), "console.sock"), &p);
         /* Read and write: we never see EOF, and the host's O_WRONLY |
          * O_NONBLOCK open fails (ENXIO) exactly when we are gone. */
         o.ctl = open_in_dir("ctl", O_RDWR | O_NONBLOCK, 0);
         if (o.ctl < 0 && (errno != ENOENT || !no_wait))
                 die(dir_path(path, sizeof(path), "ctl"), errno);
-        o.log = open_in_dir("output.log", O_WRONLY | O_APPEND | O_CREAT, 0640);
-        if (o.log < 0)
-                die(dir_path(path, sizeof(path), "output.log"), errno);
         if (!no_wait && (sig = init_output_wait_start(&o, early_signals, n_early))) {
                 record_exit(128 + sig);
                 return 128 + sig;
         }
-
-        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
-                die("pipe", errno);
-        child = fork();
-        if (child < 0)
-                die("fork", errno);
-        if (child == 0)
-                dir_child(&p, &old, out[1], err[1]);
-        close(out[1]);
-        close(err[1]);
-        o.out = out[0];
-        o.err = err[0];
-        fcntl(o.out, F_SETFL, O_NONBLOCK);
-        fcntl(o.err, F_SETFL, O_NONBLOCK);
-        code = exit_code(init_output_supervise(&o, child));
+        code = exit_code(init_output_supervise(&o, dir_fork(&p, &old, tty, &o)));
         /* After the log's fsync: once exit exists, the log is complete. */
         record_exit(code);
         return code;

@@ -50,6 +50,11 @@ static void log_record(int log, const char *stream, char tag, const char *s, siz
         }
 }
 
+void init_output_log_line(int log, const char *stream, const char *line)
+{
+        log_record(log, stream, 'F', line, strnlen(line, LINE_BUF));
+}
+
 /* Read once.  Returns the bytes read, 0 when nothing is readable now, -1
  * once the stream ended (fd closed, set to -1). */
 static ssize_t stream_read(struct stream *s, int log)

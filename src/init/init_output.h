@@ -18,8 +18,11 @@ struct init_output {
         int ctl;        /* -1: no control channel */
         int sigfd;
         int log;        /* DIR/output.log, O_APPEND */
-        int out, err;   /* non-blocking read ends of the child's stdout, stderr */
+        int out, err;   /* non-blocking read ends of the child's stdout, stderr; -1: none (a terminal) */
 };
+
+/* One complete line (no '\n') as a record of stream ("stdout", "stderr"). */
+void init_output_log_line(int log, const char *stream, const char *line);
 
 /* Before start.  Returns 0 on a start byte, else the signal that ends the
  * container: a signal byte, or one of fatal[] that pxcri-init received.

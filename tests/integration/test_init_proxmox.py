@@ -323,3 +323,101 @@ def test_exec_without_terminal(workdir):
     assert res.stdout == "got hello\n%s\n" % wd
     assert res.stderr == "oops\n"
     assert not os.path.exists(base + ".sock")
+
+
+# ---- "b" records: bind mounts pxcri-init makes before the start ----
+
+def bind_init(d, script, binds):
+    """pxcri-init in a private mount namespace (unshare -m), so that its
+    mounts never reach the host; binds: [(mode, src, dest)]."""
+    with open(os.path.join(d, "process"), "wb") as f:
+        f.write(records(script))
+        for mode, src, dest in binds:
+            f.write(("b%s%s\t%s" % (mode, src, dest)).encode() + b"\0")
+    return subprocess.Popen(["unshare", "-m", "--propagation", "private", INIT, "--dir", d, "--no-wait"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def finish(proc, d):
+    """pxcri-init's code, the exit file's and the log."""
+    try:
+        rc = proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    init = Init.__new__(Init)
+    init.dir = d
+    return rc, init.exit_code(), init.log()
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root")
+
+
+@needs_root
+def test_bind_file_read_write_and_missing_parents(workdir, d):
+    src = os.path.join(d, "hosts")
+    with open(src, "w") as f:
+        f.write("10.0.0.7 pod\n")
+    dest = os.path.join(workdir, "root", "etc", "hosts")
+    proc = bind_init(d, "cat %s; echo more >> %s && echo wrote" % (dest, dest), [("w", src, dest)])
+    rc, code, log = finish(proc, d)
+    assert (rc, code) == (0, 0), log
+    assert lines(log, "stdout") == ["10.0.0.7 pod", "wrote"]
+    # The write went through the bind to the source; on the host (another
+    # mount namespace) dest is the empty file pxcri-init made.
+    with open(src) as f:
+        assert f.read() == "10.0.0.7 pod\nmore\n"
+    assert os.path.getsize(dest) == 0
+
+
+@needs_root
+def test_bind_read_only_file_and_directory(workdir, d):
+    src = os.path.join(d, "resolv.conf")
+    with open(src, "w") as f:
+        f.write("nameserver 10.0.0.10\n")
+    srcdir = os.path.join(d, "secrets")
+    os.mkdir(srcdir)
+    with open(os.path.join(srcdir, "token"), "w") as f:
+        f.write("t0k3n\n")
+    dest = os.path.join(workdir, "root", "etc", "resolv.conf")
+    destdir = os.path.join(workdir, "root", "var", "run", "secrets")
+    script = ("cat %s %s/token; echo x >> %s || echo file-ro; touch %s/new || echo dir-ro"
+              % (dest, destdir, dest, destdir))
+    proc = bind_init(d, script, [("r", src, dest), ("r", srcdir, destdir)])
+    rc, code, log = finish(proc, d)
+    assert (rc, code) == (0, 0), log
+    assert lines(log, "stdout") == ["nameserver 10.0.0.10", "t0k3n", "file-ro", "dir-ro"]
+    assert os.path.isdir(destdir) and os.listdir(destdir) == []
+    with open(src) as f:
+        assert f.read() == "nameserver 10.0.0.10\n"
+    assert not os.path.exists(os.path.join(srcdir, "new"))
+
+
+@needs_root
+def test_bind_missing_source(workdir, d):
+    src = os.path.join(d, "binds", "0")
+    dest = os.path.join(workdir, "root", "etc", "hosts")
+    marker = os.path.join(workdir, "ran")
+    proc = bind_init(d, "touch %s" % marker, [("r", src, dest)])
+    rc, code, log = finish(proc, d)
+    assert (rc, code) == (127, 127)
+    assert lines(log, "stderr") == ["pxcri-init: bind %s on %s: No such file or directory" % (src, dest)]
+    assert lines(log, "stdout") == []
+    assert not os.path.exists(marker)
+
+
+def test_bind_record_invalid(d):
+    with open(os.path.join(d, "process"), "wb") as f:
+        f.write(records("exit 0") + b"bx/a\t/b\0")
+    proc = subprocess.Popen([INIT, "--dir", d, "--no-wait"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.wait(20) == 127
+    proc.stderr.close()
+    # Before the log is open: the reason is in init.err, the code in exit.
+    with open(os.path.join(d, "init.err")) as f:
+        assert f.read() == "pxcri-init: invalid bind record: Invalid argument\n"
+    with open(os.path.join(d, "exit")) as f:
+        assert f.read() == "127\n"
+    assert not os.path.exists(os.path.join(d, "output.log"))

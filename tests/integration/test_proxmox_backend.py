@@ -66,7 +66,8 @@ def user_cts(pve):
 
 def proxmox_cfg(pve, transport="pct", storage="local-zfs", **over):
     p = {"transport": transport, "storage": storage, "template_storage": "local",
-         "template_dir": templates_dir(pve), "vmid_range": [LO, HI], "timeout": 20}
+         "template_dir": templates_dir(pve), "run_root": os.path.join(pve["dir"], "run"),
+         "vmid_range": [LO, HI], "timeout": 20}
     if transport == "pct":
         p["pct_path"] = pve["pct"]
     else:
@@ -118,6 +119,12 @@ def mk(workdir, args, image=IMAGE_ID, env=None, cwd="/", terminal=False, **ann):
     return images.make_bundle(path, args, annotations=a, env=env, cwd=cwd, terminal=terminal)
 
 
+def run_dir(ppx, cid):
+    """The container's run directory on this host (state.json names it)."""
+    with open(os.path.join(ppx.root, "proxmox", cid, "state.json")) as f:
+        return json.load(f)["run"]
+
+
 def read(path):
     with open(path) as f:
         return f.read()
@@ -135,6 +142,8 @@ def wait_file(path, timeout=15):
 def assert_nothing_left(ppx, pve, cid):
     assert cid not in ppx("list", "-q").stdout.split()
     assert not os.path.exists(os.path.join(ppx.root, "proxmox", cid))
+    run_root = os.path.join(pve["dir"], "run")
+    assert not [d for d in (os.listdir(run_root) if os.path.isdir(run_root) else []) if d.endswith("-" + cid)]
     assert ppx.records() == []
     deadline = time.time() + 10  # a destroy task may still run
     while user_cts(pve) and time.time() < deadline:
@@ -184,7 +193,7 @@ def test_lifecycle(ppx, pve, workdir, transport):
         assert "REST API has no exec" in res.stderr
     ppx("kill", cid, "TERM", check=True)
     wait_status(ppx, cid, "stopped", timeout=15)
-    wait_file(os.path.join(ppx.root, "proxmox", cid, "run", "exit") if transport == "pct" else log + ".out")
+    wait_file(os.path.join(run_dir(ppx, cid), "exit"))
     deadline = time.time() + 10
     while "got-term" not in read(log + ".out") and time.time() < deadline:
         time.sleep(0.05)
@@ -211,7 +220,7 @@ def test_sigkill_gives_137(ppx, pve, workdir):
     ppx("run", "-d", "-b", mk(workdir, ["sleep", "60"]), cid, check=True)
     ppx("kill", cid, "KILL", check=True)
     wait_status(ppx, cid, "stopped")
-    assert read(os.path.join(ppx.root, "proxmox", cid, "run", "exit")).strip() == "137"
+    assert read(os.path.join(run_dir(ppx, cid), "exit")).strip() == "137"
 
 
 def test_template_made_once_and_cloned_linked(ppx, pve, workdir):
@@ -401,26 +410,54 @@ def test_template_container_removed_behind_our_back_is_made_again(ppx, pve, work
     assert cts(pve)[new]["config"].get("template") in (1, "1")  # made again (the VMID may be reused)
 
 
-@pytest.mark.parametrize("what", ["terminal", "file-mount", "no-args"])
+@pytest.mark.parametrize("what", ["terminal", "no-args", "dev-dir", "tmpfs-option"])
 def test_what_it_cannot_do_is_a_clear_error_and_leaves_nothing(ppx, pve, workdir, what):
     ppx.write_config(proxmox_cfg(pve))
     b = mk(workdir, ["true"], terminal=(what == "terminal"))
     with open(os.path.join(b, "config.json")) as f:
         cfg = json.load(f)
-    if what == "file-mount":
-        cfg["mounts"].append({"destination": "/etc/hosts", "type": "bind", "source": "/etc/hosts",
-                              "options": ["rbind", "ro"]})
     if what == "no-args":
         cfg["process"]["args"] = []
+    if what == "dev-dir":  # a directory under /dev: hidden by LXC's tmpfs, not a file pxcri could copy
+        cfg["mounts"].append({"destination": "/dev/shared", "type": "bind", "source": workdir, "options": ["rbind"]})
+    if what == "tmpfs-option":
+        cfg["mounts"].append({"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["exec"]})
     with open(os.path.join(b, "config.json"), "w") as f:
         json.dump(cfg, f)
     cid = unique()
     res = ppx("create", "-b", b, cid)
     assert res.returncode == 1
-    assert {"terminal": "process.terminal: the proxmox backend has no terminals yet",
-            "file-mount": "binds directories only",
-            "no-args": "process.args"}[what] in res.stderr
+    assert {"terminal": "process.terminal needs --console-socket",
+            "no-args": "process.args",
+            "dev-dir": "not supported yet",
+            "tmpfs-option": 'option "exec" is not supported'}[what] in res.stderr
     assert_nothing_left(ppx, pve, cid)
+
+
+def test_file_binds_and_tmpfs_are_made_by_pxcri_init(ppx, pve, workdir):
+    """What Proxmox cannot mount (a file like a pod's /etc/hosts, a tmpfs like
+    containerd's /run): copied into the run directory and mounted inside."""
+    ppx.write_config(proxmox_cfg(pve))
+    hosts = os.path.join(workdir, "hosts")
+    with open(hosts, "w") as f:
+        f.write("10.9.8.7 pod-peer\n")
+    os.chmod(hosts, 0o644)
+    b = mk(workdir, ["sh", "-c", "cat /etc/hosts; echo x >> /etc/hosts || echo read-only; "
+                                 "grep ' /run tmpfs ' /proc/mounts | cut -d' ' -f4; touch /run/ok && echo run-writable"])
+    with open(os.path.join(b, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["mounts"] += [{"destination": "/etc/hosts", "type": "bind", "source": hosts, "options": ["rbind", "ro"]},
+                      {"destination": "/run", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}]
+    with open(os.path.join(b, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    res = ppx("run", "-b", b, unique())
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "10.9.8.7 pod-peer"
+    assert "read-only" in lines
+    assert any(line.startswith("rw,nosuid") and "size=65536k" in line for line in lines), lines
+    assert lines[-1] == "run-writable"
 
 
 def test_unknown_container_is_an_error(ppx, pve):

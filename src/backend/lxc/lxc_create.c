@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/console.h"
 #include "backend/lxc/lxc_private.h"
 #include "backend/lxc/translate.h"
 #include "util/cleanup.h"
@@ -262,7 +263,7 @@ static int wait_created(struct backend *b, const struct backend_call *call, pid_
         for (int waited_us = 0; waited_us < CREATE_TIMEOUT_MS * 1000; waited_us += (int) (delay.tv_nsec / 1000)) {
                 const char *s = c->state(c);
 
-                if (!relayed && (r = lxcb_console_relay(console, call->console_socket, err)) != 0) {
+                if (!relayed && (r = console_relay(console, call->console_socket, err)) != 0) {
                         if (r < 0)
                                 return r;
                         relayed = true;
@@ -382,7 +383,7 @@ static int create_in(struct backend *b, const struct backend_call *c, const char
                                                         : "--console-socket needs process.terminal");
         if (asprintf(&console_path, "%s/run/console.sock", dir) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        if (s->terminal && lxcb_console_listen(console_path, s->uid, s->gid, &console, err) < 0)
+        if (s->terminal && console_listen(console_path, s->uid, s->gid, &console, err) < 0)
                 return -pxe_code(err, EIO);
         if (asprintf(&exit_path, "%s/run/exit", dir) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");

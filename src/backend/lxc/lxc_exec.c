@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/console.h"
 #include "backend/lxc/lxc_private.h"
 #include "backend/lxc/translate.h"
 #include "util/cleanup.h"
@@ -314,7 +315,7 @@ static int relay_terminal(struct exec_ctx *x, int fd, const char *console_socket
         int r = 0;
 
         for (int i = 0; i < 10000 && r == 0 && kill(pid, 0) == 0; i++) {
-                r = lxcb_console_relay(fd, console_socket, err);
+                r = console_relay(fd, console_socket, err);
                 if (r == 0)
                         nanosleep(&ms, NULL);
         }
@@ -342,7 +343,7 @@ static int exec_terminal(struct exec_ctx *x, const struct backend_call *c, pid_t
                 return pxe_set(err, ENOMEM, "Out of memory");
         if ((r = write_exec_process(x, err)) < 0)
                 return r;
-        r = lxcb_console_listen(sock, x->uid, x->gid, &fd, err);
+        r = console_listen(sock, x->uid, x->gid, &fd, err);
         if (r == 0)
                 r = attach_start(x, ret_pid, err);
         if (r == 0)

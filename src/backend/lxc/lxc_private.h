@@ -69,12 +69,6 @@ int lxcb_update(struct backend *b, const struct backend_call *c, int *st, struct
 /* Delete a stopped-or-killed container for good (run, delete --force). */
 int lxcb_destroy(struct backend *b, const char *id, struct pxe **err);
 
-/* The socket pxcri-init sends the pty master to (non-blocking, owned by the
- * process's user), and one relay step to the caller's --console-socket: 1
- * done, 0 pxcri-init has not connected yet. */
-int lxcb_console_listen(const char *path, uid_t uid, gid_t gid, int *ret_fd, struct pxe **err);
-int lxcb_console_relay(int listen_fd, const char *socket_path, struct pxe **err);
-
 /* Run the OCI hooks of kind ("createRuntime", "prestart", ...) recorded in
  * state (state.json's "hooks"), each with the OCI state (status, pid: 0 is
  * left out) on stdin.  lxcb_hooks_run stops at the first that fails;

@@ -64,6 +64,11 @@ void pve_params_free(struct pve_params *p)
                 free(p->init_binds[i].dest);
         }
         free(p->init_binds);
+        for (size_t i = 0; i < p->n_init_mounts; i++) {
+                free(p->init_mounts[i].dest);
+                free(p->init_mounts[i].options);
+        }
+        free(p->init_mounts);
         free(p);
 }
 
@@ -502,6 +507,59 @@ static bool is_bind(const char *type, const json_t *opts)
         return false;
 }
 
+/* The tmpfs options pxcri-init takes: flags, and data with a plain value. */
+static bool tmpfs_option_ok(const char *o)
+{
+        static const char *const flags[] = { "nosuid", "nodev", "noexec", "strictatime", "relatime", "noatime",
+                                             "ro", "rw" };
+        static const char *const data[] = { "mode=", "size=", "nr_inodes=", "uid=", "gid=" };
+
+        for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
+                if (streq(o, flags[i]))
+                        return true;
+        for (size_t i = 0; i < ARRAY_SIZE(data); i++)
+                if (!strncmp(o, data[i], strlen(data[i])) && o[strlen(data[i])] &&
+                    strspn(o + strlen(data[i]), "0123456789kmgKMG%") == strlen(o + strlen(data[i])))
+                        return true;
+        return false;
+}
+
+static int add_init_tmpfs(struct map *m, size_t idx, const char *dest, const json_t *opts)
+{
+        struct pve_params *p = m->p;
+        struct pve_map_init_mount *n;
+        char buf[512] = "";
+        const json_t *o;
+        size_t i, used = 0;
+
+        if (!valid_mp_path(dest) || streq(dest, "/") || strchr(dest, '\t'))
+                return pxe_set(m->err, EINVAL, "mounts[%zu].destination \"%s\": not a path to mount on", idx, dest);
+        json_array_foreach (opts, i, o) {
+                const char *v = json_string_value(o);
+                int w;
+
+                if (!v || !tmpfs_option_ok(v))
+                        return pxe_set(m->err, ENOTSUP, "mounts[%zu] (tmpfs on %s): option \"%s\" is not supported",
+                                       idx, dest, v ? v : "");
+                w = snprintf(buf + used, sizeof(buf) - used, "%s%s", used ? "," : "", v);
+                if (w < 0 || (size_t) w >= sizeof(buf) - used)
+                        return pxe_set(m->err, EINVAL, "mounts[%zu]: options too long", idx);
+                used += (size_t) w;
+        }
+        n = realloc(p->init_mounts, (p->n_init_mounts + 1) * sizeof(*n));
+        if (!n)
+                return pxe_set(m->err, ENOMEM, "Out of memory");
+        p->init_mounts = n;
+        n[p->n_init_mounts] = (struct pve_map_init_mount){ .dest = strdup(dest), .options = strdup(buf) };
+        if (!n[p->n_init_mounts].dest || !n[p->n_init_mounts].options) {
+                free(n[p->n_init_mounts].dest);
+                free(n[p->n_init_mounts].options);
+                return pxe_set(m->err, ENOMEM, "Out of memory");
+        }
+        p->n_init_mounts++;
+        return 0;
+}
+
 static int map_mount(struct map *m, size_t idx, const json_t *mnt)
 {
         const char *type = json_string_value(json_object_get(mnt, "type"));
@@ -519,6 +577,8 @@ static int map_mount(struct map *m, size_t idx, const json_t *mnt)
                 for (size_t k = 0; k < ARRAY_SIZE(standard_mounts); k++)
                         if (type && streq(type, standard_mounts[k].type) && streq(dest, standard_mounts[k].dest))
                                 return 0; /* Proxmox/LXC mount it themselves */
+                if (type && streq(type, "tmpfs"))
+                        return add_init_tmpfs(m, idx, dest, opts);
                 return pxe_set(m->err, ENOTSUP, "mounts[%zu] (%s on %s): Proxmox mount points are bind mounts or volumes",
                                idx, type ? type : "no type", dest);
         }

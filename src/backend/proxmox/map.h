@@ -58,11 +58,20 @@ struct pve_map_init_bind {
         bool ro;
 };
 
+/* A tmpfs Proxmox cannot mount (its mount points are binds or volumes;
+ * containerd's default spec has one on /run): pxcri-init mounts it. */
+struct pve_map_init_mount {
+        char *dest;    /* absolute path in the container */
+        char *options; /* "nosuid,nodev,mode=755,size=65536k" (only options pxcri-init knows) */
+};
+
 struct pve_params {
         struct pve_kv *items; /* key and value malloc'ed; in order, for pve_create() */
         size_t n_items, cap_items;
         struct pve_map_init_bind *init_binds;
         size_t n_init_binds;
+        struct pve_map_init_mount *init_mounts;
+        size_t n_init_mounts;
 };
 
 int pve_map_bundle(const json_t *oci_config, const struct pve_map_request *req, struct pve_params **ret,

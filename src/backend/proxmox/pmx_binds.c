@@ -1,27 +1,98 @@
-/* Bind mounts Proxmox cannot make: a file (Proxmox mount points are
- * directories) or a destination under /dev (LXC's tmpfs there hides mount
- * points Proxmox made before).  pxcri copies each source file into
- * <run>/binds/<n>, and pxcri-init binds /.pxcri/run/binds/<n> onto the
- * destination before the process starts (records "b<r|w><src>\t<dest>",
- * src/init/init.c).  A copy taken at create: later changes to the host file
- * do not reach the container (docs/proxmox.md). */
+/* What Proxmox cannot mount, pxcri-init mounts inside the container before
+ * the process starts (process records, src/init/init.c):
+ *
+ *   b<r|w><src>\t<dest>    bind mount.  A file (Proxmox mount points are
+ *                          directories), or a destination under /dev (LXC's
+ *                          tmpfs there hides mount points Proxmox made
+ *                          before).  pxcri copies the source file into
+ *                          <run>/binds/<n>, src is /.pxcri/run/binds/<n>: a
+ *                          copy taken at create (docs/proxmox.md).
+ *   M<dest>\t<options>      a tmpfs (containerd's spec has one on /run).
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "backend/proxmox/map.h"
 #include "backend/proxmox/pmx_private.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#define BIND_FILE_MAX (16u << 20)
+
+static int append(char **records, size_t *len, const char *rec, struct pxe **err)
+{
+        size_t n = strlen(rec) + 1;
+        char *nr = realloc(*records, *len + n);
+
+        if (!nr)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        memcpy(nr + *len, rec, n);
+        *records = nr;
+        *len += n;
+        return 0;
+}
 
 int pmx_binds_records(const struct pve_params *params, char **records, size_t *len, struct pxe **err)
 {
-        if (params->n_init_binds > 0)
-                return pxe_set(err, ENOSYS, "mount of %s: the proxmox backend binds directories only (a file or a "
-                               "mount under /dev is not supported yet)", params->init_binds[0].source);
+        for (size_t i = 0; i < params->n_init_binds; i++) {
+                const struct pve_map_init_bind *ib = &params->init_binds[i];
+                _cleanup_free_ char *rec = NULL;
+                struct stat st;
+
+                if (stat(ib->source, &st) < 0)
+                        return pxe_set_errno(err, errno, "mount source %s", ib->source);
+                if (!S_ISREG(st.st_mode))
+                        return pxe_set(err, ENOSYS, "mount of %s on %s: the proxmox backend binds directories under "
+                                       "/dev and other non-files only as Proxmox mount points (not supported yet)",
+                                       ib->source, ib->dest);
+                if (strchr(ib->dest, '\t'))
+                        return pxe_set(err, EINVAL, "mount destination %s: a tab is not allowed", ib->dest);
+                if (asprintf(&rec, "b%c" PMX_RUN_DIR "/binds/%zu\t%s", ib->ro ? 'r' : 'w', i, ib->dest) < 0 ||
+                    append(records, len, rec, err) < 0)
+                        return pxe_set(err, ENOMEM, "Out of memory");
+        }
+        for (size_t i = 0; i < params->n_init_mounts; i++) {
+                _cleanup_free_ char *rec = NULL;
+
+                if (asprintf(&rec, "M%s\t%s", params->init_mounts[i].dest, params->init_mounts[i].options) < 0 ||
+                    append(records, len, rec, err) < 0)
+                        return pxe_set(err, ENOMEM, "Out of memory");
+        }
         return 0;
 }
 
 int pmx_binds_copy(const char *run, const struct pve_params *params, uid_t owner, struct pxe **err)
 {
+        _cleanup_free_ char *dir = NULL;
+
+        if (params->n_init_binds == 0)
+                return 0;
+        if (asprintf(&dir, "%s/binds", run) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (fs_mkdir_p(dir, 0711, err) < 0)
+                return -pxe_code(err, EIO);
+        if (chown(dir, owner, owner) < 0)
+                return pxe_set_errno(err, errno, "chown %s", dir);
+        for (size_t i = 0; i < params->n_init_binds; i++) {
+                _cleanup_free_ char *dst = NULL, *data = NULL;
+                struct stat st;
+                size_t n = 0;
+
+                if (stat(params->init_binds[i].source, &st) < 0 ||
+                    fs_read_file(params->init_binds[i].source, BIND_FILE_MAX, &data, &n, err) < 0)
+                        return pxe_set_errno(err, errno ? errno : EIO, "Copying mount source %s",
+                                             params->init_binds[i].source);
+                if (asprintf(&dst, "%s/%zu", dir, i) < 0)
+                        return pxe_set(err, ENOMEM, "Out of memory");
+                if (fs_write_atomic(dst, data, n, st.st_mode & 0777, err) < 0)
+                        return -pxe_code(err, EIO);
+                if (chown(dst, owner, owner) < 0)
+                        return pxe_set_errno(err, errno, "chown %s", dst);
+        }
         return 0;
 }

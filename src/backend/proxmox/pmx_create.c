@@ -83,12 +83,11 @@ int pmx_process_records(const json_t *process, char **ret, size_t *ret_len, stru
 {
         json_t *args = json_object_get(process, "args"), *env = json_object_get(process, "env"), *v;
         json_t *user = json_object_get(process, "user"), *umask_v = json_object_get(user, "umask");
+        json_t *size = json_object_get(process, "consoleSize");
         const char *cwd = json_string_value(json_object_get(process, "cwd"));
         struct recs r = { 0 };
         size_t i;
 
-        if (json_is_true(json_object_get(process, "terminal")))
-                return pxe_set(err, ENOSYS, "process.terminal: the proxmox backend has no terminals yet");
         if (!json_is_array(args) || json_array_size(args) == 0)
                 return pxe_set(err, EINVAL, "process.args: must name the program to run");
         json_array_foreach(args, i, v) {
@@ -110,6 +109,12 @@ int pmx_process_records(const json_t *process, char **ret, size_t *ret_len, stru
                         rec_add(&r, 'G', "%lld", (long long) json_integer_value(v));
         if (json_is_integer(umask_v))
                 rec_add(&r, 'm', "%llo", (long long) json_integer_value(umask_v));
+        /* pxcri-init sends the pty to console.sock (exec: BASE.sock). */
+        if (json_is_true(json_object_get(process, "terminal")))
+                rec_add(&r, 't', "%s", "");
+        if (json_integer_value(json_object_get(size, "height")) > 0 && json_integer_value(json_object_get(size, "width")) > 0)
+                rec_add(&r, 'w', "%lld %lld", (long long) json_integer_value(json_object_get(size, "height")),
+                        (long long) json_integer_value(json_object_get(size, "width")));
         if (r.failed) {
                 free(r.buf);
                 return pxe_set(err, E2BIG, "process: larger than %u bytes", RECORDS_MAX);
@@ -351,14 +356,16 @@ static int find_run_in_volume(struct create *x, struct pxe **err)
 /* Output pxcri-init wrote before it ended: the reason a create failed. */
 static char *output_tail(const char *run)
 {
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        size_t len = 0;
-        char *s;
+        _cleanup_close_ int fd = pmx_run_open(run, "output.log", O_RDONLY, S_IFREG);
+        char buf[301];
+        off_t end;
+        ssize_t n;
 
-        if (asprintf(&path, "%s/output.log", run) < 0 || fs_read_file(path, 1u << 20, &text, &len, NULL) < 0)
+        if (fd < 0 || (end = lseek(fd, 0, SEEK_END)) < 0 || lseek(fd, end > 300 ? end - 300 : 0, SEEK_SET) < 0 ||
+            (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
                 return NULL;
-        s = len > 300 ? text + len - 300 : text;
-        return strdup(s);
+        buf[n] = '\0';
+        return strdup(buf);
 }
 
 /* Until pxcri-init holds ctl open (it waits for the start byte) or ends. */
@@ -370,7 +377,7 @@ static int wait_init(struct create *x, struct pxe **err)
         while (pve_now_ms() < deadline) {
                 if (pmx_ctl_alive(x->run))
                         return 0;
-                if (fs_exists_fmt("%s/exit", x->run) > 0) {
+                if (pmx_run_exit(x->run) >= 0) {
                         _cleanup_free_ char *tail = output_tail(x->run);
 
                         return pxe_set(err, EIO, "pxcri-init in Proxmox container %u ended before start%s%s", x->vmid,
@@ -394,14 +401,21 @@ static int create_in(struct create *x, struct pxe **err)
                                        .bridge = pc->bridge };
         const char *node = NULL;
         char created[48], *upid = NULL;
+        _cleanup_free_ char *console_path = NULL;
+        _cleanup_close_ int console = -EBADF;
+        bool terminal;
         int r;
 
         if (read_config(x->c->bundle, &x->config, err) < 0 ||
             pmx_process_records(json_object_get(x->config, "process"), &x->records, &x->records_len, err) < 0)
                 return -pxe_code(err, EINVAL);
+        terminal = json_is_true(json_object_get(json_object_get(x->config, "process"), "terminal"));
+        if (terminal != (x->c->console_socket != NULL))
+                return pxe_set(err, EINVAL, terminal ? "process.terminal needs --console-socket"
+                                                     : "--console-socket needs process.terminal");
         x->unprivileged = !is_privileged(x->config);
         req.privileged = !x->unprivileged;
-        if (pct && asprintf(&x->run, "%s/run", x->dir) < 0)
+        if (pct && !(x->run = pmx_run_path(x->b, x->c->id)))
                 return pxe_set(err, ENOMEM, "Out of memory");
         req.init_dir = x->run;
         if (pve_map_bundle(x->config, &req, &params, err) < 0)
@@ -454,6 +468,14 @@ static int create_in(struct create *x, struct pxe **err)
                 return r;
         if (!pct && x->run && (r = write_run(x, err)) < 0)
                 return r;
+        if (terminal && !x->run)
+                return pxe_set(err, ENOSYS, "process.terminal needs the run directory on this host; container %s "
+                               "has none (api transport)", x->c->id);
+        /* Before the start: pxcri-init sends the pty first thing. */
+        if (terminal && asprintf(&console_path, "%s/console.sock", x->run) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (terminal && pmx_console_listen(console_path, x->run, &console, err) < 0)
+                return -pxe_code(err, EIO);
         if (!x->run) {
                 /* No directory to hand pxcri-init its process: the entrypoint carries it. */
                 struct pve_params *ep = calloc(1, sizeof(*ep));
@@ -479,6 +501,13 @@ static int create_in(struct create *x, struct pxe **err)
         if (pve_action(x->client, x->vmid, PVE_ACTION_START, &upid, err) < 0 ||
             pmx_task_wait(x->b, x->client, upid, err) < 0 || wait_init(x, err) < 0)
                 return -pxe_code(err, EIO);
+        if (console >= 0) {
+                r = pmx_console_relay_created(console, x->c->console_socket, x->run, x->vmid,
+                                              x->b->cfg->proxmox.timeout, err);
+                unlink(console_path);
+                if (r < 0)
+                        return r;
+        }
         x->waiter = pmx_waiter_start(x->run, err);
         if (x->waiter < 0)
                 return x->waiter;
@@ -501,7 +530,7 @@ static void create_done(struct create *x)
 }
 
 /* An unprivileged container's root (host uid 100000) opens the bind mount
- * source itself, so it must be able to pass through pxcri's root. */
+ * source itself, so it must be able to pass through run_root. */
 static int make_traversable(const char *path, struct pxe **err)
 {
         struct stat st;
@@ -520,13 +549,12 @@ static int create_container(struct backend *b, const struct backend_call *c, pid
 
         if (!x.dir)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        if (fs_mkdir_p(b->root, 0711, err) < 0 || make_traversable(b->env->root, err) < 0 ||
-            make_traversable(b->root, err) < 0) {
+        if (fs_mkdir_p(b->root, 0711, err) < 0 || fs_mkdir_p(b->cfg->proxmox.run_root, 0711, err) < 0 ||
+            make_traversable(b->cfg->proxmox.run_root, err) < 0) {
                 create_done(&x);
                 return -pxe_code(err, EIO);
         }
-        /* 0711: an unprivileged container's root (uid 100000) reaches run/ through it. */
-        if (mkdir(x.dir, 0711) < 0) {
+        if (mkdir(x.dir, 0700) < 0) {
                 r = errno == EEXIST ? pxe_set(err, EEXIST, "container \"%s\" already exists", c->id)
                                     : pxe_set_errno(err, errno, "Creating %s", x.dir);
                 create_done(&x);

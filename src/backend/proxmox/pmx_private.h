@@ -3,8 +3,8 @@
  * Per container, under the backend root <root>/proxmox:
  *   <id>/state.json  vmid, bundle, created, annotations, the waiter, the run
  *                    directory, whether it was started
- *   <id>/run/        pct: bound into the container at /.pxcri/run (mp0):
- *                    process, ctl (FIFO), output.log (CRI format), exit
+ *   <run_root>/<hash>-<id>/  pct: bound into the container at /.pxcri/run
+ *                    (mp0): process, ctl (FIFO), output.log (CRI format), exit
  * With the api transport no host directory can be bound (Proxmox lets only
  * root@pam pass host paths); the run directory is then /.pxcri/run inside
  * the rootfs volume when that volume is a directory on this host, else there
@@ -53,6 +53,10 @@ struct pmx_info {
 
 /* <root>/<id>[/<name>], malloc'ed. */
 char *pmx_path(struct backend *b, const char *id, const char *name);
+/* pct: the run directory, <run_root>/<hash of pxcri's root>-<id> (outside
+ * pxcri's root, whose parents an unprivileged container's root may not be
+ * able to pass), malloc'ed. */
+char *pmx_run_path(struct backend *b, const char *id);
 
 int pmx_client(struct backend *b, struct pve_client **ret, struct pxe **err);
 
@@ -64,6 +68,13 @@ int pmx_info(struct backend *b, struct pve_client *client, const char *id, struc
              struct pxe **err);
 void pmx_info_done(struct pmx_info *info);
 const char *pmx_status_name(enum pmx_status s);
+
+/* The run directory's entries belong to the container (its root can replace
+ * them): opened without following symlinks, and only when of type (S_IFREG,
+ * S_IFIFO).  An fd, or -errno (-EPERM: not of type). */
+int pmx_run_open(const char *run, const char *name, int flags, mode_t type);
+/* The exit code pxcri-init recorded, or -1. */
+int pmx_run_exit(const char *run);
 
 /* Write one control byte to <run>/ctl: -ESRCH when pxcri-init is gone. */
 int pmx_ctl_send(const char *run, unsigned char byte, struct pxe **err);
@@ -124,3 +135,22 @@ int pmx_template_get(struct backend *b, struct pve_client *client, const char *b
  * time), or the storage cannot (full creates from the file from now on). */
 void pmx_template_clone_failed(struct backend *b, const char *key, bool gone);
 void pmx_template_done(struct pmx_template *t);
+
+/* pmx_console.c: terminals (backend/console.h).  Listen on path for
+ * pxcri-init, connecting as the owner of the run directory run. */
+int pmx_console_listen(const char *path, const char *run, int *ret_fd, struct pxe **err);
+/* create: relay the master of the container's process, until <run>/exit
+ * says pxcri-init ended or timeout_s passed. */
+int pmx_console_relay_created(int fd, const char *console_socket, const char *run, unsigned vmid,
+                              unsigned timeout_s, struct pxe **err);
+/* exec with a terminal: listen on <host>.sock, run pxcri-init --exec
+ * <inside> in a child (pmx_exec_spawn), relay the master to
+ * c->console_socket, then wait and put the exit code in *st -- or with
+ * c->detach write the child's pid to c->pid_file and return. */
+int pmx_console_exec(struct backend *b, struct pve_client *client, unsigned vmid, const char *run,
+                     const char *host, const char *inside, const struct backend_call *c, int *st, struct pxe **err);
+/* A child that runs `pct exec VMID -- /.pxcri/init --exec <inside>`, exits
+ * with its exit code and removes <host>.process; stdin and stdout /dev/null
+ * with tty, else ours. */
+pid_t pmx_exec_spawn(struct pve_client *client, unsigned vmid, const char *host, const char *inside, bool tty,
+                     struct pxe **err);

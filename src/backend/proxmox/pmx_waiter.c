@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backend/proxmox/pmx_private.h"
@@ -61,9 +62,9 @@ static void emit(const char *line, size_t len)
             !(sp3 = memchr(sp2 + 1, ' ', len - (size_t) (sp2 + 1 - line))) || sp3 != sp2 + 2)
                 return;
         fd = sp2 - sp1 - 1 == 6 && memcmp(sp1 + 1, "stderr", 6) == 0 ? STDERR_FILENO : STDOUT_FILENO;
-        write_all(fd, sp3 + 1, len - (size_t) (sp3 + 1 - line));
-        if (sp2[1] == 'F')
-                write_all(fd, "\n", 1);
+        /* A full line goes out in one write: a reader (conmon) that tags
+         * what it reads as partial or full lines sees it whole. */
+        write_all(fd, sp3 + 1, len - (size_t) (sp3 + 1 - line) + (sp2[1] == 'F'));
 }
 
 static void relay(struct waiter *w)
@@ -71,10 +72,7 @@ static void relay(struct waiter *w)
         ssize_t n;
 
         if (w->log_fd < 0) {
-                char path[4096];
-
-                snprintf(path, sizeof(path), "%s/output.log", w->run);
-                w->log_fd = open(path, O_RDONLY | O_CLOEXEC);
+                w->log_fd = pmx_run_open(w->run, "output.log", O_RDONLY, S_IFREG);
                 if (w->log_fd < 0)
                         return;
         }
@@ -91,17 +89,6 @@ static void relay(struct waiter *w)
                 if (w->used == LINE_MAX_BYTES) /* not a record pxcri-init writes */
                         w->used = 0;
         }
-}
-
-static int read_exit(const char *run)
-{
-        char path[4096];
-        _cleanup_free_ char *text = NULL;
-
-        snprintf(path, sizeof(path), "%s/exit", run);
-        if (fs_read_file(path, 64, &text, NULL, NULL) < 0)
-                return -1;
-        return atoi(text) & 0xff;
 }
 
 static int waiter_main(void *data)
@@ -129,13 +116,13 @@ static int waiter_main(void *data)
                 char buf[4096];
 
                 relay(&w);
-                if ((code = read_exit(w.run)) >= 0) {
+                if ((code = pmx_run_exit(w.run)) >= 0) {
                         relay(&w);
                         return code;
                 }
                 if (!pmx_ctl_alive(w.run)) {
                         /* exit may have been renamed in just before pxcri-init closed ctl */
-                        code = read_exit(w.run);
+                        code = pmx_run_exit(w.run);
                         relay(&w);
                         return code >= 0 ? code : EXIT_KILLED;
                 }

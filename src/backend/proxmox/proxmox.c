@@ -32,6 +32,25 @@ char *pmx_path(struct backend *b, const char *id, const char *name)
         return p;
 }
 
+/* FNV-1a: pxcri roots apart in one run_root (not a secret, not a digest). */
+static unsigned long long fnv1a(const char *s)
+{
+        unsigned long long h = 0xcbf29ce484222325ULL;
+
+        for (; *s; s++)
+                h = (h ^ (unsigned char) *s) * 0x100000001b3ULL;
+        return h;
+}
+
+char *pmx_run_path(struct backend *b, const char *id)
+{
+        char *p = NULL;
+
+        if (asprintf(&p, "%s/%016llx-%s", b->cfg->proxmox.run_root, fnv1a(b->env->root), id) < 0)
+                return NULL;
+        return p;
+}
+
 int pmx_client(struct backend *b, struct pve_client **ret, struct pxe **err)
 {
         const char *const *w;
@@ -67,14 +86,38 @@ const char *pmx_status_name(enum pmx_status s)
         return names[s];
 }
 
-bool pmx_ctl_alive(const char *run)
+int pmx_run_open(const char *run, const char *name, int flags, mode_t type)
 {
         _cleanup_free_ char *path = NULL;
+        struct stat st;
         int fd;
 
-        if (asprintf(&path, "%s/ctl", run) < 0)
-                return false;
-        fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (asprintf(&path, "%s/%s", run, name) < 0)
+                return -ENOMEM;
+        fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != type) {
+                close(fd);
+                return -EPERM;
+        }
+        return fd;
+}
+
+int pmx_run_exit(const char *run)
+{
+        _cleanup_close_ int fd = pmx_run_open(run, "exit", O_RDONLY | O_NONBLOCK, S_IFREG);
+        char buf[16] = "";
+
+        if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+                return -1;
+        return atoi(buf) & 0xff;
+}
+
+bool pmx_ctl_alive(const char *run)
+{
+        int fd = pmx_run_open(run, "ctl", O_WRONLY | O_NONBLOCK, S_IFIFO);
+
         if (fd < 0)
                 return false;
         close(fd);
@@ -83,18 +126,15 @@ bool pmx_ctl_alive(const char *run)
 
 int pmx_ctl_send(const char *run, unsigned char byte, struct pxe **err)
 {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_close_ int fd = pmx_run_open(run, "ctl", O_WRONLY | O_NONBLOCK, S_IFIFO);
 
-        if (asprintf(&path, "%s/ctl", run) < 0)
-                return pxe_set(err, ENOMEM, "Out of memory");
         /* No reader (ENXIO): pxcri-init, which holds it open, is gone. */
-        fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd == -ENXIO || fd == -ENOENT)
+                return pxe_set(err, ESRCH, "the container is not running");
         if (fd < 0)
-                return errno == ENXIO || errno == ENOENT ? pxe_set(err, ESRCH, "the container is not running")
-                                                         : pxe_set_errno(err, errno, "Opening %s", path);
+                return pxe_set_errno(err, -fd, "Opening %s/ctl", run);
         if (write(fd, &byte, 1) != 1)
-                return pxe_set_errno(err, errno, "Writing %s", path);
+                return pxe_set_errno(err, errno, "Writing %s/ctl", run);
         return 0;
 }
 
@@ -154,7 +194,7 @@ int pmx_info(struct backend *b, struct pve_client *client, const char *id, struc
                         pmx_info_done(info);
                 return r;
         }
-        if (fs_exists_fmt("%s/exit", info->run) > 0 || !pmx_ctl_alive(info->run))
+        if (pmx_run_exit(info->run) >= 0 || !pmx_ctl_alive(info->run))
                 info->status = PMX_STOPPED;
         else if (json_is_true(json_object_get(info->state, "paused")))
                 info->status = PMX_PAUSED;
@@ -241,7 +281,7 @@ static int pmx_kill(struct backend *b, const struct backend_call *c, int *st, st
 
 void pmx_cleanup(struct backend *b, struct pve_client *client, const char *id, unsigned vmid)
 {
-        _cleanup_free_ char *dir = pmx_path(b, id, NULL);
+        _cleanup_free_ char *dir = pmx_path(b, id, NULL), *run = pmx_run_path(b, id);
         _cleanup_pxe_ struct pxe *e = NULL;
         char *upid = NULL;
 
@@ -260,6 +300,8 @@ void pmx_cleanup(struct backend *b, struct pve_client *client, const char *id, u
         }
         if (dir)
                 fs_rm_tree(dir);
+        if (run)
+                fs_rm_tree(run);
 }
 
 static void wait_waiter_gone(const struct pmx_info *info)
@@ -314,7 +356,8 @@ void pmx_cleanup_stop(struct backend *b, struct pve_client *client, unsigned vmi
                 log_debug("%s", e->msg);
 }
 
-/* pxcri-init --exec: the process file in the run directory, then pct exec. */
+/* pxcri-init --exec: the process file in the run directory, then pct exec;
+ * with a terminal pct exec runs in a child while we relay the pty. */
 static int pmx_exec(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
 {
         _cleanup_pve_client_ struct pve_client *client = NULL;
@@ -322,14 +365,16 @@ static int pmx_exec(struct backend *b, const struct backend_call *c, int *st, st
         json_auto_t *process = NULL;
         struct pmx_info info;
         size_t len = 0;
+        bool tty;
         int r;
 
-        if (c->tty)
-                return pxe_set(err, ENOSYS, "exec --tty: the proxmox backend has no terminals yet");
-        if (c->detach)
-                return pxe_set(err, ENOSYS, "exec --detach: the proxmox backend runs exec in the foreground only");
         if ((r = pmx_exec_process(b, c->id, c, &process, err)) < 0)
                 return r;
+        tty = c->tty || json_is_true(json_object_get(process, "terminal"));
+        if (tty != (c->console_socket != NULL))
+                return pxe_set(err, EINVAL, tty ? "exec with a terminal needs --console-socket"
+                                                : "--console-socket needs exec --tty");
+        json_object_set_new(process, "terminal", json_boolean(tty));
         if ((r = pmx_info(b, NULL, c->id, &info, err)) < 0)
                 return r;
         if (info.status != PMX_RUNNING)
@@ -342,9 +387,20 @@ static int pmx_exec(struct backend *b, const struct backend_call *c, int *st, st
                  (r = pmx_client(b, &client, err)) == 0) {
                 const char *argv[] = { PMX_INIT_PATH, "--exec", inside, NULL };
 
-                r = pve_exec(client, info.vmid, argv, st, err);
+                pid_t pid;
+
+                if (tty)
+                        r = pmx_console_exec(b, client, info.vmid, info.run, host, inside, c, st, err);
+                else if (!c->detach)
+                        r = pve_exec(client, info.vmid, argv, st, err);
+                else if ((pid = pmx_exec_spawn(client, info.vmid, host, inside, false, err)) < 0)
+                        r = pid;
+                else if ((r = backend_write_pid_file(c->pid_file, pid, err)) < 0)
+                        kill(pid, SIGKILL);
+                else
+                        *st = 0; /* containerd's shim waits for pid: the process file is the child's to remove */
         }
-        if (host) {
+        if (host && !(c->detach && r == 0)) {
                 char *p = NULL;
 
                 if (asprintf(&p, "%s.process", host) >= 0)

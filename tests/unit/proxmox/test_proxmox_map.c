@@ -308,10 +308,30 @@ static void test_mounts(void **state)
         free(dir);
 }
 
+/* A tmpfs anywhere else (containerd's /run) is pxcri-init's to mount. */
+static void test_tmpfs_for_init(void **state)
+{
+        struct pve_params *p = map_ok("{'mounts':[{'destination':'/run','type':'tmpfs','source':'tmpfs',"
+                                      "'options':['nosuid','strictatime','mode=755','size=65536k']},"
+                                      "{'destination':'/tmp','type':'tmpfs','source':'tmpfs'}]}");
+
+        assert_int_equal(p->n_init_mounts, 2);
+        assert_string_equal(p->init_mounts[0].dest, "/run");
+        assert_string_equal(p->init_mounts[0].options, "nosuid,strictatime,mode=755,size=65536k");
+        assert_string_equal(p->init_mounts[1].dest, "/tmp");
+        assert_string_equal(p->init_mounts[1].options, "");
+        assert_null(pve_params_get(p, "mp1"));
+        pve_params_free(p);
+}
+
 static void test_mounts_errors(void **state)
 {
-        map_fails("{'mounts':[{'destination':'/tmp','type':'tmpfs','source':'tmpfs'}]}", ENOTSUP,
-                  "mounts[0] (tmpfs on /tmp): Proxmox mount points are bind mounts or volumes");
+        map_fails("{'mounts':[{'destination':'/tmp','type':'overlay','source':'x'}]}", ENOTSUP,
+                  "mounts[0] (overlay on /tmp): Proxmox mount points are bind mounts or volumes");
+        map_fails("{'mounts':[{'destination':'/run','type':'tmpfs','source':'tmpfs','options':['exec','mode=1777']}]}",
+                  ENOTSUP, "mounts[0] (tmpfs on /run): option \"exec\" is not supported");
+        map_fails("{'mounts':[{'destination':'/run','type':'tmpfs','source':'tmpfs','options':['size=1;x']}]}",
+                  ENOTSUP, "option \"size=1;x\"");
         map_fails("{'mounts':[{'destination':'/proc/x','type':'proc','source':'proc'}]}", ENOTSUP, "mounts[0] (proc on /proc/x)");
         map_fails("{'mounts':[{'destination':'/x','type':'bind','source':'rel/dir'}]}", EINVAL, "mounts[0].source \"rel/dir\"");
         map_fails("{'mounts':[{'destination':'/x','type':'bind','source':'/a,b'}]}", EINVAL, "mounts[0].source");
@@ -790,6 +810,7 @@ int main(void)
                 cmocka_unit_test(test_rootfs),
                 cmocka_unit_test(test_mounts),
                 cmocka_unit_test(test_mounts_errors),
+                cmocka_unit_test(test_tmpfs_for_init),
                 cmocka_unit_test(test_init_dir),
                 cmocka_unit_test(test_unprivileged),
                 cmocka_unit_test(test_features),

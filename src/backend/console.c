@@ -1,8 +1,4 @@
-/* Terminals for the lxc backend, as runc does them: the pty is allocated
- * inside the container (by pxcri-init, from the container's own devpts, so
- * that ttyname() and /dev/pts agree), its master comes out through
- * <run>/console.sock, and create relays it to the caller's --console-socket
- * (SCM_RIGHTS, with the pty's name as the data). */
+/* Terminals: see console.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,7 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "backend/lxc/lxc_private.h"
+#include "backend/console.h"
 #include "util/cleanup.h"
 
 static int unix_addr(const char *path, struct sockaddr_un *addr)
@@ -24,14 +20,16 @@ static int unix_addr(const char *path, struct sockaddr_un *addr)
         return 0;
 }
 
-int lxcb_console_listen(const char *path, uid_t uid, gid_t gid, int *ret_fd, struct pxe **err)
+int console_listen(const char *path, uid_t uid, gid_t gid, int *ret_fd, struct pxe **err)
 {
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         struct sockaddr_un addr;
 
         if (unix_addr(path, &addr) < 0)
                 return pxe_set(err, ENAMETOOLONG, "%s: path too long for a socket", path);
-        if (fd < 0 || bind(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0 || chown(path, uid, gid) < 0 ||
+        /* lchown: the directory may be the container's, which could swap
+         * the socket for a symlink. */
+        if (fd < 0 || bind(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0 || lchown(path, uid, gid) < 0 ||
             listen(fd, 1) < 0)
                 return pxe_set_errno(err, errno, "Listening on %s", path);
         *ret_fd = TAKE_FD(fd);
@@ -77,7 +75,7 @@ static int recv_fd(int sock, char *name, size_t size, int *ret_fd)
         return (int) n;
 }
 
-int lxcb_console_relay(int listen_fd, const char *socket_path, struct pxe **err)
+int console_relay(int listen_fd, const char *socket_path, struct pxe **err)
 {
         _cleanup_close_ int conn = -EBADF, master = -EBADF, out = -EBADF;
         struct sockaddr_un addr;
