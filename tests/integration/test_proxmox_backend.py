@@ -485,3 +485,22 @@ def test_update_sets_limits_on_the_running_container(ppx, pve, workdir):
     assert res.returncode == 1
     assert "pids" in res.stderr
     assert str(cts(pve)[vmid]["config"]["memory"]) == "300"
+
+
+def test_container_cannot_make_pxcri_write_host_files(ppx, pve, workdir):
+    """The run directory's entries are the container's: a ctl replaced by a
+    symlink to a host file must not make `pxcri kill` write into that file."""
+    ppx.write_config(proxmox_cfg(pve))
+    victim = os.path.join(workdir, "victim")
+    with open(victim, "w") as f:
+        f.write("intact\n")
+    cid = unique()
+    ppx("run", "-d", "-b", mk(workdir, ["sh", "-c", "rm /.pxcri/run/ctl; ln -s %s /.pxcri/run/ctl; "
+                                                    "touch /.pxcri/run/swapped; sleep 30" % victim]), cid, check=True)
+    wait_file(os.path.join(run_dir(ppx, cid), "swapped"))
+    assert os.path.islink(os.path.join(run_dir(ppx, cid), "ctl"))
+    res = ppx("kill", cid, "KILL")
+    assert res.returncode == 1
+    assert read(victim) == "intact\n"
+    ppx("delete", "--force", cid, check=True)
+    assert_nothing_left(ppx, pve, cid)
