@@ -504,3 +504,29 @@ def test_container_cannot_make_pxcri_write_host_files(ppx, pve, workdir):
     assert read(victim) == "intact\n"
     ppx("delete", "--force", cid, check=True)
     assert_nothing_left(ppx, pve, cid)
+
+
+def test_api_run_directory_swapped_for_a_symlink_is_not_followed(ppx, pve, workdir):
+    """With the API transport the run directory lies in the container's
+    rootfs: a container that replaces /.pxcri by a symlink to a host
+    directory gets no write of pxcri's there."""
+    ppx.write_config(proxmox_cfg(pve, "api"))
+    trap = os.path.join(workdir, "trap")
+    os.makedirs(os.path.join(trap, "run"))
+    os.mkfifo(os.path.join(trap, "run", "ctl"))
+    cid = unique()
+    ppx("run", "-d", "-b", mk(workdir, ["sh", "-c", "mv /.pxcri /.pxcri-old; ln -s %s /.pxcri; sleep 30" % trap]),
+        cid, check=True)
+    deadline = time.time() + 10
+    link = os.path.join(run_dir(ppx, cid).split("//")[0], ".pxcri")
+    while not os.path.islink(link) and time.time() < deadline:
+        time.sleep(0.05)
+    assert os.readlink(link) == trap
+    fd = os.open(os.path.join(trap, "run", "ctl"), os.O_RDONLY | os.O_NONBLOCK)  # a reader: a write would land
+    try:
+        ppx("kill", cid, "KILL")
+        assert os.read(fd, 16) == b""  # nothing written into the host's FIFO
+    finally:
+        os.close(fd)
+    ppx("delete", "--force", cid, check=True)
+    assert_nothing_left(ppx, pve, cid)

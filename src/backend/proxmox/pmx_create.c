@@ -348,7 +348,8 @@ static int find_run_in_volume(struct create *x, struct pxe **err)
                 log_debug("No run directory for %s: %s is not a directory on this host", x->c->id, path);
                 return 0;
         }
-        if (asprintf(&x->run, "%s" PMX_RUN_DIR, path) < 0)
+        /* "//": what follows is inside the container's rootfs (pmx_run_open). */
+        if (asprintf(&x->run, "%s/" PMX_RUN_DIR, path) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
         return 0;
 }

@@ -71,7 +71,9 @@ const char *pmx_status_name(enum pmx_status s);
 
 /* The run directory's entries belong to the container (its root can replace
  * them): opened without following symlinks, and only when of type (S_IFREG,
- * S_IFIFO).  An fd, or -errno (-EPERM: not of type). */
+ * S_IFIFO).  run "TRUSTED//PATH" (the api transport's run directory inside
+ * the rootfs volume): PATH's components are not followed either.  An fd, or
+ * -errno (-EPERM: not of type). */
 int pmx_run_open(const char *run, const char *name, int flags, mode_t type);
 /* The exit code pxcri-init recorded, or -1. */
 int pmx_run_exit(const char *run);

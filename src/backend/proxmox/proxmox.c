@@ -86,15 +86,41 @@ const char *pmx_status_name(enum pmx_status s)
         return names[s];
 }
 
+/* The run directory as a descriptor.  "TRUSTED//REST": TRUSTED (a host path
+ * pxcri or Proxmox made) is followed, each component of REST (inside the
+ * container's rootfs, the container's to change) is not. */
+static int open_run_dir(const char *run)
+{
+        const char *cut = strstr(run, "//");
+        _cleanup_free_ char *trusted = NULL, *rest = NULL;
+        char *save = NULL;
+        int fd;
+
+        if (!cut) {
+                fd = open(run, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                return fd < 0 ? -errno : fd;
+        }
+        if (!(trusted = strndup(run, (size_t) (cut - run))) || !(rest = strdup(cut + 2)))
+                return -ENOMEM;
+        fd = open(trusted, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        for (char *c = strtok_r(rest, "/", &save); fd >= 0 && c; c = strtok_r(NULL, "/", &save)) {
+                int next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+                close(fd);
+                fd = next;
+        }
+        return fd < 0 ? -errno : fd;
+}
+
 int pmx_run_open(const char *run, const char *name, int flags, mode_t type)
 {
-        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int dir = open_run_dir(run);
         struct stat st;
         int fd;
 
-        if (asprintf(&path, "%s/%s", run, name) < 0)
-                return -ENOMEM;
-        fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (dir < 0)
+                return dir;
+        fd = openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != type) {
