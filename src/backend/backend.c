@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backend/lxc/lxc_paths.h"
@@ -261,5 +262,70 @@ int backend_update_resources(const struct backend *b, const struct backend_call 
                 return -pxe_code(err, EINVAL);
         }
         *ret = res;
+        return 0;
+}
+
+/* ---- the processes of a container ---- */
+
+/* The pid namespace inode of pid, 0 if unknown. */
+static ino_t pidns_of(pid_t pid)
+{
+        char path[64];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int) pid);
+        return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* Call fn for every process in the container's own pid namespace; with a
+ * shared pid namespace only for pxcri-init. */
+void backend_for_each_process(pid_t init, void (*fn)(pid_t pid, void *data), void *data)
+{
+        ino_t ns = pidns_of(init);
+        DIR *d;
+        struct dirent *de;
+
+        if (!ns || ns == pidns_of(getpid()) || !(d = opendir("/proc"))) {
+                fn(init, data);
+                return;
+        }
+        while ((de = readdir(d))) {
+                pid_t pid = (pid_t) atoi(de->d_name);
+
+                if (pid > 0 && pidns_of(pid) == ns)
+                        fn(pid, data);
+        }
+        closedir(d);
+}
+
+static void append_pid(pid_t pid, void *data)
+{
+        json_array_append_new(data, json_integer(pid));
+}
+
+int backend_ps_print(const struct backend_call *c, pid_t init, struct pxe **err)
+{
+        json_auto_t *pids = json_array();
+        bool as_json = false;
+        size_t i;
+        json_t *v;
+
+        if (!pids)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        for (size_t k = 0; k + 1 < c->n_args; k++)
+                if ((streq(c->args[k], "--format") || streq(c->args[k], "-f")) && streq(c->args[k + 1], "json"))
+                        as_json = true;
+        for (size_t k = 0; k < c->n_args; k++)
+                as_json |= streq(c->args[k], "--format=json") || streq(c->args[k], "-f=json");
+        if (init > 0)
+                backend_for_each_process(init, append_pid, pids);
+        if (as_json) {
+                json_dumpf(pids, stdout, JSON_COMPACT);
+                fputc('\n', stdout);
+        } else {
+                printf("PID\n");
+                json_array_foreach(pids, i, v)
+                        printf("%lld\n", (long long) json_integer_value(v));
+        }
         return 0;
 }

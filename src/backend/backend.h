@@ -206,6 +206,14 @@ int backend_list_dirs(struct backend *b, const char *skip,
                       int (*state)(struct backend *b, const char *id, json_t **ret, struct pxe **err), json_t **ret,
                       struct pxe **err);
 
+/* fn for every process in the pid namespace of init (a container's PID 1,
+ * a host pid); only init when it shares ours. */
+void backend_for_each_process(pid_t init, void (*fn)(pid_t pid, void *data), void *data);
+
+/* ps: the pids of init's pid namespace as runc prints them (a "PID" table,
+ * or a JSON array with --format json); init 0: none. */
+int backend_ps_print(const struct backend_call *c, pid_t init, struct pxe **err);
+
 /* A signal as runc takes it ("9", "KILL", "SIGKILL"; NULL: SIGTERM), or -EINVAL. */
 int backend_parse_signal(const char *s);
 

@@ -530,3 +530,23 @@ def test_api_run_directory_swapped_for_a_symlink_is_not_followed(ppx, pve, workd
         os.close(fd)
     ppx("delete", "--force", cid, check=True)
     assert_nothing_left(ppx, pve, cid)
+
+
+def test_ps_lists_the_container_processes_and_kill_all_reaches_them(ppx, pve, workdir):
+    ppx.write_config(proxmox_cfg(pve))
+    cid = unique()
+    ppx("run", "-d", "-b", mk(workdir, ["sh", "-c", "sleep 61 & sleep 62 & wait"]), cid, check=True)
+    deadline = time.time() + 10
+    pids = []
+    while time.time() < deadline:
+        pids = json.loads(ppx("ps", "--format", "json", cid, check=True).stdout)
+        if len(pids) >= 4:
+            break
+        time.sleep(0.1)
+    cmds = sorted(open("/proc/%d/cmdline" % p, "rb").read().split(b"\0")[0].decode() for p in pids)
+    # pxcri-init, sh, and the two sleeps: host pids, as runc ps gives them
+    assert cmds == ["/.pxcri/init", "sh", "sleep", "sleep"], cmds
+    assert "PID" in ppx("ps", cid, check=True).stdout.splitlines()[0]
+    ppx("kill", "--all", cid, "KILL", check=True)
+    wait_status(ppx, cid, "stopped", timeout=15)
+    assert all(not os.path.exists("/proc/%d" % p) for p in pids)

@@ -15,37 +15,6 @@
 
 #define STOP_TIMEOUT_MS 10000
 
-/* The pid namespace inode of pid, 0 if unknown. */
-static ino_t pidns_of(pid_t pid)
-{
-        char path[64];
-        struct stat st;
-
-        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int) pid);
-        return stat(path, &st) == 0 ? st.st_ino : 0;
-}
-
-/* Call fn for every process in the container's own pid namespace; with a
- * shared pid namespace only for pxcri-init. */
-static void for_each_process(pid_t init, void (*fn)(pid_t pid, void *data), void *data)
-{
-        ino_t ns = pidns_of(init);
-        DIR *d;
-        struct dirent *de;
-
-        if (!ns || ns == pidns_of(getpid()) || !(d = opendir("/proc"))) {
-                fn(init, data);
-                return;
-        }
-        while ((de = readdir(d))) {
-                pid_t pid = (pid_t) atoi(de->d_name);
-
-                if (pid > 0 && pidns_of(pid) == ns)
-                        fn(pid, data);
-        }
-        closedir(d);
-}
-
 static void signal_one(pid_t pid, void *data)
 {
         kill(pid, *(int *) data);
@@ -66,7 +35,7 @@ int lxcb_kill(struct backend *b, const struct backend_call *c, int *st, struct p
         /* pxcri-init passes every signal on to the process; SIGKILL ends
          * pxcri-init and with it the whole pid namespace. */
         if (c->all)
-                for_each_process(info.pid, signal_one, &sig);
+                backend_for_each_process(info.pid, signal_one, &sig);
         else if (kill(info.pid, sig) < 0)
                 return pxe_set_errno(err, errno, "Signalling container %s", c->id);
         *st = 0;
@@ -137,42 +106,18 @@ int lxcb_delete(struct backend *b, const struct backend_call *c, int *st, struct
         return 0;
 }
 
-static void append_pid(pid_t pid, void *data)
-{
-        json_array_append_new(data, json_integer(pid));
-}
-
 int lxcb_ps(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
 {
-        json_auto_t *pids = json_array();
         struct lxcb_info info;
-        bool as_json = false;
-        size_t i;
-        json_t *v;
         int r;
 
-        for (size_t k = 0; k + 1 < c->n_args; k++)
-                if ((streq(c->args[k], "--format") || streq(c->args[k], "-f")) && streq(c->args[k + 1], "json"))
-                        as_json = true;
-        for (size_t k = 0; k < c->n_args; k++)
-                as_json |= streq(c->args[k], "--format=json") || streq(c->args[k], "-f=json");
         if ((r = lxcb_info(b, c->id, &info, err)) < 0)
                 return r;
         json_decref(info.state);
-        if (!pids)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        if (info.status != LXCB_STOPPED)
-                for_each_process(info.pid, append_pid, pids);
-        if (as_json) {
-                json_dumpf(pids, stdout, JSON_COMPACT);
-                fputc('\n', stdout);
-        } else {
-                printf("PID\n");
-                json_array_foreach(pids, i, v)
-                        printf("%lld\n", (long long) json_integer_value(v));
-        }
-        *st = 0;
-        return 0;
+        r = backend_ps_print(c, info.status != LXCB_STOPPED ? info.pid : 0, err);
+        if (r == 0)
+                *st = 0;
+        return r;
 }
 
 static int freeze(struct backend *b, const struct backend_call *c, bool on, struct pxe **err)

@@ -80,6 +80,8 @@ int pmx_run_exit(const char *run);
 
 /* Write one control byte to <run>/ctl: -ESRCH when pxcri-init is gone. */
 int pmx_ctl_send(const char *run, unsigned char byte, struct pxe **err);
+/* pxcri-init's host pid (the holder of <run>/ctl), 0 if none. */
+pid_t pmx_init_pid(const char *run);
 /* Whether pxcri-init holds <run>/ctl open. */
 bool pmx_ctl_alive(const char *run);
 

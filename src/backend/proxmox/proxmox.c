@@ -5,6 +5,7 @@
  * pause, resume, list, and the ops table.  create, start and run are in
  * pmx_create.c, the waiter in pmx_waiter.c, templates in pmx_template.c.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -164,6 +165,44 @@ int pmx_ctl_send(const char *run, unsigned char byte, struct pxe **err)
         return 0;
 }
 
+/* pxcri-init's host pid: the process holding <run>/ctl open (it does from
+ * start to end; Proxmox knows the container's init only by its own lxcpath).
+ * 0 when there is none. */
+pid_t pmx_init_pid(const char *run)
+{
+        _cleanup_close_ int ctl = pmx_run_open(run, "ctl", O_RDONLY | O_NONBLOCK, S_IFIFO);
+        struct stat want, st;
+        struct dirent *de;
+        pid_t found = 0;
+        DIR *proc;
+
+        if (ctl < 0 || fstat(ctl, &want) < 0 || !(proc = opendir("/proc")))
+                return 0;
+        while (!found && (de = readdir(proc))) {
+                pid_t pid = (pid_t) atoi(de->d_name);
+                char path[64];
+                struct dirent *fe;
+                DIR *fds;
+
+                if (pid <= 0 || pid == getpid())
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+                if (!(fds = opendir(path)))
+                        continue;
+                while (!found && (fe = readdir(fds))) {
+                        char fdpath[sizeof(path) + sizeof(fe->d_name) + 1];
+
+                        snprintf(fdpath, sizeof(fdpath), "%s/%s", path, fe->d_name);
+                        if (fe->d_name[0] != '.' && stat(fdpath, &st) == 0 && S_ISFIFO(st.st_mode) &&
+                            st.st_dev == want.st_dev && st.st_ino == want.st_ino)
+                                found = pid;
+                }
+                closedir(fds);
+        }
+        closedir(proc);
+        return found;
+}
+
 static unsigned state_vmid(json_t *state)
 {
         json_int_t v = json_integer_value(json_object_get(state, "vmid"));
@@ -274,6 +313,22 @@ static bool pmx_exists(struct backend *b, const char *id)
         return fs_exists_fmt("%s/%s/state.json", b->root, id) > 0;
 }
 
+static void signal_one(pid_t pid, void *data)
+{
+        kill(pid, *(int *) data);
+}
+
+/* kill --all: every process of the container, pxcri-init too. */
+static int kill_all(const char *run, int sig, const char *id, struct pxe **err)
+{
+        pid_t init = pmx_init_pid(run);
+
+        if (init <= 0)
+                return pxe_set(err, ESRCH, "container %s is not running", id);
+        backend_for_each_process(init, signal_one, &sig);
+        return 0;
+}
+
 /* Signals go to pxcri-init through ctl; without a run directory Proxmox
  * can only stop (SIGKILL) or shut down (SIGTERM) the container. */
 static int pmx_kill(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
@@ -289,6 +344,8 @@ static int pmx_kill(struct backend *b, const struct backend_call *c, int *st, st
                 return r;
         if (info.status == PMX_STOPPED)
                 r = pxe_set(err, ESRCH, "container %s is not running", c->id);
+        else if (info.run && c->all)
+                r = kill_all(info.run, sig, c->id, err);
         else if (info.run)
                 r = pmx_ctl_send(info.run, (unsigned char) sig, err);
         else if (sig != SIGKILL && sig != SIGTERM)
@@ -437,6 +494,25 @@ static int pmx_exec(struct backend *b, const struct backend_call *c, int *st, st
         return r;
 }
 
+static int pmx_ps(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        struct pmx_info info;
+        pid_t init = 0;
+        int r;
+
+        if ((r = pmx_info(b, NULL, c->id, &info, err)) < 0)
+                return r;
+        if (!info.run && info.status != PMX_STOPPED)
+                r = pxe_set(err, ENOSYS, "ps needs the run directory on this host; container %s has none "
+                            "(api transport)", c->id);
+        else if (info.status != PMX_STOPPED && info.status != PMX_CREATING)
+                init = pmx_init_pid(info.run);
+        pmx_info_done(&info);
+        if (r == 0 && (r = backend_ps_print(c, init, err)) == 0)
+                *st = 0;
+        return r;
+}
+
 static int pmx_pause_resume(struct backend *b, const struct backend_call *c, bool pause, struct pxe **err)
 {
         _cleanup_pve_client_ struct pve_client *client = NULL;
@@ -519,6 +595,7 @@ const struct backend_ops backend_proxmox_ops = {
         .kill = pmx_kill,
         .delete = pmx_delete,
         .exec = pmx_exec,
+        .ps = pmx_ps,
         .pause = pmx_pause,
         .resume = pmx_resume,
         .update = pmx_update,
