@@ -81,7 +81,7 @@ static int read_token(const char *path, char **ret, struct pxe **err)
         return *ret ? 0 : pxe_set(err, ENOMEM, "Out of memory");
 }
 
-static int client_check(const struct proxmox_config *cfg, struct pxe **err)
+int pve_client_check(const struct proxmox_config *cfg, struct pxe **err)
 {
         if (cfg->vmid_lo < 100 || cfg->vmid_lo > cfg->vmid_hi)
                 return pxe_set(err, EINVAL, "backends.proxmox.vmid_range: invalid range %u-%u", cfg->vmid_lo,
@@ -102,7 +102,7 @@ int pve_client_new(const struct proxmox_config *cfg, struct pve_client **ret, st
         _cleanup_pve_client_ struct pve_client *c = NULL;
         int r;
 
-        if (client_check(cfg, err) < 0)
+        if (pve_client_check(cfg, err) < 0)
                 return pxe_wrap(err, "Proxmox client");
         c = calloc(1, sizeof(*c));
         if (!c)

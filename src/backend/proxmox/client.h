@@ -52,6 +52,10 @@ struct pve_status {
         bool template_;
 };
 
+/* The configuration alone: a vmid range, pct_path executable (pct), hosts
+ * and a token source (api).  Nothing is read, loaded or sent. */
+int pve_client_check(const struct proxmox_config *cfg, struct pxe **err);
+
 /* Validates the configuration (hosts, token file mode, pct path); reads the
  * token.  No request is sent yet. */
 int pve_client_new(const struct proxmox_config *cfg, struct pve_client **ret, struct pxe **err);

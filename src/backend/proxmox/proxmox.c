@@ -549,11 +549,10 @@ static int pmx_resume(struct backend *b, const struct backend_call *c, int *st, 
 
 static int pmx_check(struct backend *b, struct pxe **err)
 {
-        _cleanup_pve_client_ struct pve_client *client = NULL;
-
-        /* The configuration and, for pct, the binary; nothing is sent yet. */
-        if (pve_client_new(&b->cfg->proxmox, &client, err) < 0)
-                return -pxe_code(err, EINVAL);
+        /* The configuration and, for pct, the binary: cheap, as it runs for
+         * every command (libcurl is loaded only when a request is made). */
+        if (pve_client_check(&b->cfg->proxmox, err) < 0)
+                return pxe_wrap(err, "Proxmox client");
         if (!b->path)
                 b->path = backend_find_init();
         if (!b->path)
