@@ -467,20 +467,6 @@ static int escaped_volume_path(struct pve_client *c, const char *storage, const 
         return r;
 }
 
-static int api_template_remove(struct pve_client *c, const char *name, struct pxe **err)
-{
-        _cleanup_free_ char *volid = NULL, *path = NULL;
-        json_t *d = NULL;
-
-        if (asprintf(&volid, "%s:vztmpl/%s", c->cfg->template_storage, name) < 0)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        if (escaped_volume_path(c, c->cfg->template_storage, volid, &path, err) < 0)
-                return -pxe_code(err, EIO);
-        if (call(c, "DELETE", path, NULL, 0, 0, &d, err) < 0)
-                return -pxe_code(err, EIO);
-        return wait_answer_task(c, d, err);
-}
-
 static int api_volume_path(struct pve_client *c, const char *volid, char **ret, struct pxe **err)
 {
         _cleanup_free_ char *storage = strndup(volid, strcspn(volid, ":")), *path = NULL;
@@ -522,6 +508,5 @@ const struct pve_transport_ops pve_transport_api = {
         .clone = api_clone,
         .template_exists = api_template_exists,
         .template_upload = api_template_upload,
-        .template_remove = api_template_remove,
         .volume_path = api_volume_path,
 };

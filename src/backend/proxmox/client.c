@@ -347,15 +347,6 @@ int pve_template_upload(struct pve_client *c, const char *path, const char *name
         return 0;
 }
 
-int pve_template_remove(struct pve_client *c, const char *name, struct pxe **err)
-{
-        if (!template_name_ok(name))
-                return pxe_set(err, EINVAL, "Bad template name");
-        if (c->ops->template_remove(c, name, err) < 0)
-                return pxe_wrap(err, "Removing template %s:vztmpl/%s", c->cfg->template_storage, name);
-        return 0;
-}
-
 int pve_volume_path(struct pve_client *c, const char *volid, char **ret, struct pxe **err)
 {
         if (!c->ops->volume_path)

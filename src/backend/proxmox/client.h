@@ -125,7 +125,6 @@ int pve_exec(struct pve_client *c, unsigned vmid, const char *const *argv, int *
 int pve_template_exists(struct pve_client *c, const char *name, bool *ret, struct pxe **err);
 int pve_template_upload(struct pve_client *c, const char *path, const char *name, const char *sha256_hex,
                         struct pxe **err);
-int pve_template_remove(struct pve_client *c, const char *name, struct pxe **err);
 
 /* The host path of a volume ("local:vztmpl/x", "local-zfs:subvol-100-disk-0")
  * on the node: GET .../storage/{storage}/content/{volume} "path".  ENOSYS

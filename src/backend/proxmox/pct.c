@@ -343,17 +343,6 @@ static int pct_template_upload(struct pve_client *c, const char *src, const char
         return 0;
 }
 
-static int pct_template_remove(struct pve_client *c, const char *name, struct pxe **err)
-{
-        _cleanup_free_ char *path = NULL;
-
-        if (tmpl_path(c, name, &path, err) < 0)
-                return -ENOMEM;
-        if (unlink(path) < 0 && errno != ENOENT)
-                return pxe_set_errno(err, errno, "Removing %s", path);
-        return 0;
-}
-
 const struct pve_transport_ops pve_transport_pct = {
         .name = "pct",
         .open = pct_open,
@@ -374,5 +363,4 @@ const struct pve_transport_ops pve_transport_pct = {
         .exec = pct_exec,
         .template_exists = pct_template_exists,
         .template_upload = pct_template_upload,
-        .template_remove = pct_template_remove,
 };

@@ -88,9 +88,6 @@ bool pmx_ctl_alive(const char *run);
 /* Stop and destroy vmid (errors logged), remove <id>/ and the container's files. */
 void pmx_cleanup(struct backend *b, struct pve_client *client, const char *id, unsigned vmid);
 
-/* Stop vmid when it runs (errors logged). */
-void pmx_cleanup_stop(struct backend *b, struct pve_client *client, unsigned vmid);
-
 /* Wait for a task (upid freed; NULL: nothing to wait for) with the configured deadline. */
 int pmx_task_wait(struct backend *b, struct pve_client *client, char *upid, struct pxe **err);
 

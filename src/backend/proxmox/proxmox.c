@@ -396,6 +396,20 @@ static void wait_waiter_gone(const struct pmx_info *info)
                 nanosleep(&ms, NULL);
 }
 
+/* Stop vmid when it runs (errors logged). */
+static void pmx_cleanup_stop(struct backend *b, struct pve_client *client, unsigned vmid)
+{
+        _cleanup_pxe_ struct pxe *e = NULL;
+        struct pve_status st;
+        char *upid = NULL;
+
+        if (vmid && pve_status(client, vmid, &st, &e) == 0 && streq(st.status, "running") &&
+            pve_action(client, vmid, PVE_ACTION_STOP, &upid, &e) == 0)
+                pmx_task_wait(b, client, upid, &e);
+        if (e)
+                log_debug("%s", e->msg);
+}
+
 static int pmx_delete(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
 {
         _cleanup_pve_client_ struct pve_client *client = NULL;
@@ -426,18 +440,6 @@ static int pmx_delete(struct backend *b, const struct backend_call *c, int *st, 
         return 0;
 }
 
-void pmx_cleanup_stop(struct backend *b, struct pve_client *client, unsigned vmid)
-{
-        _cleanup_pxe_ struct pxe *e = NULL;
-        struct pve_status st;
-        char *upid = NULL;
-
-        if (vmid && pve_status(client, vmid, &st, &e) == 0 && streq(st.status, "running") &&
-            pve_action(client, vmid, PVE_ACTION_STOP, &upid, &e) == 0)
-                pmx_task_wait(b, client, upid, &e);
-        if (e)
-                log_debug("%s", e->msg);
-}
 
 /* pxcri-init --exec: the process file in the run directory, then pct exec;
  * with a terminal pct exec runs in a child while we relay the pty. */
