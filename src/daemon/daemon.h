@@ -1,0 +1,4 @@
+/* pxcrid's program: flags, configuration, the loop, signals. */
+#pragma once
+
+int daemon_main(int argc, char **argv);

@@ -1,0 +1,24 @@
+/* Resource usage of a cgroup, cgroup v1 (hybrid: cpuacct, memory) and v2.
+ *
+ * path is the cgroup path as in an OCI config's linux.cgroupsPath with the
+ * cgroupfs driver ("/kubepods/pod1/ctr"), or "slice:prefix:name" with the
+ * systemd driver.  Reads files only; safe from any thread. */
+#pragma once
+
+#include <stdint.h>
+
+#include "util/err.h"
+
+struct cgroup_stats {
+        uint64_t cpu_usage_ns;          /* cumulative CPU time */
+        uint64_t memory_usage;          /* bytes, including cache */
+        uint64_t memory_working_set;    /* usage - inactive_file (as kubelet/cAdvisor) */
+        uint64_t memory_rss;
+        uint64_t memory_page_faults;
+        uint64_t memory_major_faults;
+        uint64_t memory_available;      /* limit - working set, 0 when unlimited */
+        uint64_t pids;                  /* current number of tasks */
+};
+
+/* -ENOENT when the cgroup does not exist (the container is gone). */
+int cgroup_stats_read(const char *path, struct cgroup_stats *ret, struct pxe **err);

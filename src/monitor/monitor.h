@@ -1,0 +1,111 @@
+/* Containers under conmon, driven through the `pxcri` binary: what pxcrid
+ * does to a container, out of its own process (DESIGN.md, "pxcrid: how the
+ * daemon is built").
+ *
+ * monitor_create() starts conmon (Debian's, the one CRI-O uses) with
+ * `--runtime <pxcri> --runtime-arg --root=<root> [--runtime-arg
+ * --config=<file>]`; conmon daemonizes, runs `pxcri create`, holds the
+ * container's stdio, writes its output in the CRI log format to the log path,
+ * records the exit code in <exits_dir>/<id> (and an "oom" file in
+ * <persist_dir>/<id>/ when the kernel killed it for memory), and keeps the
+ * container alive whatever happens to pxcrid.  The call returns once conmon
+ * reported the container's pid (or the runtime's error) on its sync pipe.
+ *
+ * Every function here blocks (runs programs, waits): call from a worker
+ * thread.  None touches process-wide state (no signal handlers, no
+ * waitpid(-1), no getenv in threads: environment passed explicitly).
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/err.h"
+
+struct monitor_config {
+        const char *conmon_path;    /* "/usr/bin/conmon" */
+        const char *runtime_path;   /* the pxcri binary, absolute */
+        const char *runtime_root;   /* pxcri --root */
+        const char *runtime_config; /* pxcri --config FILE; NULL: pxcri's own search */
+        const char *exits_dir;      /* conmon --exit-dir: <exits_dir>/<id> holds the exit code */
+        const char *persist_dir;    /* conmon --persist-dir <persist_dir>/<id> (oom file) */
+        const char *socket_dir;     /* conmon --socket-dir-path (attach sockets) */
+        const char *log_level;      /* conmon --log-level: "error", "info", "debug" */
+        bool systemd_cgroup;        /* conmon -s and pxcri --systemd-cgroup */
+        const char *conmon_cgroup;  /* conmon's own cgroup ("pod" means the container's parent),
+                                     * NULL: leave it where pxcrid is */
+};
+
+struct monitor_create_request {
+        const char *id;
+        const char *name;         /* conmon --name (for its logs) */
+        const char *bundle;       /* holds config.json; conmon's pidfile goes here too */
+        const char *log_path;     /* CRI log file; its directory must exist */
+        size_t log_size_max;      /* 0: no limit */
+        bool terminal;
+        bool stdin;               /* keep stdin open for attach */
+        bool stdin_once;
+        unsigned timeout_s;       /* whole create, 0: 240 s */
+};
+
+struct monitor_created {
+        pid_t pid;        /* the container's init as the runtime reported it */
+        pid_t conmon_pid;
+};
+
+int monitor_create(const struct monitor_config *mc, const struct monitor_create_request *req,
+                   struct monitor_created *ret, struct pxe **err);
+
+/* pxcri start|kill|delete|state|update: the runtime's own errors come back in
+ * the message, "container "X" does not exist" as -ENOENT. */
+int monitor_start(const struct monitor_config *mc, const char *id, struct pxe **err);
+int monitor_kill(const struct monitor_config *mc, const char *id, int sig, bool all, struct pxe **err);
+int monitor_delete(const struct monitor_config *mc, const char *id, bool force, struct pxe **err);
+/* The OCI state JSON (status, pid, backend, ...). */
+int monitor_state(const struct monitor_config *mc, const char *id, json_t **ret, struct pxe **err);
+/* resources_json: an OCI linux.resources object, passed as `update --resources -`. */
+int monitor_update(const struct monitor_config *mc, const char *id, const char *resources_json,
+                   struct pxe **err);
+
+struct monitor_exit {
+        int code;          /* exit code as conmon recorded it (128 + signal for a signal) */
+        int64_t at_ns;     /* when (the exit file's mtime), Unix nanoseconds */
+        bool oom_killed;
+};
+
+/* The recorded exit of id: 0, or -ENOENT while it has not exited. */
+int monitor_read_exit(const struct monitor_config *mc, const char *id, struct monitor_exit *ret,
+                      struct pxe **err);
+
+/* Send sig, wait up to timeout_s for the exit file; then SIGKILL (to all of
+ * the container's processes) and wait up to 10 s more.  A container that has
+ * already exited (or is gone) is success.  ret (may be NULL): the exit. */
+int monitor_stop(const struct monitor_config *mc, const char *id, int sig, unsigned timeout_s,
+                 struct monitor_exit *ret, struct pxe **err);
+
+struct monitor_exec_result {
+        char *out;      /* stdout, at most max_output bytes */
+        size_t out_len;
+        char *err;      /* stderr, at most max_output bytes */
+        size_t err_len;
+        int exit_code;
+};
+
+/* Run argv in the running container (`pxcri exec`, the container's env, cwd
+ * and user), capture its output.  timeout_s 0: none.  On timeout the process
+ * (its pid from --pid-file) is killed and the call returns -ETIMEDOUT
+ * "Command timed out after N s" with what was captured so far in ret. */
+int monitor_exec_sync(const struct monitor_config *mc, const char *id, const char *const *argv,
+                      size_t n_argv, unsigned timeout_s, size_t max_output,
+                      struct monitor_exec_result *ret, struct pxe **err);
+void monitor_exec_result_done(struct monitor_exec_result *r);
+
+/* Ask the container's conmon to reopen its log file (kubelet rotated it):
+ * through conmon's control FIFO <bundle>/ctl.  -ENOENT when conmon is gone. */
+int monitor_reopen_log(const struct monitor_config *mc, const char *bundle, struct pxe **err);
+
+/* Whether conmon (by the pid recorded in <bundle>/conmon.pid) is alive. */
+bool monitor_conmon_alive(const char *bundle);

@@ -1,0 +1,74 @@
+/* CNI: network configuration lists and the plugins, per the CNI spec 1.0
+ * (also 0.3.x / 0.4.0 configs: cniVersion is passed to the plugin as written).
+ *
+ * cni_load() picks the network the way libcni and kubelet do: the first
+ * file (sorted by name) in conf_dir ending in .conflist, .conf or .json that
+ * parses, a single .conf being wrapped into a list of one plugin.
+ * cni_add() runs the list's plugins in order (ADD), each given
+ * prevResult = the previous plugin's result, with the CNI_* environment
+ * (CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME, CNI_ARGS with
+ * K8S_POD_NAMESPACE, K8S_POD_NAME, K8S_POD_INFRA_CONTAINER_ID, K8S_POD_UID,
+ * IgnoreUnknown=1, CNI_PATH) and runtimeConfig for the capabilities a
+ * plugin declares (portMappings, bandwidth, ips, dns...).  A plugin that
+ * fails stops the ADD; plugins already added are DELeted again, so a failed
+ * ADD leaves nothing.  cni_del() runs them in reverse with the ADD's cached
+ * result as prevResult; DEL of what is gone is no error (plugins' contract).
+ *
+ * Plugins are found in bin_dirs by the "type" name (a name with a '/' or
+ * "..": -EINVAL).  Plugins run through util/spawn with argv only and a
+ * timeout; their stdout is the result JSON, an error result's msg/details
+ * become the error message.
+ *
+ * Blocking: call from a worker thread.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
+struct cni_net;
+
+struct cni_port_mapping {
+        int host_port;
+        int container_port;
+        const char *protocol; /* "tcp", "udp", "sctp" (lower case, as the portmap plugin wants) */
+        const char *host_ip;  /* NULL or "": all */
+};
+
+struct cni_request {
+        const char *container_id; /* the pod sandbox ID */
+        const char *netns;        /* path of the pinned network namespace */
+        const char *ifname;       /* NULL: "eth0" */
+        const char *pod_name;
+        const char *pod_namespace;
+        const char *pod_uid;
+        const struct cni_port_mapping *ports;
+        size_t n_ports;
+        const char *pod_cidr;     /* UpdateRuntimeConfig's pod CIDR; NULL: none. Passed as
+                                   * runtimeConfig "ipRanges" to plugins that declare it */
+};
+
+struct cni_result {
+        char **ips;    /* "10.88.0.5", "fd00::5" — addresses without the prefix length,
+                        * IPv4 first, in the order the result lists them */
+        size_t n_ips;
+        char *json;    /* the last plugin's result, as it printed it: kept for DEL */
+};
+
+/* -ENOENT "No CNI network configuration in DIR" when none is found. */
+int cni_load(const char *conf_dir, struct cni_net **ret, struct pxe **err);
+void cni_net_free(struct cni_net *n);
+
+const char *cni_net_name(const struct cni_net *n);
+const char *cni_net_source(const struct cni_net *n); /* the file it came from */
+
+int cni_add(const struct cni_net *n, const char *const *bin_dirs, size_t n_bin_dirs,
+            const struct cni_request *req, struct cni_result *ret, struct pxe **err);
+
+/* prev_result: cni_result.json of the ADD, or NULL when unknown. */
+int cni_del(const struct cni_net *n, const char *const *bin_dirs, size_t n_bin_dirs,
+            const struct cni_request *req, const char *prev_result, struct pxe **err);
+
+void cni_result_done(struct cni_result *r);
