@@ -150,6 +150,10 @@ static int write_spec(const struct bundle_request *req, const struct image_rec *
         sr.rootfs_fd = fd;
         if (bundle_spec_generate(&sr, &spec, err) < 0)
                 return -pxe_code(err, EINVAL);
+        if (req->customize && req->customize(spec, req->customize_data, err) < 0) {
+                json_decref(spec);
+                return -pxe_code(err, EINVAL);
+        }
         text = json_dumps(spec, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(spec);
         if (!text)

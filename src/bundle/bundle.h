@@ -13,6 +13,8 @@
  */
 #pragma once
 
+#include <jansson.h>
+
 #include "bundle/spec.h"
 #include "util/err.h"
 
@@ -23,6 +25,11 @@ struct bundle_request {
         /* Process, user, annotations ... as for bundle_spec_generate(); image_config,
          * image_name, image_id and rootfs_fd are filled in by bundle_create(). */
         struct bundle_spec_request spec;
+        /* Edits the generated spec before it is written, with the rootfs
+         * mounted (pxcrid: the CRI request's mounts, namespaces, resources);
+         * NULL: none.  A failure fails the create, which then leaves nothing. */
+        int (*customize)(json_t *spec, void *data, struct pxe **err);
+        void *customize_data;
 };
 
 /* *ret_image_id (may be NULL): the image's ID. */

@@ -399,6 +399,8 @@ static int apply_json(struct config *c, const char *text, const char *origin, st
                         rc = parse_backends(&x, v, err);
                 else if (streq(k, "image"))
                         rc = config_image_parse(&x, v, err);
+                else if (streq(k, "cri"))
+                        rc = config_cri_parse(&x, v, err);
                 else
                         config_warn_key(&x, "unknown key %s", k);
                 if (rc < 0)
@@ -418,7 +420,8 @@ static struct config *config_new_default(struct pxe **err)
         }
         c->default_backend = BACKEND_CRUN;
         c->log_level = LOG_LEVEL_INFO;
-        if (config_image_defaults(&c->image) < 0 || config_proxmox_defaults(&c->proxmox) < 0) {
+        if (config_image_defaults(&c->image) < 0 || config_proxmox_defaults(&c->proxmox) < 0 ||
+            config_cri_defaults(&c->cri) < 0) {
                 pxe_set(err, ENOMEM, "Out of memory");
                 config_free(c);
                 return NULL;
@@ -486,6 +489,7 @@ void config_free(struct config *c)
                 free(c->backends[i].path);
         config_image_free(&c->image);
         config_proxmox_free(&c->proxmox);
+        config_cri_free(&c->cri);
         free(c->image.root);
         free(c->image.platform);
         for (size_t i = 0; i < c->n_warnings; i++)

@@ -118,6 +118,47 @@ struct proxmox_config {
 #define PROXMOX_TIMEOUT_DEFAULT 30
 #define PROXMOX_NODE_CACHE_DEFAULT 60
 
+/* The "cri" section: pxcrid (docs/configuration.md, docs/cri.md). */
+enum cgroup_driver {
+        CGROUP_DRIVER_CGROUPFS,
+        CGROUP_DRIVER_SYSTEMD,
+};
+
+struct cri_handler_config {
+        char *name;             /* RuntimeClass handler; "" is the default route */
+        enum backend_id backend; /* BACKEND_INVALID: route by the rules (the "" handler) */
+};
+
+struct cri_config {
+        char *listen;        /* Unix socket path */
+        char *state_dir;     /* SQLite database, bundles, pod files */
+        char *run_dir;       /* pinned namespaces, exit files, attach sockets (tmpfs) */
+        char *log_dir;       /* pods' log directory when the request gives none */
+        char *cni_conf_dir;
+        char **cni_bin_dirs;
+        size_t n_cni_bin_dirs;
+        char *stream_address;
+        unsigned stream_port; /* 0: an ephemeral port */
+        struct cri_handler_config *handlers;
+        size_t n_handlers;
+        char *conmon_path;
+        char *pxcri_path;    /* NULL: the pxcri next to pxcrid */
+        enum cgroup_driver cgroup_driver;
+        unsigned workers;    /* worker threads for runtime calls, pulls and CNI */
+        unsigned max_message_mib;
+};
+
+#define CRI_LISTEN_DEFAULT "/run/pxcri/pxcri.sock"
+#define CRI_STATE_DIR_DEFAULT "/var/lib/pxcri/cri"
+#define CRI_RUN_DIR_DEFAULT "/run/pxcri/cri"
+#define CRI_LOG_DIR_DEFAULT "/var/log/pxcri/pods"
+#define CRI_CNI_CONF_DIR_DEFAULT "/etc/cni/net.d"
+#define CRI_CONMON_PATH_DEFAULT "/usr/bin/conmon"
+#define CRI_WORKERS_DEFAULT 16
+
+/* The handler entry for name, or NULL when the handler is unknown. */
+const struct cri_handler_config *cri_config_handler(const struct cri_config *cc, const char *name);
+
 struct config {
         char *source;    /* the file it came from, or "built-in defaults" */
         char *root_path; /* runtime.root_path */
@@ -130,6 +171,7 @@ struct config {
         struct backend_config backends[BACKEND_MAX];
         struct image_config image;
         struct proxmox_config proxmox;
+        struct cri_config cri;
         char **warnings;
         size_t n_warnings;
 };

@@ -32,3 +32,8 @@ int config_proxmox_parse(struct ctx *x, json_t *obj, struct pxe **err);
 int config_proxmox_parse_legacy(struct ctx *x, json_t *obj, struct pxe **err);
 int config_proxmox_defaults(struct proxmox_config *p);
 void config_proxmox_free(struct proxmox_config *p);
+
+/* The "cri" section (config_cri.c). */
+int config_cri_parse(struct ctx *x, json_t *obj, struct pxe **err);
+int config_cri_defaults(struct cri_config *cc);
+void config_cri_free(struct cri_config *cc);

@@ -139,6 +139,9 @@ int router_pick(const struct config *c, const struct route_input *in, struct rou
 
         if (in->override)
                 return pick_named(in->override, "--runtime", ret, err);
+        named = annotation_get(in->annotations, in->n_annotations, ROUTER_DECIDED_ANNOTATION);
+        if (named)
+                return pick_named(named, "pxcrid (" ROUTER_DECIDED_ANNOTATION ")", ret, err);
         for (size_t i = 0; i < c->n_rules; i++) {
                 if (!rule_matches(&c->rules[i], in, image, handler))
                         continue;

@@ -1,7 +1,10 @@
 /* Routing: which backend runs a container.
  *
  * Order (first that decides wins):
- *   1. an explicit override (CLI --runtime),
+ *   1. an explicit override (CLI --runtime), or the decision pxcrid already
+ *      made, written into config.json as the annotation io.pxcri.backend
+ *      (pxcrid sets it on every container it creates and never passes a
+ *      request's own value on),
  *   2. runtime.routing rules in file order; a rule matches when every
  *      condition it sets matches,
  *   3. the annotation pxcri.io/backend naming a backend,
@@ -21,6 +24,8 @@
 #include "util/err.h"
 
 #define ROUTER_BACKEND_ANNOTATION "pxcri.io/backend"
+#define ROUTER_DECIDED_ANNOTATION "io.pxcri.backend"
+#define ROUTER_REASON_ANNOTATION "io.pxcri.route-reason"
 
 struct annotation {
         const char *key;

@@ -102,3 +102,8 @@ def wait_status(px, cid, want, timeout=10):
 
 def unique(prefix="pxt"):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
+
+
+def pytest_configure(config):
+    # The CRI fixtures (tests/integration/cri_env.py) are shared by every CRI test module.
+    config.pluginmanager.import_plugin("cri_env")

@@ -1,0 +1,406 @@
+/* CreateContainer: the OCI bundle from the stored image and the request
+ * (bundle/ + cri/spec/), then `pxcri create` under conmon, as CRI-O does:
+ * the runtime's create runs here, StartContainer only starts.  The backend
+ * is decided here (handler -> routing rules -> default) and written into
+ * config.json (io.pxcri.backend), so pxcri records the same one. */
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle/bundle.h"
+#include "cri/sandbox.h"
+#include "cri/spec/container_spec.h"
+#include "image/store.h"
+#include "router/router.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+struct create_job {
+        struct cri_job job;
+        struct cri_ctr *ctr;            /* CREATING: the worker fills it, nobody else touches it */
+        const Runtime__V1__ContainerConfig *cc; /* the request's, valid until the answer */
+        Runtime__V1__PodSandboxConfig *pod_config; /* copy */
+        struct cri_sandbox_info sb;     /* strings owned below */
+        char *pod_dir, *netns, *ipcns, *utsns, *pidns, *shm, *target_pidns;
+        struct cri_spec_opts opts;
+        char *image_root;
+};
+
+static void create_job_free(struct create_job *cj)
+{
+        if (cj->pod_config)
+                protobuf_c_message_free_unpacked(&cj->pod_config->base, NULL);
+        free(cj->pod_dir);
+        free(cj->netns);
+        free(cj->ipcns);
+        free(cj->utsns);
+        free(cj->pidns);
+        free(cj->shm);
+        free(cj->target_pidns);
+        free(cj->image_root);
+        free((char *) cj->sb.hosts_path);
+        free((char *) cj->sb.resolv_path);
+        free((char *) cj->sb.hostname_path);
+        free((char *) cj->sb.hostname);
+        free(cj);
+}
+
+/* Edits the spec bundle_create() generated: the CRI request, then the
+ * routing decision and what the server keeps of the spec. */
+static int customize(json_t *spec, void *data, struct pxe **err)
+{
+        struct create_job *cj = data;
+        struct cri_ctr *c = cj->ctr;
+        json_t *ann, *sig;
+        const char *cg;
+
+        if (cri_spec_apply(spec, c->id, cj->cc, &cj->sb, &cj->opts, err) < 0)
+                return pxe_wrap(err, "Container %s", cj->cc->metadata->name);
+        ann = json_object_get(spec, "annotations");
+        if (!ann) {
+                ann = json_object();
+                json_object_set_new(spec, "annotations", ann);
+        }
+        json_object_set_new(ann, ROUTER_DECIDED_ANNOTATION, json_string(backend_id_to_name(c->backend)));
+        json_object_set_new(ann, ROUTER_REASON_ANNOTATION, json_string(c->route_reason));
+        cg = json_string_value(json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
+        if (cg && !(c->cgroup_path = strdup(cg)))
+                return pxe_set(err, ENOMEM, "Out of memory");
+        sig = json_object_get(ann, "org.opencontainers.image.stopSignal");
+        if (!c->stop_signal && sig)
+                c->stop_signal = cri_signal_from_name(json_string_value(sig));
+        return 0;
+}
+
+static int env_list(const Runtime__V1__ContainerConfig *cc, char ***ret)
+{
+        char **v = calloc(cc->n_envs + 1, sizeof(*v));
+
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < cc->n_envs; i++)
+                /* value is bytes in the proto (the same wire format as string). */
+                if (asprintf(&v[i], "%s=%.*s", cc->envs[i]->key, (int) cc->envs[i]->value.len,
+                             cc->envs[i]->value.data ? (const char *) cc->envs[i]->value.data : "") < 0) {
+                        v[i] = NULL;
+                        *ret = v;
+                        return -ENOMEM;
+                }
+        *ret = v;
+        return 0;
+}
+
+static void strv_free(char **v)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* The tag (or digest) the image is known by, for ContainerStatus. */
+static void image_names(struct create_job *cj, struct pxe **err)
+{
+        _cleanup_image_store_ struct image_store *st = NULL;
+        _cleanup_image_rec_ struct image_rec *rec = NULL;
+        struct cri_ctr *c = cj->ctr;
+
+        if (image_store_open(cj->image_root, &st, err) < 0 || image_store_get(st, c->image_id, &rec, err) < 0)
+                return;
+        for (size_t i = 0; i < rec->n_repo_tags && !c->image_name; i++)
+                if (strcmp(rec->repo_tags[i], c->image_ref) == 0 || strstr(rec->repo_tags[i], c->image_ref))
+                        c->image_name = strdup(rec->repo_tags[i]);
+        if (!c->image_name && rec->n_repo_tags)
+                c->image_name = strdup(rec->repo_tags[0]);
+        if (rec->n_repo_digests)
+                c->repo_digest = strdup(rec->repo_digests[0]);
+}
+
+static int make_bundle(struct create_job *cj, struct pxe **err)
+{
+        const Runtime__V1__ContainerConfig *cc = cj->cc;
+        struct cri_ctr *c = cj->ctr;
+        _cleanup_free_ char *user = NULL;
+        char **env = NULL;
+        int r;
+
+        if (cri_spec_user(cc, &user, err) < 0)
+                return -EINVAL;
+        if (env_list(cc, &env) < 0) {
+                strv_free(env);
+                return pxe_set(err, ENOMEM, "Out of memory");
+        }
+        struct bundle_request br = {
+                .image_root = cj->image_root,
+                .image = cc->image->image,
+                .dir = c->bundle,
+                .spec = {
+                        .command = (const char *const *) cc->command,
+                        .n_command = cc->n_command,
+                        .args = (const char *const *) cc->args,
+                        .n_args = cc->n_args,
+                        .args_set = cc->n_args > 0,
+                        .env = (const char *const *) env,
+                        .n_env = cc->n_envs,
+                        .user = user,
+                        .cwd = cc->working_dir && *cc->working_dir ? cc->working_dir : NULL,
+                        .hostname = cj->sb.hostname,
+                        .terminal = cc->tty,
+                        .readonly_rootfs = cc->linux && cc->linux->security_context &&
+                                           cc->linux->security_context->readonly_rootfs,
+                },
+                .customize = customize,
+                .customize_data = cj,
+        };
+        r = bundle_create(&br, &c->image_id, err);
+        strv_free(env);
+        if (r < 0 && pxe_code(err, 0) == ENOENT && strstr((*err)->msg, "not found"))
+                pxe_wrap(err, "Image \"%s\" is not present (pull it first)", cc->image->image);
+        return r;
+}
+
+static void create_work(struct cri_job *j)
+{
+        struct create_job *cj = (struct create_job *) j;
+        struct cri_ctr *c = cj->ctr;
+        const Runtime__V1__ContainerConfig *cc = cj->cc;
+        struct monitor_created created = {};
+
+        if (c->log_path) {
+                _cleanup_free_ char *dir = strdup(c->log_path);
+
+                if (!dir || fs_mkdir_p(dirname(dir), 0755, &j->err) < 0)
+                        return;
+        }
+        if (make_bundle(cj, &j->err) < 0)
+                return;
+        image_names(cj, NULL);
+        struct monitor_create_request mr = {
+                .id = c->id,
+                .name = cc->metadata->name,
+                .bundle = c->bundle,
+                .log_path = c->log_path,
+                .terminal = cc->tty,
+                .stdin = cc->stdin,
+                .stdin_once = cc->stdin_once,
+        };
+        if (monitor_create(&j->srv->mon, &mr, &created, &j->err) < 0) {
+                pxe_wrap(&j->err, "Creating container %s (%s) on %s", cc->metadata->name, c->id,
+                         backend_id_to_name(c->backend));
+                bundle_remove(c->bundle, NULL);
+                return;
+        }
+        c->pid = created.pid;
+}
+
+static void create_done(struct cri_job *j)
+{
+        struct create_job *cj = (struct create_job *) j;
+        struct cri_ctr *c = cj->ctr;
+        Runtime__V1__CreateContainerResponse r = RUNTIME__V1__CREATE_CONTAINER_RESPONSE__INIT;
+
+        if (j->err) {
+                cri_ctr_drop(j->srv, c);
+                cri_fail(j->call, TAKE_PTR(j->err));
+        } else {
+                c->state = CRI_CTR_CREATED;
+                cri_ctr_save(j->srv, c);
+                cri_events_emit(j->srv, c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_CREATED_EVENT);
+                r.container_id = c->id;
+                cri_answer(j->call, &r.base);
+        }
+        create_job_free(cj);
+}
+
+static int validate(struct cri_server *s, const Runtime__V1__CreateContainerRequest *req, struct cri_pod **ret,
+                    struct pxe **err)
+{
+        const Runtime__V1__ContainerConfig *cc = req->config;
+        struct cri_pod *p;
+
+        if (!cc)
+                return pxe_set(err, EINVAL, "CreateContainer: config is required");
+        if (!cc->metadata || !cc->metadata->name || !*cc->metadata->name)
+                return pxe_set(err, EINVAL, "CreateContainer: config.metadata.name is required");
+        if (!cc->image || !cc->image->image || !*cc->image->image)
+                return pxe_set(err, EINVAL, "CreateContainer: config.image.image is required");
+        p = cri_pod_find(s, req->pod_sandbox_id);
+        if (!p)
+                return pxe_set(err, ENOENT, "Pod sandbox \"%s\" not found", req->pod_sandbox_id);
+        if (p->state != CRI_POD_READY || p->busy)
+                return pxe_set(err, EBUSY, "Pod sandbox %s is not ready: containers cannot be created in it", p->id);
+        for (size_t i = 0; i < s->n_ctrs; i++) {
+                const struct cri_ctr *o = s->ctrs[i];
+
+                if (strcmp(o->pod_id, p->id) == 0 && strcmp(o->config->metadata->name, cc->metadata->name) == 0 &&
+                    o->config->metadata->attempt == cc->metadata->attempt)
+                        return pxe_set(err, EEXIST, "Container \"%s\" (attempt %u) already exists in pod %s: %s",
+                                       cc->metadata->name, cc->metadata->attempt, p->id, o->id);
+        }
+        *ret = p;
+        return 0;
+}
+
+/* handler -> rules (annotations, image, name) -> default. */
+static int route(struct cri_server *s, const struct cri_pod *p, struct cri_ctr *c, struct pxe **err)
+{
+        const Runtime__V1__ContainerConfig *cc = c->config;
+        const struct cri_handler_config *h = cri_config_handler(&s->cfg->cri, p->handler);
+        _cleanup_free_ struct annotation *ann = calloc(cc->n_annotations + 2, sizeof(*ann));
+        struct route_result rr = {};
+        size_t n = 0;
+
+        if (h && h->backend != BACKEND_INVALID) {
+                c->backend = h->backend;
+                return asprintf(&c->route_reason, "runtime handler %s", h->name) < 0 ? -ENOMEM : 0;
+        }
+        if (!ann)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        for (size_t i = 0; i < cc->n_annotations; i++)
+                if (strcmp(cc->annotations[i]->key, ROUTER_DECIDED_ANNOTATION) != 0)
+                        ann[n++] = (struct annotation) { cc->annotations[i]->key, cc->annotations[i]->value };
+        ann[n++] = (struct annotation) { "io.kubernetes.cri.container-name", cc->metadata->name };
+        ann[n++] = (struct annotation) { "io.kubernetes.cri.sandbox-name", p->config->metadata->name };
+        struct route_input in = { .id = c->id, .image = cc->image->image, .annotations = ann, .n_annotations = n };
+        if (router_pick(s->cfg, &in, &rr, err) < 0)
+                return -EINVAL;
+        c->backend = rr.backend;
+        c->route_reason = strdup(rr.reason);
+        return c->route_reason ? 0 : pxe_set(err, ENOMEM, "Out of memory");
+}
+
+static int pod_path(char **ret, const struct cri_pod *p, const char *name)
+{
+        return asprintf(ret, "%s/%s", p->dir, name) < 0 ? -ENOMEM : 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+        return s ? strdup(s) : NULL;
+}
+
+static char *read_hostname(const struct cri_pod *p)
+{
+        _cleanup_free_ char *path = NULL;
+        char *text = NULL;
+
+        if (pod_path(&path, p, "hostname") < 0 || fs_read_file(path, 4096, &text, NULL, NULL) < 0)
+                return strdup(p->config->metadata->name);
+        text[strcspn(text, "\n")] = '\0';
+        return text;
+}
+
+/* What the worker needs of the pod, copied: the pod may change meanwhile. */
+static int job_sandbox(struct cri_server *s, struct create_job *cj, const struct cri_pod *p, struct pxe **err)
+{
+        const Runtime__V1__NamespaceOption *o =
+                cj->cc->linux && cj->cc->linux->security_context ? cj->cc->linux->security_context->namespace_options
+                                                                 : NULL;
+        const Runtime__V1__PodSandboxMetadata *md = p->config->metadata;
+
+        cj->pod_config = cri_msg_dup(&p->config->base);
+        cj->netns = dup_or_null(p->ns.net);
+        cj->ipcns = dup_or_null(p->ns.ipc);
+        cj->utsns = dup_or_null(p->ns.uts);
+        cj->pidns = dup_or_null(p->pidns_path);
+        cj->shm = dup_or_null(p->shm_path);
+        cj->image_root = strdup(s->cfg->image.root);
+        if (!cj->pod_config || !cj->image_root || pod_path((char **) &cj->sb.hosts_path, p, "hosts") < 0 ||
+            pod_path((char **) &cj->sb.resolv_path, p, "resolv.conf") < 0 ||
+            pod_path((char **) &cj->sb.hostname_path, p, "hostname") < 0 || !(cj->sb.hostname = read_hostname(p)))
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (o && o->pid == RUNTIME__V1__NAMESPACE_MODE__TARGET) {
+                struct cri_ctr *t = cri_ctr_find(s, o->target_id);
+
+                if (!t || t->state != CRI_CTR_RUNNING || t->pid <= 0)
+                        return pxe_set(err, ENOENT, "CreateContainer: the target container \"%s\" of the pid namespace is not running",
+                                       o->target_id);
+                if (asprintf(&cj->target_pidns, "/proc/%d/ns/pid", t->pid) < 0)
+                        return pxe_set(err, ENOMEM, "Out of memory");
+        }
+        cj->sb = (struct cri_sandbox_info) {
+                .id = p->id,
+                .name = md->name,
+                .namespace_ = md->namespace_,
+                .uid = md->uid,
+                .netns_path = cj->netns,
+                .ipcns_path = cj->ipcns,
+                .utsns_path = cj->utsns,
+                .pidns_path = cj->pidns,
+                .hostname = cj->sb.hostname,
+                .hosts_path = cj->sb.hosts_path,
+                .resolv_path = cj->sb.resolv_path,
+                .hostname_path = cj->sb.hostname_path,
+                .shm_path = cj->shm,
+                .cgroup_parent = cj->pod_config->linux ? cj->pod_config->linux->cgroup_parent : NULL,
+                .config = cj->pod_config,
+        };
+        cj->opts = (struct cri_spec_opts) {
+                .systemd_cgroup = s->cfg->cri.cgroup_driver == CGROUP_DRIVER_SYSTEMD,
+                .min_oom_score_adj = s->min_oom_score_adj,
+                .target_pidns = cj->target_pidns,
+        };
+        return 0;
+}
+
+static int ctr_new(struct cri_server *s, const Runtime__V1__CreateContainerRequest *req, const struct cri_pod *p,
+                   struct cri_ctr **ret, struct pxe **err)
+{
+        const Runtime__V1__ContainerConfig *cc = req->config;
+        const char *log_dir = p->config->log_directory;
+        struct cri_ctr *c = calloc(1, sizeof(*c));
+
+        *ret = c;
+        if (!c || cri_new_id(c->id, err) < 0)
+                return c ? -EIO : pxe_set(err, ENOMEM, "Out of memory");
+        memcpy(c->pod_id, p->id, sizeof(c->pod_id));
+        c->state = CRI_CTR_CREATING;
+        c->created_ns = cri_now_ns();
+        c->stop_signal = cri_signal_from_enum(cc->stop_signal);
+        if (!(c->config = cri_msg_dup(&cc->base)) || !(c->image_ref = strdup(cc->image->image)) ||
+            asprintf(&c->bundle, "%s/%s", s->ctr_dir, c->id) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (cc->log_path && *cc->log_path) {
+                if (cc->log_path[0] == '/' || strstr(cc->log_path, ".."))
+                        return pxe_set(err, EINVAL, "CreateContainer: config.log_path \"%s\" must be relative to the pod's log_directory, without \"..\"",
+                                       cc->log_path);
+                if (!log_dir || !*log_dir)
+                        return pxe_set(err, EINVAL, "CreateContainer: config.log_path is set but the pod has no log_directory");
+                if (asprintf(&c->log_path, "%s/%s", log_dir, cc->log_path) < 0)
+                        return pxe_set(err, ENOMEM, "Out of memory");
+        }
+        return route(s, p, c, err);
+}
+
+CRI_HANDLER(create_container, Runtime__V1__CreateContainerRequest)
+{
+        struct pxe *e = NULL;
+        struct create_job *cj = NULL;
+        struct cri_ctr *ct = NULL;
+        struct cri_pod *p = NULL;
+
+        if (validate(s, req, &p, &e) < 0 || ctr_new(s, req, p, &ct, &e) < 0)
+                goto fail;
+        cj = calloc(1, sizeof(*cj));
+        if (!cj) {
+                pxe_set(&e, ENOMEM, "Out of memory");
+                goto fail;
+        }
+        cj->cc = req->config;
+        cj->ctr = ct;
+        if (job_sandbox(s, cj, p, &e) < 0 || cri_ctr_add(s, ct) < 0)
+                goto fail;
+        cj->job.call = c;
+        cj->job.run = create_work;
+        cj->job.done = create_done;
+        cri_queue(s, &cj->job);
+        return;
+fail:
+        cri_ctr_free(ct);
+        if (cj)
+                create_job_free(cj);
+        cri_fail(c, e ? e : (pxe_set(&e, ENOMEM, "Out of memory"), e));
+}

@@ -1,0 +1,80 @@
+/* StartContainer: `pxcri start` (the container was created under conmon by
+ * CreateContainer). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cri/cri.h"
+#include "util/cleanup.h"
+
+struct start_job {
+        struct cri_job job;
+        struct cri_ctr *ctr; /* busy */
+        char id[65];
+};
+
+static void start_work(struct cri_job *j)
+{
+        struct start_job *sj = (struct start_job *) j;
+
+        if (monitor_start(&j->srv->mon, sj->id, &j->err) < 0)
+                pxe_wrap(&j->err, "Starting container %s", sj->id);
+}
+
+static void start_done(struct cri_job *j)
+{
+        struct start_job *sj = (struct start_job *) j;
+        struct cri_ctr *c = sj->ctr;
+        Runtime__V1__StartContainerResponse r = RUNTIME__V1__START_CONTAINER_RESPONSE__INIT;
+        struct monitor_exit ex = {};
+
+        c->busy = false;
+        if (j->err) {
+                /* A process that could not start: conmon records an exit (127, 126...). */
+                if (monitor_read_exit(&j->srv->mon, c->id, &ex, NULL) == 0)
+                        cri_ctr_apply_exit(j->srv, c, &ex);
+                cri_fail(j->call, TAKE_PTR(j->err));
+                free(sj);
+                return;
+        }
+        if (!c->started_ns || c->state != CRI_CTR_EXITED)
+                c->started_ns = cri_now_ns();
+        if (c->state == CRI_CTR_CREATED) /* an exit may already have been applied */
+                c->state = CRI_CTR_RUNNING;
+        cri_ctr_save(j->srv, c);
+        cri_events_emit(j->srv, c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT);
+        cri_answer(j->call, &r.base);
+        free(sj);
+}
+
+CRI_HANDLER(start_container, Runtime__V1__StartContainerRequest)
+{
+        struct cri_ctr *ct = cri_ctr_find(s, req->container_id);
+        struct start_job *sj;
+
+        if (!ct) {
+                cri_failf(c, ENOENT, "Container \"%s\" not found", req->container_id);
+                return;
+        }
+        if (ct->busy) {
+                cri_failf(c, EAGAIN, "Container %s: another operation is in progress; try again", ct->id);
+                return;
+        }
+        if (ct->state != CRI_CTR_CREATED) {
+                cri_failf(c, EBUSY, "Container %s is %s, not created: it cannot be started", ct->id,
+                          ct->state == CRI_CTR_RUNNING ? "running" : ct->state == CRI_CTR_EXITED ? "exited" : "unknown");
+                return;
+        }
+        sj = calloc(1, sizeof(*sj));
+        if (!sj) {
+                cri_failf(c, ENOMEM, "Out of memory");
+                return;
+        }
+        ct->busy = true;
+        sj->ctr = ct;
+        memcpy(sj->id, ct->id, sizeof(sj->id));
+        sj->job.call = c;
+        sj->job.run = start_work;
+        sj->job.done = start_done;
+        cri_queue(s, &sj->job);
+}

@@ -1,0 +1,132 @@
+/* StopContainer and RemoveContainer. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle/bundle.h"
+#include "cri/cri.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+struct stop_job {
+        struct cri_job job;
+        struct cri_ctr *ctr; /* busy */
+        char id[65];
+        char *bundle;
+        int sig;
+        unsigned timeout;
+        bool remove;
+};
+
+int cri_ctr_teardown(struct cri_server *s, const char *id, const char *bundle, struct pxe **err)
+{
+        _cleanup_pxe_ struct pxe *e = NULL;
+
+        if (monitor_stop(&s->mon, id, SIGKILL, 0, NULL, &e) < 0 && e->code != ENOENT)
+                return pxe_set(err, e->code, "Removing container %s: %s", id, e->msg);
+        pxe_freep(&e);
+        if (monitor_delete(&s->mon, id, true, &e) < 0 && e->code != ENOENT)
+                return pxe_set(err, e->code, "Removing container %s: %s", id, e->msg);
+        if (bundle && fs_dir_exists(bundle) && bundle_remove(bundle, err) < 0)
+                return pxe_wrap(err, "Removing container %s", id);
+        return 0;
+}
+
+static void stop_work(struct cri_job *j)
+{
+        struct stop_job *sj = (struct stop_job *) j;
+
+        if (sj->remove) {
+                cri_ctr_teardown(j->srv, sj->id, sj->bundle, &j->err);
+                return;
+        }
+        if (monitor_stop(&j->srv->mon, sj->id, sj->sig, sj->timeout, NULL, &j->err) < 0)
+                pxe_wrap(&j->err, "Stopping container %s", sj->id);
+}
+
+static void stop_done(struct cri_job *j)
+{
+        struct stop_job *sj = (struct stop_job *) j;
+        struct cri_ctr *c = sj->ctr;
+        Runtime__V1__StopContainerResponse sr = RUNTIME__V1__STOP_CONTAINER_RESPONSE__INIT;
+        Runtime__V1__RemoveContainerResponse rr = RUNTIME__V1__REMOVE_CONTAINER_RESPONSE__INIT;
+        struct monitor_exit ex = {};
+
+        c->busy = false;
+        if (c->state != CRI_CTR_EXITED && monitor_read_exit(&j->srv->mon, c->id, &ex, NULL) == 0)
+                cri_ctr_apply_exit(j->srv, c, &ex);
+        if (j->err) {
+                cri_fail(j->call, TAKE_PTR(j->err));
+        } else if (sj->remove) {
+                cri_events_emit(j->srv, c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT);
+                cri_ctr_forget(j->srv, c);
+                cri_ctr_drop(j->srv, c);
+                cri_answer(j->call, &rr.base);
+        } else {
+                if (c->state != CRI_CTR_EXITED) { /* killed but no exit file: conmon is gone */
+                        ex.code = 137;
+                        cri_ctr_apply_exit(j->srv, c, &ex);
+                }
+                cri_answer(j->call, &sr.base);
+        }
+        free(sj->bundle);
+        free(sj);
+}
+
+static void stop_queue(struct cri_server *s, struct cri_call *c, struct cri_ctr *ct, bool remove, unsigned timeout)
+{
+        struct stop_job *sj = calloc(1, sizeof(*sj));
+
+        if (!sj || (ct->bundle && !(sj->bundle = strdup(ct->bundle)))) {
+                free(sj);
+                cri_failf(c, ENOMEM, "Out of memory");
+                return;
+        }
+        ct->busy = true;
+        sj->ctr = ct;
+        memcpy(sj->id, ct->id, sizeof(sj->id));
+        sj->sig = ct->stop_signal > 0 ? ct->stop_signal : SIGTERM;
+        sj->timeout = timeout;
+        sj->remove = remove;
+        sj->job.call = c;
+        sj->job.run = stop_work;
+        sj->job.done = stop_done;
+        cri_queue(s, &sj->job);
+}
+
+CRI_HANDLER(stop_container, Runtime__V1__StopContainerRequest)
+{
+        Runtime__V1__StopContainerResponse r = RUNTIME__V1__STOP_CONTAINER_RESPONSE__INIT;
+        struct cri_ctr *ct = cri_ctr_find(s, req->container_id);
+
+        if (!ct) {
+                cri_failf(c, ENOENT, "Container \"%s\" not found", req->container_id);
+                return;
+        }
+        if (ct->state == CRI_CTR_EXITED) { /* idempotent */
+                cri_answer(c, &r.base);
+                return;
+        }
+        if (ct->busy) {
+                cri_failf(c, EAGAIN, "Container %s: another operation is in progress; try again", ct->id);
+                return;
+        }
+        stop_queue(s, c, ct, false, req->timeout > 0 ? (unsigned) req->timeout : 0);
+}
+
+CRI_HANDLER(remove_container, Runtime__V1__RemoveContainerRequest)
+{
+        Runtime__V1__RemoveContainerResponse r = RUNTIME__V1__REMOVE_CONTAINER_RESPONSE__INIT;
+        struct cri_ctr *ct = cri_ctr_find(s, req->container_id);
+
+        if (!ct) { /* removed already: no error, as the CRI asks */
+                cri_answer(c, &r.base);
+                return;
+        }
+        if (ct->busy) {
+                cri_failf(c, EAGAIN, "Container %s: another operation is in progress; try again", ct->id);
+                return;
+        }
+        stop_queue(s, c, ct, true, 0);
+}

@@ -1,0 +1,137 @@
+/* UpdateContainerResources (`pxcri update --resources -`) and
+ * ReopenContainerLog (conmon reopens the file kubelet rotated). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cri/cri.h"
+#include "cri/spec/container_spec.h"
+#include "util/cleanup.h"
+
+struct update_job {
+        struct cri_job job;
+        struct cri_ctr *ctr; /* busy */
+        char id[65];
+        char *bundle;
+        char *resources; /* OCI linux.resources JSON; NULL: reopen the log */
+        Runtime__V1__LinuxContainerResources *linux; /* copy, applied to the config on success */
+};
+
+static void update_work(struct cri_job *j)
+{
+        struct update_job *uj = (struct update_job *) j;
+
+        if (uj->resources) {
+                if (monitor_update(&j->srv->mon, uj->id, uj->resources, &j->err) < 0)
+                        pxe_wrap(&j->err, "Updating the resources of container %s", uj->id);
+        } else if (monitor_reopen_log(&j->srv->mon, uj->bundle, &j->err) < 0) {
+                pxe_wrap(&j->err, "Reopening the log of container %s", uj->id);
+        }
+}
+
+static void update_done(struct cri_job *j)
+{
+        struct update_job *uj = (struct update_job *) j;
+        struct cri_ctr *c = uj->ctr;
+        Runtime__V1__UpdateContainerResourcesResponse ur = RUNTIME__V1__UPDATE_CONTAINER_RESOURCES_RESPONSE__INIT;
+        Runtime__V1__ReopenContainerLogResponse rr = RUNTIME__V1__REOPEN_CONTAINER_LOG_RESPONSE__INIT;
+
+        c->busy = false;
+        if (j->err) {
+                cri_fail(j->call, TAKE_PTR(j->err));
+        } else if (uj->resources) {
+                /* ContainerStatus reports the resources in force. */
+                if (c->config->linux) {
+                        if (c->config->linux->resources)
+                                protobuf_c_message_free_unpacked(&c->config->linux->resources->base, NULL);
+                        c->config->linux->resources = TAKE_PTR(uj->linux);
+                        cri_ctr_save(j->srv, c);
+                }
+                cri_answer(j->call, &ur.base);
+        } else {
+                cri_answer(j->call, &rr.base);
+        }
+        if (uj->linux)
+                protobuf_c_message_free_unpacked(&uj->linux->base, NULL);
+        free(uj->resources);
+        free(uj->bundle);
+        free(uj);
+}
+
+static void update_queue(struct cri_server *s, struct cri_call *c, struct cri_ctr *ct, struct update_job *uj)
+{
+        ct->busy = true;
+        uj->ctr = ct;
+        memcpy(uj->id, ct->id, sizeof(uj->id));
+        uj->job.call = c;
+        uj->job.run = update_work;
+        uj->job.done = update_done;
+        cri_queue(s, &uj->job);
+}
+
+static struct cri_ctr *find_idle(struct cri_server *s, struct cri_call *c, const char *id)
+{
+        struct cri_ctr *ct = cri_ctr_find(s, id);
+
+        if (!ct)
+                cri_failf(c, ENOENT, "Container \"%s\" not found", id);
+        else if (ct->busy)
+                cri_failf(c, EAGAIN, "Container %s: another operation is in progress; try again", ct->id);
+        return ct && !ct->busy ? ct : NULL;
+}
+
+CRI_HANDLER(update_container_resources, Runtime__V1__UpdateContainerResourcesRequest)
+{
+        struct cri_ctr *ct = find_idle(s, c, req->container_id);
+        struct update_job *uj;
+        json_t *res;
+
+        if (!ct)
+                return;
+        if (!req->linux) {
+                cri_failf(c, EINVAL, "UpdateContainerResources: linux resources are required");
+                return;
+        }
+        if (ct->state == CRI_CTR_EXITED) {
+                cri_failf(c, EBUSY, "Container %s has exited: its resources cannot be updated", ct->id);
+                return;
+        }
+        uj = calloc(1, sizeof(*uj));
+        res = cri_spec_resources(req->linux, s->min_oom_score_adj);
+        if (uj && res)
+                uj->resources = json_dumps(res, JSON_COMPACT);
+        json_decref(res);
+        if (uj)
+                uj->linux = cri_msg_dup(&req->linux->base);
+        if (!uj || !uj->resources || !uj->linux) {
+                if (uj) {
+                        free(uj->resources);
+                        if (uj->linux)
+                                protobuf_c_message_free_unpacked(&uj->linux->base, NULL);
+                }
+                free(uj);
+                cri_failf(c, ENOMEM, "Out of memory");
+                return;
+        }
+        update_queue(s, c, ct, uj);
+}
+
+CRI_HANDLER(reopen_container_log, Runtime__V1__ReopenContainerLogRequest)
+{
+        struct cri_ctr *ct = find_idle(s, c, req->container_id);
+        struct update_job *uj;
+
+        if (!ct)
+                return;
+        if (ct->state != CRI_CTR_RUNNING) {
+                cri_failf(c, EBUSY, "Container %s is not running: its log cannot be reopened", ct->id);
+                return;
+        }
+        uj = calloc(1, sizeof(*uj));
+        if (!uj || !(uj->bundle = strdup(ct->bundle))) {
+                free(uj);
+                cri_failf(c, ENOMEM, "Out of memory");
+                return;
+        }
+        update_queue(s, c, ct, uj);
+}

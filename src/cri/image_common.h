@@ -1,0 +1,28 @@
+/* Helpers shared by the ImageService handlers and the stats handlers. */
+#pragma once
+
+#include <stdint.h>
+
+#include "cri/cri.h"
+#include "image/store.h"
+#include "util/err.h"
+
+/* The image store's root: image.root, or the built-in default. */
+const char *cri_image_root(const struct cri_server *s);
+
+/* A CRI Image from an image record, every part malloc'ed: free it with
+ * protobuf_c_message_free_unpacked(&img->base, NULL).  NULL: out of memory. */
+Runtime__V1__Image *cri_image_from_rec(const struct image_rec *r);
+
+/* Disk usage of the tree at path, added to acc: allocated bytes (as du(1))
+ * and inodes, staying on its file system and not following symlinks.  Hard
+ * links count once per name (du counts once per inode): an upper bound.  A
+ * missing path counts 0.  For worker threads: no process-wide state. */
+struct cri_du {
+        uint64_t bytes;
+        uint64_t inodes;
+};
+int cri_du_add(const char *path, struct cri_du *acc, struct pxe **err);
+
+/* A heap UInt64Value (NULL when out of memory). */
+Runtime__V1__UInt64Value *cri_u64(uint64_t v);

@@ -1,0 +1,115 @@
+/* RemoveImage: as containerd, the whole image goes whichever of its
+ * references (ID, tag, digest) names it; an image that is not there is no
+ * error.  An image a container's bundle holds is refused (FAILED_PRECONDITION)
+ * naming the container. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle/bundle.h"
+#include "cri/cri.h"
+#include "cri/image_common.h"
+#include "image/store.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+
+struct remove_job {
+        struct cri_job job;
+        char *root;
+        char *ctr_dir;
+        char *ref;
+        char *removed; /* the ID removed; NULL: there was none */
+};
+
+/* "container <id>" for a bundle under the server's container dir, else the holder as is. */
+static int refuse_in_use(struct remove_job *rj, const char *id, const char *holder, size_t n, struct pxe **err)
+{
+        size_t len = strlen(rj->ctr_dir);
+        bool ctr = strncmp(holder, rj->ctr_dir, len) == 0 && holder[len] == '/' && !strchr(holder + len + 1, '/');
+
+        return pxe_set(err, EBUSY, "Image %s is in use by %s%s%s", id, ctr ? "container " : "",
+                       ctr ? holder + len + 1 : holder, n > 1 ? " and others" : "");
+}
+
+static int remove_image(struct remove_job *rj, struct image_store *st, struct pxe **err)
+{
+        _cleanup_image_rec_ struct image_rec *rec = NULL;
+        char **holders = NULL;
+        size_t n = 0;
+        int r;
+
+        r = image_store_get(st, rj->ref, &rec, err);
+        if (r == -ENOENT) {
+                pxe_freep(err);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        /* A bundle deleted by hand must not keep the image forever. */
+        if (bundle_drop_stale_refs(rj->root, rec->id, err) < 0 ||
+            image_store_holders(st, rec->id, &holders, &n, err) < 0)
+                return -pxe_code(err, EIO);
+        r = n ? refuse_in_use(rj, rec->id, holders[0], n, err) : 0;
+        for (size_t i = 0; i < n; i++)
+                free(holders[i]);
+        free(holders);
+        if (r < 0)
+                return r;
+        if (image_store_remove(st, rec->id, false, err) < 0)
+                return -pxe_code(err, EIO);
+        rj->removed = strdup(rec->id);
+        return 0;
+}
+
+static void remove_run(struct cri_job *j)
+{
+        struct remove_job *rj = (struct remove_job *) j;
+        _cleanup_image_store_ struct image_store *st = NULL;
+
+        if (image_store_open(rj->root, &st, &j->err) < 0 || remove_image(rj, st, &j->err) < 0)
+                pxe_wrap(&j->err, "Removing image %s", rj->ref);
+}
+
+static void remove_done(struct cri_job *j)
+{
+        struct remove_job *rj = (struct remove_job *) j;
+        Runtime__V1__RemoveImageResponse resp = RUNTIME__V1__REMOVE_IMAGE_RESPONSE__INIT;
+
+        if (j->err)
+                cri_fail(j->call, TAKE_PTR(j->err));
+        else {
+                if (rj->removed)
+                        log_info("RemoveImage %s: removed %s", rj->ref, rj->removed);
+                cri_answer(j->call, &resp.base);
+        }
+        free(rj->root);
+        free(rj->ctr_dir);
+        free(rj->ref);
+        free(rj->removed);
+        free(rj);
+}
+
+void cri_remove_image(struct cri_server *s, struct cri_call *c, const Runtime__V1__RemoveImageRequest *req)
+{
+        struct remove_job *rj;
+
+        if (!req->image || !req->image->image || !*req->image->image) {
+                cri_failf(c, EINVAL, "RemoveImage: image.image is empty");
+                return;
+        }
+        rj = calloc(1, sizeof(*rj));
+        if (!rj || !(rj->root = strdup(cri_image_root(s))) || !(rj->ctr_dir = strdup(s->ctr_dir)) ||
+            !(rj->ref = strdup(req->image->image))) {
+                if (rj) {
+                        free(rj->root);
+                        free(rj->ctr_dir);
+                }
+                free(rj);
+                cri_failf(c, ENOMEM, "Out of memory");
+                return;
+        }
+        rj->job.call = c;
+        rj->job.run = remove_run;
+        rj->job.done = remove_done;
+        cri_queue(s, &rj->job);
+}

@@ -1,0 +1,194 @@
+/* Exits and restarts: conmon records each container's exit in
+ * <run_dir>/exits/<id>; pxcrid learns of it through inotify (uv_fs_event) on
+ * that directory while it runs, and by reading the files when it starts, so
+ * exits that happened while it was down are not lost.  What a crash left
+ * half-made (a bundle or a pod directory without a record: a create in
+ * flight) is cleaned away on start, never listed. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle/bundle.h"
+#include "cri/cri.h"
+#include "net/netns.h"
+#include "util/cleanup.h"
+#include "util/id.h"
+#include "util/log.h"
+
+static void closedirp(DIR **d)
+{
+        if (*d)
+                closedir(*d);
+}
+
+void cri_ctr_apply_exit(struct cri_server *s, struct cri_ctr *c, const struct monitor_exit *e)
+{
+        const char *reason = e->oom_killed ? "OOMKilled" : e->code == 0 ? "Completed" : "Error";
+
+        if (c->state == CRI_CTR_EXITED)
+                return;
+        c->state = CRI_CTR_EXITED;
+        c->exit_code = e->code;
+        c->finished_ns = e->at_ns ? e->at_ns : cri_now_ns();
+        if (!c->started_ns)
+                c->started_ns = c->finished_ns;
+        free(c->reason);
+        c->reason = strdup(reason);
+        cri_ctr_save(s, c);
+        cri_events_emit(s, c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);
+}
+
+static void check_exit(struct cri_server *s, struct cri_ctr *c)
+{
+        _cleanup_pxe_ struct pxe *e = NULL;
+        struct monitor_exit ex = {};
+
+        if (c->state == CRI_CTR_EXITED || c->state == CRI_CTR_CREATING)
+                return;
+        if (monitor_read_exit(&s->mon, c->id, &ex, &e) < 0) {
+                if (e && e->code != ENOENT)
+                        log_warn("Container %s: %s", c->id, e->msg);
+                return;
+        }
+        cri_ctr_apply_exit(s, c, &ex);
+}
+
+static void on_exit_file(uv_fs_event_t *h, const char *name, int events, int status)
+{
+        struct cri_server *s = h->data;
+
+        (void) events;
+        if (status < 0 || !name)
+                return;
+        for (size_t i = 0; i < s->n_ctrs; i++)
+                if (strcmp(s->ctrs[i]->id, name) == 0) {
+                        check_exit(s, s->ctrs[i]);
+                        return;
+                }
+}
+
+int cri_exits_watch(struct cri_server *s, struct pxe **err)
+{
+        int r;
+
+        uv_fs_event_init(s->loop, &s->exits_watch);
+        s->exits_watch.data = s;
+        r = uv_fs_event_start(&s->exits_watch, on_exit_file, s->exits_dir, 0);
+        if (r < 0)
+                return pxe_set(err, -r, "Watching %s: %s", s->exits_dir, uv_strerror(r));
+        /* Exits that happened before the watch started. */
+        for (size_t i = 0; i < s->n_ctrs; i++)
+                check_exit(s, s->ctrs[i]);
+        return 0;
+}
+
+/* ---- leftovers of creates that were in flight when pxcrid died ---- */
+
+struct orphans_job {
+        struct cri_job job;
+        char **ctrs; /* bundle directories without a record */
+        size_t n_ctrs;
+        char **pods; /* pod IDs without a record: their dirs and pinned namespaces */
+        size_t n_pods;
+};
+
+static void orphans_run(struct cri_job *j)
+{
+        struct orphans_job *o = (struct orphans_job *) j;
+        struct cri_server *s = j->srv;
+
+        for (size_t i = 0; i < o->n_ctrs; i++) {
+                _cleanup_pxe_ struct pxe *e = NULL;
+                _cleanup_free_ char *dir = NULL;
+
+                monitor_delete(&s->mon, o->ctrs[i], true, NULL);
+                if (asprintf(&dir, "%s/%s", s->ctr_dir, o->ctrs[i]) < 0)
+                        continue;
+                if (bundle_remove(dir, &e) < 0)
+                        log_warn("Removing the half-made container %s: %s", o->ctrs[i], e->msg);
+                else
+                        log_info("Removed the half-made container %s", o->ctrs[i]);
+        }
+        for (size_t i = 0; i < o->n_pods; i++) {
+                _cleanup_pxe_ struct pxe *e = NULL;
+                _cleanup_free_ char *ns = NULL, *dir = NULL;
+
+                if (asprintf(&ns, "%s/%s", s->ns_dir, o->pods[i]) < 0 ||
+                    asprintf(&dir, "%s/%s", s->pod_dir, o->pods[i]) < 0)
+                        continue;
+                if (netns_unpin(ns, &e) < 0)
+                        log_warn("Removing the half-made pod %s: %s", o->pods[i], e->msg);
+                cri_pod_dir_remove(dir);
+                log_info("Removed the half-made pod %s", o->pods[i]);
+        }
+}
+
+static void strv_free(char **v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+static void orphans_done(struct cri_job *j)
+{
+        struct orphans_job *o = (struct orphans_job *) j;
+
+        strv_free(o->ctrs, o->n_ctrs);
+        strv_free(o->pods, o->n_pods);
+        free(o);
+}
+
+static bool known(struct cri_server *s, const char *id, bool pod)
+{
+        if (pod) {
+                for (size_t i = 0; i < s->n_pods; i++)
+                        if (strcmp(s->pods[i]->id, id) == 0)
+                                return true;
+                return false;
+        }
+        for (size_t i = 0; i < s->n_ctrs; i++)
+                if (strcmp(s->ctrs[i]->id, id) == 0)
+                        return true;
+        return false;
+}
+
+/* Entries of dir that are not known objects (read on the loop before serving,
+ * so no create of this run can be among them). */
+static void unknown_entries(struct cri_server *s, const char *dir, bool pod, char ***ret, size_t *ret_n)
+{
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        struct dirent *de;
+
+        while (d && (de = readdir(d))) {
+                char **v;
+
+                if (!id_is_valid(de->d_name) || known(s, de->d_name, pod))
+                        continue;
+                v = realloc(*ret, (*ret_n + 1) * sizeof(*v));
+                if (!v)
+                        return;
+                *ret = v;
+                if ((v[*ret_n] = strdup(de->d_name)))
+                        (*ret_n)++;
+        }
+}
+
+void cri_reconcile(struct cri_server *s)
+{
+        struct orphans_job *o = calloc(1, sizeof(*o));
+
+        if (!o)
+                return;
+        unknown_entries(s, s->ctr_dir, false, &o->ctrs, &o->n_ctrs);
+        unknown_entries(s, s->pod_dir, true, &o->pods, &o->n_pods);
+        unknown_entries(s, s->ns_dir, true, &o->pods, &o->n_pods);
+        if (!o->n_ctrs && !o->n_pods) {
+                orphans_done(&o->job);
+                return;
+        }
+        o->job.run = orphans_run;
+        o->job.done = orphans_done;
+        cri_queue(s, &o->job);
+}
