@@ -6,9 +6,11 @@ PYTHON ?= /usr/bin/python3
 MESON_OPTS ?=
 
 # Everything pxcri needs to build, run and test, from Debian 12.
-DEPS_BUILD = meson ninja-build pkg-config gcc libc6-dev libjansson-dev libcurl4-openssl-dev libssl-dev libarchive-dev libsqlite3-dev lxc-dev
-DEPS_RUN = crun runc busybox-static lxc zstd
-DEPS_TEST = libcmocka-dev python3 python3-pytest containerd conmon umoci skopeo iproute2 hyperfine docker-registry apache2-utils openssl
+DEPS_BUILD = meson ninja-build pkg-config gcc libc6-dev libjansson-dev libcurl4-openssl-dev libssl-dev libarchive-dev libsqlite3-dev lxc-dev \
+	libnghttp2-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler
+DEPS_RUN = crun runc busybox-static lxc zstd conmon containernetworking-plugins iptables
+DEPS_TEST = libcmocka-dev python3 python3-pytest containerd conmon umoci skopeo iproute2 hyperfine docker-registry apache2-utils openssl \
+	python3-grpcio python3-protobuf protobuf-compiler sqlite3
 # Only for `make fuzz` (libFuzzer).
 DEPS_FUZZ = clang
 APT = DEBIAN_FRONTEND=noninteractive apt-get

@@ -196,6 +196,45 @@ static void create_work(struct cri_job *j)
         c->pid = created.pid;
 }
 
+/* A create nobody will learn of (the call's deadline passed or the client
+ * went away while it ran): undo it, as containerd does. */
+struct abandon_job {
+        struct cri_job job;
+        struct cri_ctr *ctr; /* CREATING: not listed, nobody else touches it */
+};
+
+static void abandon_work(struct cri_job *j)
+{
+        struct abandon_job *aj = (struct abandon_job *) j;
+
+        cri_ctr_teardown(j->srv, aj->ctr->id, aj->ctr->bundle, &j->err);
+}
+
+static void abandon_done(struct cri_job *j)
+{
+        struct abandon_job *aj = (struct abandon_job *) j;
+
+        if (j->err)
+                log_warn("Removing the abandoned container %s: %s", aj->ctr->id, j->err->msg);
+        pxe_free(j->err);
+        cri_ctr_drop(j->srv, aj->ctr);
+        free(aj);
+}
+
+static void abandon(struct cri_server *s, struct cri_ctr *c)
+{
+        struct abandon_job *aj = calloc(1, sizeof(*aj));
+
+        if (!aj) {
+                cri_ctr_drop(s, c);
+                return;
+        }
+        aj->ctr = c;
+        aj->job.run = abandon_work;
+        aj->job.done = abandon_done;
+        cri_queue(s, &aj->job);
+}
+
 static void create_done(struct cri_job *j)
 {
         struct create_job *cj = (struct create_job *) j;
@@ -205,6 +244,9 @@ static void create_done(struct cri_job *j)
         if (j->err) {
                 cri_ctr_drop(j->srv, c);
                 cri_fail(j->call, TAKE_PTR(j->err));
+        } else if (cri_call_cancelled(j->call)) {
+                abandon(j->srv, c);
+                cri_failf(j->call, ECANCELED, "CreateContainer was cancelled");
         } else {
                 c->state = CRI_CTR_CREATED;
                 cri_ctr_save(j->srv, c);

@@ -83,7 +83,8 @@ CRI_HANDLER(exec_sync, Runtime__V1__ExecSyncRequest)
                 return;
         }
         memcpy(ej->id, ct->id, sizeof(ej->id));
-        ej->timeout = req->timeout > 0 ? (unsigned) req->timeout : 0;
+        /* A call whose deadline passes has its process killed too. */
+        ej->timeout = cri_call_timeout_s(s, c, req->timeout > 0 ? (unsigned) req->timeout : 0);
         ej->job.call = c;
         ej->job.run = exec_work;
         ej->job.done = exec_done;

@@ -41,6 +41,8 @@ static void update_done(struct cri_job *j)
                 cri_fail(j->call, TAKE_PTR(j->err));
         } else if (uj->resources) {
                 /* ContainerStatus reports the resources in force. */
+                if (!c->config->linux && (c->config->linux = malloc(sizeof(*c->config->linux))))
+                        runtime__v1__linux_container_config__init(c->config->linux);
                 if (c->config->linux) {
                         if (c->config->linux->resources)
                                 protobuf_c_message_free_unpacked(&c->config->linux->resources->base, NULL);

@@ -112,8 +112,19 @@ void cri_answer(struct cri_call *c, const ProtobufCMessage *resp);
 void cri_fail(struct cri_call *c, struct pxe *e);
 void cri_failf(struct cri_call *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 bool cri_call_cancelled(struct cri_call *c);
+/* want (seconds, 0: none) cut down to what is left of the call's deadline. */
+unsigned cri_call_timeout_s(struct cri_server *s, struct cri_call *c, unsigned want);
 /* Events: send to every GetContainerEvents subscriber. */
 void cri_events_emit(struct cri_server *s, const struct cri_ctr *c, Runtime__V1__ContainerEventType type);
+
+/* Status messages of one pod / container (sandbox_status.c, container_status.c);
+ * net->additional_ips is one allocation for the caller to free. */
+void cri_pod_status_fill(struct cri_server *s, const struct cri_pod *p, Runtime__V1__PodSandboxStatus *st,
+                         Runtime__V1__PodSandboxMetadata *md, Runtime__V1__PodSandboxNetworkStatus *net,
+                         Runtime__V1__NamespaceOption *nso, Runtime__V1__LinuxPodSandboxStatus *lx,
+                         Runtime__V1__Namespace *ns);
+void cri_ctr_status_fill(const struct cri_ctr *c, Runtime__V1__ContainerStatus *st,
+                         Runtime__V1__ContainerMetadata *md, Runtime__V1__ImageSpec *img);
 
 /* ---- slow work (work.c) ---- */
 struct cri_job {
@@ -153,6 +164,8 @@ int64_t cri_now_ns(void);
 /* Unmount <dir>/shm and remove a pod's directory (worker; sandbox_files.c). */
 void cri_pod_dir_remove(const char *dir);
 
+/* Stop (or remove) a pod in a job; c NULL: nobody to answer (sandbox_stop.c). */
+void cri_pod_queue_teardown(struct cri_server *s, struct cri_call *c, struct cri_pod *p, bool remove);
 /* CNI DEL of a pod (worker; sandbox_run.c): the pod must be busy. */
 int cri_pod_network_down(struct cri_server *s, struct cri_pod *p, struct pxe **err);
 /* Kill (if still running), delete from the runtime and remove the bundle of

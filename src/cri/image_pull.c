@@ -77,12 +77,15 @@ static void pull_run(struct cri_job *j)
         /* Held from the first blob to the record, so a prune cannot take them away. */
         _cleanup_close_ int lock = layers_lock_store(pj->root, false, &j->err);
 
-        if (lock < 0 || image_puller_new(pj->cfg, &p, &j->err) < 0 ||
-            image_pull(p, pj->ref, pj->has_auth ? &pj->auth : NULL, NULL, &res, &j->err) < 0 ||
-            image_install_pulled(pj->root, image_puller_blobstore(p), res, &pj->id, &j->err) < 0) {
+        if (lock < 0 || image_puller_new(pj->cfg, &p, &j->err) < 0) {
                 pxe_wrap(&j->err, "Pulling image %s", pj->ref);
                 return;
         }
+        /* image_pull's messages already start with "Pulling image <ref>". */
+        if (image_pull(p, pj->ref, pj->has_auth ? &pj->auth : NULL, NULL, &res, &j->err) < 0)
+                return;
+        if (image_install_pulled(pj->root, image_puller_blobstore(p), res, &pj->id, &j->err) < 0)
+                pxe_wrap(&j->err, "Installing image %s", pj->ref);
 }
 
 static void pull_done(struct cri_job *j)

@@ -50,15 +50,30 @@ static int copy_host_file(const char *dir, const char *name, const char *src, co
         return write_file(dir, name, text, err);
 }
 
-static int append(char **buf, const char *fmt, const char *a)
+/* text += sep + a (sep only when text is not empty and sep is set). */
+static int append(char **text, const char *sep, const char *a)
 {
-        char *n = NULL;
+        size_t have = *text ? strlen(*text) : 0, n = strlen(sep) + strlen(a);
+        char *t = realloc(*text, have + n + 1);
 
-        if (asprintf(&n, fmt, *buf ? *buf : "", a) < 0)
+        if (!t)
                 return -ENOMEM;
-        free(*buf);
-        *buf = n;
+        snprintf(t + have, n + 1, "%s%s", sep, a);
+        *text = t;
         return 0;
+}
+
+/* "name a b c\n" */
+static int append_line(char **text, const char *name, char *const *v, size_t n)
+{
+        if (!n)
+                return 0;
+        if (append(text, "", name) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (append(text, " ", v[i]) < 0)
+                        return -ENOMEM;
+        return append(text, "", "\n");
 }
 
 static int write_resolv(const char *dir, const Runtime__V1__DNSConfig *dns, struct pxe **err)
@@ -68,17 +83,10 @@ static int write_resolv(const char *dir, const Runtime__V1__DNSConfig *dns, stru
         if (!dns || (!dns->n_servers && !dns->n_searches && !dns->n_options))
                 return copy_host_file(dir, "resolv.conf", "/etc/resolv.conf", "", err);
         for (size_t i = 0; i < dns->n_servers; i++)
-                if (append(&text, "%snameserver %s\n", dns->servers[i]) < 0)
+                if (append_line(&text, "nameserver", &dns->servers[i], 1) < 0)
                         return pxe_set(err, ENOMEM, "Out of memory");
-        for (size_t i = 0; i < dns->n_searches; i++)
-                if (append(&text, i ? "%s %s" : "%ssearch %s", dns->searches[i]) < 0)
-                        return pxe_set(err, ENOMEM, "Out of memory");
-        if (dns->n_searches && append(&text, "%s%s", "\n") < 0)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        for (size_t i = 0; i < dns->n_options; i++)
-                if (append(&text, i ? "%s %s" : "%soptions %s", dns->options[i]) < 0)
-                        return pxe_set(err, ENOMEM, "Out of memory");
-        if (dns->n_options && append(&text, "%s%s", "\n") < 0)
+        if (append_line(&text, "search", dns->searches, dns->n_searches) < 0 ||
+            append_line(&text, "options", dns->options, dns->n_options) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
         return write_file(dir, "resolv.conf", text ? text : "", err);
 }

@@ -168,6 +168,11 @@ static void run_done(struct cri_job *j)
         if (j->err) {
                 cri_pod_drop(j->srv, p);
                 cri_fail(j->call, TAKE_PTR(j->err));
+        } else if (cri_call_cancelled(j->call)) {
+                /* Nobody will learn of this pod (deadline passed, client gone): undo it. */
+                p->state = CRI_POD_READY;
+                cri_pod_queue_teardown(j->srv, NULL, p, true);
+                cri_failf(j->call, ECANCELED, "RunPodSandbox was cancelled");
         } else {
                 p->state = CRI_POD_READY;
                 cri_pod_save(j->srv, p);

@@ -108,16 +108,19 @@ static void pod_done(struct cri_job *j)
         } else {
                 cri_pod_save(s, p); /* network_ready may have changed */
         }
-        if (j->err)
+        if (!j->call)
+                ; /* a teardown nobody asked for (an abandoned RunPodSandbox) */
+        else if (j->err)
                 cri_fail(j->call, TAKE_PTR(j->err));
         else if (pj->remove)
                 cri_answer(j->call, &rr.base);
         else
                 cri_answer(j->call, &sr.base);
+        pxe_free(j->err);
         pod_job_free(pj);
 }
 
-static void pod_queue(struct cri_server *s, struct cri_call *c, struct cri_pod *p, bool remove)
+void cri_pod_queue_teardown(struct cri_server *s, struct cri_call *c, struct cri_pod *p, bool remove)
 {
         struct pod_job *pj = calloc(1, sizeof(*pj));
         size_t n = 0;
@@ -132,7 +135,8 @@ static void pod_queue(struct cri_server *s, struct cri_call *c, struct cri_pod *
         if (!pj || !pj->ctrs || !pj->ids || !pj->bundles) {
                 if (pj)
                         pod_job_free(pj);
-                cri_failf(c, ENOMEM, "Out of memory");
+                if (c)
+                        cri_failf(c, ENOMEM, "Out of memory");
                 return;
         }
         for (size_t i = 0; i < s->n_ctrs; i++) {
@@ -177,7 +181,7 @@ CRI_HANDLER(stop_pod_sandbox, Runtime__V1__StopPodSandboxRequest)
                 cri_failf(c, EAGAIN, "Pod sandbox %s: another operation is in progress; try again", p->id);
                 return;
         }
-        pod_queue(s, c, p, false);
+        cri_pod_queue_teardown(s, c, p, false);
 }
 
 CRI_HANDLER(remove_pod_sandbox, Runtime__V1__RemovePodSandboxRequest)
@@ -193,5 +197,5 @@ CRI_HANDLER(remove_pod_sandbox, Runtime__V1__RemovePodSandboxRequest)
                 cri_failf(c, EAGAIN, "Pod sandbox %s: another operation is in progress; try again", p->id);
                 return;
         }
-        pod_queue(s, c, p, true);
+        cri_pod_queue_teardown(s, c, p, true);
 }

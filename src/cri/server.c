@@ -50,6 +50,16 @@ bool cri_call_cancelled(struct cri_call *c)
         return rpc_call_cancelled(CALL(c));
 }
 
+unsigned cri_call_timeout_s(struct cri_server *s, struct cri_call *c, unsigned want)
+{
+        uint64_t deadline = rpc_call_deadline(CALL(c)), now = uv_now(s->loop), left_s;
+
+        if (!deadline)
+                return want;
+        left_s = deadline > now ? (deadline - now + 999) / 1000 : 1;
+        return want && want < left_s ? want : (unsigned) left_s;
+}
+
 /* ---- GetContainerEvents ---- */
 
 static void events_unsubscribe(struct cri_server *s, struct cri_call *c)
@@ -92,14 +102,6 @@ static void events_close_all(struct cri_server *s)
                 rpc_call_finish(CALL(c), RPC_OK, NULL);
         }
 }
-
-/* status_of() from container_status.c fills the pod status of an event. */
-void cri_pod_status_fill(struct cri_server *s, const struct cri_pod *p, Runtime__V1__PodSandboxStatus *st,
-                         Runtime__V1__PodSandboxMetadata *md, Runtime__V1__PodSandboxNetworkStatus *net,
-                         Runtime__V1__NamespaceOption *nso, Runtime__V1__LinuxPodSandboxStatus *lx,
-                         Runtime__V1__Namespace *ns);
-void cri_ctr_status_fill(const struct cri_ctr *c, Runtime__V1__ContainerStatus *st,
-                         Runtime__V1__ContainerMetadata *md, Runtime__V1__ImageSpec *img);
 
 void cri_events_emit(struct cri_server *s, const struct cri_ctr *c, Runtime__V1__ContainerEventType type)
 {

@@ -7,8 +7,8 @@
  * meantime is left out; asked for by ID, it is NOT_FOUND), borrowing their
  * metadata, labels and annotations from the stored configs.
  *
- * A container whose cgroup is gone (exited) has attributes and writable
- * layer but no cpu or memory.  usage_nano_cores is left unset: kubelet
+ * A container that is not live (exited, unknown) or whose cgroup is gone
+ * has attributes and writable layer but no cpu or memory.  usage_nano_cores is left unset: kubelet
  * computes it from successive usage_core_nano_seconds when it is missing.
  */
 #include <errno.h>
@@ -69,9 +69,13 @@ static int item_add(struct stats_job *sj, const char *id, const char *pod_id, co
         return 0;
 }
 
+/* An exited container's cgroup may linger until the runtime deletes it: its
+ * numbers describe a past run, so only live containers report cpu and memory. */
 static int ctr_item_add(struct stats_job *sj, const struct cri_ctr *c)
 {
-        return item_add(sj, c->id, c->pod_id, c->cgroup_path, c->bundle);
+        bool live = c->state == CRI_CTR_CREATED || c->state == CRI_CTR_RUNNING;
+
+        return item_add(sj, c->id, c->pod_id, live ? c->cgroup_path : NULL, c->bundle);
 }
 
 /* The pod's own cgroup when it can be read directly: a cgroupfs parent.

@@ -5,6 +5,7 @@
  * systemd driver.  Reads files only; safe from any thread. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/err.h"
@@ -22,3 +23,13 @@ struct cgroup_stats {
 
 /* -ENOENT when the cgroup does not exist (the container is gone). */
 int cgroup_stats_read(const char *path, struct cgroup_stats *ret, struct pxe **err);
+
+/* cgroup_stats_read under root (normally /sys/fs/cgroup), for tests: v2 is
+ * the unified layout, else the v1 one (<root>/<controller>/<path>). */
+int cgroup_stats_read_at(const char *root, bool v2, const char *path, struct cgroup_stats *ret,
+                         struct pxe **err);
+
+/* The cgroupfs path of an OCI cgroupsPath: "/a/b" as is (a leading "/"
+ * added when missing), systemd's "slice:prefix:name" as
+ * "/a.slice/a-b.slice/prefix-name.scope".  -EINVAL for a malformed one. */
+int cgroup_path_resolve(const char *path, char **ret, struct pxe **err);

@@ -109,3 +109,19 @@ int monitor_reopen_log(const struct monitor_config *mc, const char *bundle, stru
 
 /* Whether conmon (by the pid recorded in <bundle>/conmon.pid) is alive. */
 bool monitor_conmon_alive(const char *bundle);
+
+/* The pieces of the above that are pure functions, for tests. */
+
+/* conmon's command line for monitor_create (NULL-terminated; free with
+ * monitor_strv_free).  -EINVAL when a required field is missing. */
+int monitor_conmon_argv(const struct monitor_config *mc, const struct monitor_create_request *req,
+                        char ***ret, struct pxe **err);
+void monitor_strv_free(char **v);
+
+/* conmon's sync-pipe message, `{"data": N}` (--api-version 1) or `{"pid": N}`,
+ * with "message" when N < 0.  ret_message (may be NULL) gets the message or
+ * NULL.  -EINVAL when text is not such a message. */
+int monitor_parse_sync(const char *text, int *ret_value, char **ret_message, struct pxe **err);
+
+/* An exit file's content: a decimal integer, optionally followed by a newline. */
+int monitor_parse_exit_code(const char *text, int *ret, struct pxe **err);

@@ -72,3 +72,28 @@ int cni_del(const struct cni_net *n, const char *const *bin_dirs, size_t n_bin_d
             const struct cni_request *req, const char *prev_result, struct pxe **err);
 
 void cni_result_done(struct cni_result *r);
+
+/* Added by the net module: the pieces of cni_add()/cni_del(), for tests and
+ * tools. */
+size_t cni_net_n_plugins(const struct cni_net *n);
+const char *cni_net_plugin_type(const struct cni_net *n, size_t i);
+const char *cni_net_version(const struct cni_net *n);
+
+/* The executable for plugin type in bin_dirs (first match) in *ret_path:
+ * -EINVAL for a type that is empty or has a '/' or "..", -ENOENT when no
+ * directory has it. */
+int cni_plugin_find(const char *type, const char *const *bin_dirs, size_t n_bin_dirs, char **ret_path,
+                    struct pxe **err);
+
+/* The JSON given on plugin i's stdin: its object from the list with the
+ * list's "name" and "cniVersion", "prevResult" (prev_result when not NULL)
+ * and "runtimeConfig" for the capabilities it declares.  NULL on error. */
+char *cni_plugin_config(const struct cni_net *n, size_t i, const struct cni_request *req,
+                        const char *prev_result, struct pxe **err);
+
+/* A plugin's output: exit status (raw wait status), stdout and stderr.  A
+ * failure is -EIO "CNI plugin <type> failed (<command>): <msg>: <details>".
+ * On success ret (may be NULL) gets the addresses of a 1.0/0.4/0.3 ("ips")
+ * or 0.2/0.1 ("ip4"/"ip6") result and the JSON as printed. */
+int cni_parse_result(const char *type, const char *command, int status, const char *out, const char *errout,
+                     struct cni_result *ret, struct pxe **err);

@@ -52,3 +52,10 @@ int netns_pin(const struct netns_pin_request *req, struct netns_paths *ret, stru
 int netns_unpin(const char *dir, struct pxe **err);
 
 void netns_paths_done(struct netns_paths *p);
+
+/* Added by the net module: the NETNS_* kind a sysctl belongs to (NETNS_NET for
+ * net.*, NETNS_IPC for kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*,
+ * NETNS_UTS for kernel.domainname), 0 when it is not namespaced or not a
+ * valid name.  Keys may be written with dots or slashes ("net/ipv4/...").
+ * For CRI handlers that validate a pod's sysctls before pinning. */
+unsigned netns_sysctl_kind(const char *key);

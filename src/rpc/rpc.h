@@ -97,6 +97,12 @@ int rpc_server_listen(struct rpc_server *s, const char *path, struct pxe **err);
  * connection, unlink the socket, then call done(data) on the loop thread. */
 void rpc_server_shutdown(struct rpc_server *s, void (*done)(void *data), void *data);
 
+/* End every call still open now with code and message (the client sees them;
+ * cancel callbacks run; handlers still answer, and those answers are dropped).
+ * For a shutdown that must not wait on calls that never end by themselves,
+ * such as event streams: call it after a grace period. */
+void rpc_server_cancel_calls(struct rpc_server *s, enum rpc_code code, const char *message);
+
 /* After shutdown's done (or when never listened). */
 void rpc_server_free(struct rpc_server *s);
 

@@ -17,6 +17,7 @@
 #include "util/cleanup.h"
 
 #define SPAWN_CAPTURE_MAX (16u << 20)
+#define SPAWN_KEEP_MAX 16
 
 extern char **environ;
 
@@ -33,13 +34,43 @@ struct feed {
         size_t len, off;
 };
 
+/* keep_fds[i] becomes the child's 3 + i.  A source that is itself one of
+ * the targets would be overwritten by an earlier dup2: such sources are first
+ * copied above the targets (moved[i], closed by the caller). */
+static int add_keep_fds(const struct spawn_opts *o, posix_spawn_file_actions_t *fa, int *moved)
+{
+        int top = 3 + (int) o->n_keep_fds;
+
+        for (size_t i = 0; i < o->n_keep_fds; i++) {
+                int fd = o->keep_fds[i];
+
+                moved[i] = -1;
+                if (fd >= 3 && fd < top) {
+                        moved[i] = fcntl(fd, F_DUPFD_CLOEXEC, top);
+                        if (moved[i] < 0)
+                                return errno;
+                }
+        }
+        for (size_t i = 0; i < o->n_keep_fds; i++) {
+                int r = posix_spawn_file_actions_adddup2(fa, moved[i] >= 0 ? moved[i] : o->keep_fds[i],
+                                                         3 + (int) i);
+                if (r != 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int start_child(const struct spawn_opts *o, int in_r, int out_w, int err_w, pid_t *ret_pid,
                        struct pxe **err)
 {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         sigset_t all, none;
+        int moved[SPAWN_KEEP_MAX];
         int r;
+
+        if (o->n_keep_fds > SPAWN_KEEP_MAX)
+                return pxe_set(err, EINVAL, "Too many descriptors to pass to %s", o->argv[0]);
 
         posix_spawn_file_actions_init(&fa);
         posix_spawnattr_init(&attr);
@@ -56,11 +87,17 @@ static int start_child(const struct spawn_opts *o, int in_r, int out_w, int err_
                 posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
         if (err_w >= 0)
                 posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
-
-        r = posix_spawn(ret_pid, o->path ? o->path : o->argv[0], &fa, &attr, (char *const *) o->argv,
-                        o->envp ? o->envp : environ);
+        r = add_keep_fds(o, &fa, moved);
+        if (r == 0 && o->cwd)
+                r = posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+        if (r == 0)
+                r = posix_spawn(ret_pid, o->path ? o->path : o->argv[0], &fa, &attr,
+                                (char *const *) o->argv, o->envp ? o->envp : environ);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
+        for (size_t i = 0; i < o->n_keep_fds; i++)
+                if (moved[i] >= 0)
+                        close(moved[i]);
         if (r != 0)
                 return pxe_set_errno(err, r, "Executing %s", o->path ? o->path : o->argv[0]);
         return 0;
@@ -72,6 +109,33 @@ pid_t spawn_start(const struct spawn_opts *o, struct pxe **err)
         int r = start_child(o, -1, -1, -1, &pid, err);
 
         return r < 0 ? r : pid;
+}
+
+pid_t spawn_start_piped(const struct spawn_opts *o, int *ret_out, int *ret_err, struct pxe **err)
+{
+        int out[2], errp[2];
+        pid_t pid;
+        int r;
+
+        if (pipe2(out, O_CLOEXEC) < 0)
+                return pxe_set_errno(err, errno, "Creating pipe");
+        if (pipe2(errp, O_CLOEXEC) < 0) {
+                r = pxe_set_errno(err, errno, "Creating pipe");
+                close(out[0]);
+                close(out[1]);
+                return r;
+        }
+        r = start_child(o, -1, out[1], errp[1], &pid, err);
+        close(out[1]);
+        close(errp[1]);
+        if (r < 0) {
+                close(out[0]);
+                close(errp[0]);
+                return r;
+        }
+        *ret_out = out[0];
+        *ret_err = errp[0];
+        return pid;
 }
 
 pid_t spawn_fork(int (*fn)(void *data), void *data, struct pxe **err)

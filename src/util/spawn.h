@@ -27,6 +27,11 @@ struct spawn_opts {
          * unread is dropped when it exits). */
         const char *stdin_data;
         size_t stdin_len;
+        /* Descriptors the child gets as 3, 4, ... in this order (conmon's
+         * _OCI_SYNCPIPE); everything else of the caller stays O_CLOEXEC. */
+        const int *keep_fds;
+        size_t n_keep_fds;
+        const char *cwd;         /* the child's working directory; NULL: the caller's */
 };
 
 struct spawn_result {
@@ -43,6 +48,11 @@ int spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct pxe *
 
 /* Start without waiting (no capture, no timeout); the caller waits with spawn_wait(). */
 pid_t spawn_start(const struct spawn_opts *o, struct pxe **err);
+
+/* spawn_start() with the child's stdout and stderr on pipes whose read ends
+ * (O_CLOEXEC) go to *ret_out and *ret_err, for callers that pump the output
+ * themselves (and act on a deadline their own way). */
+pid_t spawn_start_piped(const struct spawn_opts *o, int *ret_out, int *ret_err, struct pxe **err);
 
 /* Run fn(data) in a forked child of its own, for library code that must run
  * in a separate process without an exec (liblxc's monitor loop).  The child

@@ -71,15 +71,17 @@ class Client:
     def req(self, method, **fields):
         return getattr(pb(), REQUEST.get(method, method + "Request"))(**fields)
 
-    def rt(self, method, req=None, timeout=60, **fields):
-        return self._stub("RuntimeService", method)(req or self.req(method, **fields), timeout=timeout)
+    # `deadline` is the gRPC deadline in seconds; every other keyword is a
+    # field of the request (ExecSync's and StopContainer's `timeout` too).
+    def rt(self, method, req=None, deadline=60, **fields):
+        return self._stub("RuntimeService", method)(req or self.req(method, **fields), timeout=deadline)
 
-    def img(self, method, req=None, timeout=120, **fields):
-        return self._stub("ImageService", method)(req or self.req(method, **fields), timeout=timeout)
+    def img(self, method, req=None, deadline=120, **fields):
+        return self._stub("ImageService", method)(req or self.req(method, **fields), timeout=deadline)
 
-    def stream(self, method, req=None, timeout=None, **fields):
+    def stream(self, method, req=None, deadline=None, **fields):
         return self._stub("RuntimeService", method, stream=True)(req or self.req(method, **fields),
-                                                                 timeout=timeout)
+                                                                 timeout=deadline)
 
 
 _bridges = iter(range(10, 250))
@@ -149,7 +151,7 @@ class Daemon(Client):
             if self.proc.poll() is not None:
                 raise AssertionError("pxcrid exited %d: %s" % (self.proc.returncode, self.log()))
             try:
-                self.rt("Version", timeout=2)
+                self.rt("Version", deadline=2)
                 return
             except grpc.RpcError as e:
                 last = e

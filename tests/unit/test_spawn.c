@@ -547,6 +547,82 @@ static void test_fork_child_has_clean_state(void **state)
         close(p[1]);
 }
 
+/* keep_fds: the child gets them as 3, 4 in order (even when a source is
+ * itself one of the targets), and nothing else of ours. */
+static void test_keep_fds_become_3_and_up(void **state)
+{
+        char script[160];
+        const char *argv[] = { "/bin/sh", "-c", script, NULL };
+        int a[2], b[2];
+        struct spawn_result r;
+
+        assert_int_equal(pipe2(a, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(b, O_CLOEXEC), 0);
+        /* The originals (above 4 after the dup2s) are not the child's. */
+        snprintf(script, sizeof(script),
+                 "cat <&3; cat <&4; for f in %d %d %d %d; do [ $f -gt 4 ] && [ -e /proc/self/fd/$f ] && echo $f >&2; done; true",
+                 a[0], a[1], b[0], b[1]);
+        assert_int_equal(write(a[1], "first\n", 6), 6);
+        assert_int_equal(write(b[1], "second\n", 7), 7);
+        close(a[1]);
+        close(b[1]);
+        /* b[0] first: a source that collides with target 3 or 4 must survive. */
+        int keep[] = { b[0], a[0] };
+        struct spawn_opts o = {
+                .argv = argv, .capture_stdout = true, .capture_stderr = true, .null_stdin = true,
+                .keep_fds = keep, .n_keep_fds = 2, .timeout_ms = 5000,
+        };
+
+        assert_int_equal(spawn_run(&o, &r, NULL), 0);
+        assert_int_equal(spawn_exit_code(r.status), 0);
+        assert_string_equal(r.out, "second\nfirst\n");
+        assert_string_equal(r.errout, "");
+        spawn_result_done(&r);
+        /* Our own descriptors are untouched. */
+        assert_true(fcntl(a[0], F_GETFD) & FD_CLOEXEC);
+        assert_true(fcntl(b[0], F_GETFD) & FD_CLOEXEC);
+        close(a[0]);
+        close(b[0]);
+}
+
+static void test_cwd_sets_working_directory(void **state)
+{
+        const char *argv[] = { "/bin/pwd", NULL };
+        struct spawn_opts o = { .argv = argv, .capture_stdout = true, .cwd = "/proc" };
+        struct spawn_result r;
+        struct pxe *e = NULL;
+
+        assert_int_equal(spawn_run(&o, &r, NULL), 0);
+        assert_string_equal(r.out, "/proc\n");
+        spawn_result_done(&r);
+        o.cwd = "/nonexistent-pxt";
+        assert_true(spawn_run(&o, &r, &e) < 0);
+        assert_non_null(e);
+        spawn_result_done(&r);
+        pxe_free(e);
+}
+
+static void test_start_piped_gives_both_streams(void **state)
+{
+        const char *argv[] = { "/bin/sh", "-c", "echo out; echo err >&2; exit 4", NULL };
+        struct spawn_opts o = { .argv = argv, .null_stdin = true };
+        int out = -1, errfd = -1, status;
+        char buf[64];
+        pid_t pid = spawn_start_piped(&o, &out, &errfd, NULL);
+
+        assert_true(pid > 0);
+        assert_true(fcntl(out, F_GETFD) & FD_CLOEXEC);
+        assert_int_equal(spawn_wait(pid, &status), 0);
+        assert_int_equal(spawn_exit_code(status), 4);
+        assert_int_equal(read(out, buf, sizeof(buf)), 4);
+        assert_memory_equal(buf, "out\n", 4);
+        assert_int_equal(read(errfd, buf, sizeof(buf)), 4);
+        assert_memory_equal(buf, "err\n", 4);
+        assert_int_equal(read(out, buf, sizeof(buf)), 0);
+        close(out);
+        close(errfd);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -580,6 +656,9 @@ int main(void)
                 cmocka_unit_test(test_fork_passes_exit_code),
                 cmocka_unit_test(test_fork_child_has_clean_state),
                 cmocka_unit_test(test_fork_keep_keeps_only_the_first_descriptors),
+                cmocka_unit_test(test_keep_fds_become_3_and_up),
+                cmocka_unit_test(test_cwd_sets_working_directory),
+                cmocka_unit_test(test_start_piped_gives_both_streams),
         };
 
         return unit_run(tests);
