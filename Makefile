@@ -33,9 +33,11 @@ $(BUILD)/build.ninja:
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
-# The main job on the built-in default config: a demo container through pxcri.
+# The main job on the built-in default config: a demo container through pxcri,
+# then pxcrid (left running) and a pod through it with a real CRI client.
 run: deps build
 	./scripts/demo $(BUILD)/pxcri
+	./scripts/cri-demo $(BUILD)
 
 check: deps build
 	./scripts/host-setup

@@ -178,11 +178,18 @@ static void create_work(struct cri_job *j)
         if (make_bundle(cj, &j->err) < 0)
                 return;
         image_names(cj, NULL);
+        /* conmon always writes a log: without a path from kubelet, into the bundle. */
+        _cleanup_free_ char *bundle_log = NULL;
+        if (!c->log_path && asprintf(&bundle_log, "%s/container.log", c->bundle) < 0) {
+                pxe_set(&j->err, ENOMEM, "Out of memory");
+                bundle_remove(c->bundle, NULL);
+                return;
+        }
         struct monitor_create_request mr = {
                 .id = c->id,
                 .name = cc->metadata->name,
                 .bundle = c->bundle,
-                .log_path = c->log_path,
+                .log_path = c->log_path ? c->log_path : bundle_log,
                 .terminal = cc->tty,
                 .stdin = cc->stdin,
                 .stdin_once = cc->stdin_once,
@@ -269,6 +276,11 @@ static int validate(struct cri_server *s, const Runtime__V1__CreateContainerRequ
                 return pxe_set(err, EINVAL, "CreateContainer: config.metadata.name is required");
         if (!cc->image || !cc->image->image || !*cc->image->image)
                 return pxe_set(err, EINVAL, "CreateContainer: config.image.image is required");
+        if (cc->linux && cc->linux->security_context && cc->linux->security_context->run_as_group &&
+            !cc->linux->security_context->run_as_user &&
+            !(cc->linux->security_context->run_as_username && *cc->linux->security_context->run_as_username))
+                return pxe_set(err, EINVAL,
+                               "CreateContainer: config.linux.security_context.run_as_group needs run_as_user or run_as_username");
         p = cri_pod_find(s, req->pod_sandbox_id);
         if (!p)
                 return pxe_set(err, ENOENT, "Pod sandbox \"%s\" not found", req->pod_sandbox_id);

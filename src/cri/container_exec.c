@@ -2,7 +2,10 @@
  * that wait for the streaming server (UNIMPLEMENTED until it exists). */
 #include <errno.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cri/cri.h"
 #include "util/cleanup.h"
@@ -12,6 +15,7 @@
 struct exec_job {
         struct cri_job job;
         char id[65];
+        char *bundle;
         char **argv;
         size_t n_argv;
         unsigned timeout;
@@ -19,12 +23,53 @@ struct exec_job {
         int rc;
 };
 
+/* The container's process (config.json) with the command as its args: the
+ * command runs as the container's user, groups, env, cwd, capabilities. */
+static int write_process(struct exec_job *ej, const char *dir, char **ret, struct pxe **err)
+{
+        _cleanup_free_ char *cfg = NULL, *path = NULL, *text = NULL;
+        json_t *spec, *proc, *args = json_array();
+        int fd, r;
+
+        if (asprintf(&cfg, "%s/config.json", ej->bundle) < 0 || asprintf(&path, "%s/exec-process-XXXXXX", dir) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        spec = json_load_file(cfg, 0, NULL);
+        proc = json_object_get(spec, "process");
+        if (!json_is_object(proc)) {
+                json_decref(spec);
+                json_decref(args);
+                return pxe_set(err, EIO, "Executing in container %s: no process in %s", ej->id, cfg);
+        }
+        for (size_t i = 0; i < ej->n_argv; i++)
+                json_array_append_new(args, json_string(ej->argv[i]));
+        json_object_set_new(proc, "args", args);
+        json_object_set_new(proc, "terminal", json_false());
+        json_object_del(proc, "consoleSize");
+        text = json_dumps(proc, JSON_COMPACT);
+        json_decref(spec);
+        fd = mkostemp(path, O_CLOEXEC);
+        if (!text || fd < 0)
+                return pxe_set_errno(err, fd < 0 ? errno : ENOMEM, "Executing in container %s: %s", ej->id, path);
+        r = write(fd, text, strlen(text)) == (ssize_t) strlen(text) ? 0 : -EIO;
+        close(fd);
+        if (r < 0) {
+                unlink(path);
+                return pxe_set(err, EIO, "Executing in container %s: writing %s", ej->id, path);
+        }
+        *ret = TAKE_PTR(path);
+        return 0;
+}
+
 static void exec_work(struct cri_job *j)
 {
         struct exec_job *ej = (struct exec_job *) j;
+        _cleanup_free_ char *process = NULL;
 
-        ej->rc = monitor_exec_sync(&j->srv->mon, ej->id, (const char *const *) ej->argv, ej->n_argv, ej->timeout,
-                                   EXEC_OUTPUT_MAX, &ej->res, &j->err);
+        if (write_process(ej, j->srv->persist_dir, &process, &j->err) < 0)
+                return;
+        ej->rc = monitor_exec_sync_process(&j->srv->mon, ej->id, process, ej->timeout, EXEC_OUTPUT_MAX, &ej->res,
+                                           &j->err);
+        unlink(process);
 }
 
 static void exec_done(struct cri_job *j)
@@ -46,6 +91,7 @@ static void exec_done(struct cri_job *j)
         for (size_t i = 0; i < ej->n_argv; i++)
                 free(ej->argv[i]);
         free(ej->argv);
+        free(ej->bundle);
         free(ej);
 }
 
@@ -83,6 +129,7 @@ CRI_HANDLER(exec_sync, Runtime__V1__ExecSyncRequest)
                 return;
         }
         memcpy(ej->id, ct->id, sizeof(ej->id));
+        ej->bundle = strdup(ct->bundle);
         /* A call whose deadline passes has its process killed too. */
         ej->timeout = cri_call_timeout_s(s, c, req->timeout > 0 ? (unsigned) req->timeout : 0);
         ej->job.call = c;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cri/cri.h"
 #include "cri/spec/container_spec.h"
@@ -13,6 +14,7 @@ struct update_job {
         struct cri_ctr *ctr; /* busy */
         char id[65];
         char *bundle;
+        char *log_path;  /* reopen: the file conmon makes again */
         char *resources; /* OCI linux.resources JSON; NULL: reopen the log */
         Runtime__V1__LinuxContainerResources *linux; /* copy, applied to the config on success */
 };
@@ -26,6 +28,11 @@ static void update_work(struct cri_job *j)
                         pxe_wrap(&j->err, "Updating the resources of container %s", uj->id);
         } else if (monitor_reopen_log(&j->srv->mon, uj->bundle, &j->err) < 0) {
                 pxe_wrap(&j->err, "Reopening the log of container %s", uj->id);
+        } else if (uj->log_path) {
+                /* conmon reopens asynchronously: answer once the new file is there,
+                 * as kubelet's rotation expects. */
+                for (int i = 0; i < 500 && access(uj->log_path, F_OK) < 0; i++)
+                        usleep(10000);
         }
 }
 
@@ -57,6 +64,7 @@ static void update_done(struct cri_job *j)
                 protobuf_c_message_free_unpacked(&uj->linux->base, NULL);
         free(uj->resources);
         free(uj->bundle);
+        free(uj->log_path);
         free(uj);
 }
 
@@ -130,7 +138,9 @@ CRI_HANDLER(reopen_container_log, Runtime__V1__ReopenContainerLogRequest)
                 return;
         }
         uj = calloc(1, sizeof(*uj));
-        if (!uj || !(uj->bundle = strdup(ct->bundle))) {
+        if (!uj || !(uj->bundle = strdup(ct->bundle)) || (ct->log_path && !(uj->log_path = strdup(ct->log_path)))) {
+                if (uj)
+                        free(uj->bundle);
                 free(uj);
                 cri_failf(c, ENOMEM, "Out of memory");
                 return;

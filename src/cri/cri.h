@@ -238,4 +238,7 @@ CRI_HANDLER(image_fs_info, Runtime__V1__ImageFsInfoRequest);
  * registers the methods with rpc through cri_methods(). */
 int cri_server_init(struct cri_server *s, uv_loop_t *loop, struct config *cfg, const char *config_path,
                     struct pxe **err);
+/* Shutting down: end the event streams, stop watching exits (loop still runs). */
+void cri_server_stop(struct cri_server *s);
+/* After the loop has ended: free everything. */
 void cri_server_done(struct cri_server *s);

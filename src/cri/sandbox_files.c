@@ -104,12 +104,14 @@ int cri_pod_files_write(const char *dir, const Runtime__V1__PodSandboxConfig *cf
         _cleanup_free_ char *hostname = NULL, *hn_line = NULL, *shm = NULL;
         char host[256] = "";
 
+        /* No hostname asked for: the node's, as containerd does (a pod name
+         * may be longer than a hostname can be). */
         if (cfg->hostname && *cfg->hostname)
                 hostname = strdup(cfg->hostname);
-        else if (m->host_network && gethostname(host, sizeof(host) - 1) == 0)
+        else if (gethostname(host, sizeof(host) - 1) == 0)
                 hostname = strdup(host);
         else
-                hostname = strdup(cfg->metadata->name);
+                hostname = strdup("localhost");
         if (!hostname || asprintf(&hn_line, "%s\n", hostname) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
         if (write_file(dir, "hostname", hn_line, err) < 0 ||

@@ -9,6 +9,7 @@
 
 #include "cri/sandbox.h"
 #include "net/cni.h"
+#include "net/pidns.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -152,7 +153,16 @@ static void run_work(struct cri_job *j)
                 goto fail;
         if (!rj->modes.host_network && pod_network_up(s, p, rj->pod_cidr, &j->err) < 0)
                 goto fail;
+        if (rj->modes.shared_pid && !rj->modes.host_pid) {
+                pid_t infra;
+
+                if (pidns_infra_start(&infra, &j->err) < 0 || asprintf(&p->pidns_path, "/proc/%d/ns/pid", infra) < 0)
+                        goto fail_network;
+                p->infra_pid = infra;
+        }
         return;
+fail_network:
+        cri_pod_network_down(s, p, NULL);
 fail:
         netns_unpin(p->ns_dir, NULL);
         netns_paths_done(&p->ns);

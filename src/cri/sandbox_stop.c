@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 
 #include "cri/sandbox.h"
+#include "net/pidns.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 
@@ -40,7 +41,7 @@ static void pod_work(struct cri_job *j)
 
         stop_containers(s, pj);
         if (p->infra_pid > 0)
-                kill(p->infra_pid, SIGKILL);
+                pidns_infra_stop(p->infra_pid);
         if (cri_pod_network_down(s, p, &j->err) < 0)
                 return; /* namespaces kept: a retried stop DELs again */
         if (netns_unpin(p->ns_dir, &j->err) < 0)

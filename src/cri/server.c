@@ -322,11 +322,15 @@ int cri_server_init(struct cri_server *s, uv_loop_t *loop, struct config *cfg, c
         return cri_exits_watch(s, err);
 }
 
-void cri_server_done(struct cri_server *s)
+void cri_server_stop(struct cri_server *s)
 {
         events_close_all(s);
-        if (!uv_is_closing((uv_handle_t *) &s->exits_watch) && s->exits_watch.type == UV_FS_EVENT)
+        if (s->exits_watch.type == UV_FS_EVENT && !uv_is_closing((uv_handle_t *) &s->exits_watch))
                 uv_close((uv_handle_t *) &s->exits_watch, NULL);
+}
+
+void cri_server_done(struct cri_server *s)
+{
         for (size_t i = 0; i < s->n_pods; i++)
                 cri_pod_free(s->pods[i]);
         free(s->pods);

@@ -22,8 +22,12 @@ struct daemon {
         struct cri_server cri;
         struct rpc_server *rpc;
         uv_signal_t sigterm, sigint, sigpipe;
+        uv_timer_t grace;
         bool stopping;
 };
+
+/* Calls still open this long after SIGTERM are ended (UNAVAILABLE). */
+#define SHUTDOWN_GRACE_MS 30000
 
 static void usage(FILE *f)
 {
@@ -40,7 +44,15 @@ static void shutdown_done(void *data)
         uv_close((uv_handle_t *) &d->sigterm, NULL);
         uv_close((uv_handle_t *) &d->sigint, NULL);
         uv_close((uv_handle_t *) &d->sigpipe, NULL);
-        cri_server_done(&d->cri);
+        uv_close((uv_handle_t *) &d->grace, NULL);
+}
+
+static void on_grace(uv_timer_t *t)
+{
+        struct daemon *d = t->data;
+
+        log_warn("Calls still open %d s after the signal: ending them", SHUTDOWN_GRACE_MS / 1000);
+        rpc_server_cancel_calls(d->rpc, RPC_UNAVAILABLE, "pxcrid is shutting down");
 }
 
 static void on_signal(uv_signal_t *h, int sig)
@@ -51,6 +63,10 @@ static void on_signal(uv_signal_t *h, int sig)
                 return;
         d->stopping = true;
         log_info("Signal %d: stopping (containers keep running)", sig);
+        cri_server_stop(&d->cri); /* event streams end now: they never finish by themselves */
+        uv_timer_init(&d->loop, &d->grace);
+        d->grace.data = d;
+        uv_timer_start(&d->grace, on_grace, SHUTDOWN_GRACE_MS, 0);
         rpc_server_shutdown(d->rpc, shutdown_done, d);
 }
 
@@ -145,8 +161,9 @@ int daemon_main(int argc, char **argv)
                 return 1;
         }
         log_info("Listening on %s (configuration: %s)", cfg->cri.listen, cfg->source);
-        uv_run(&d.loop, UV_RUN_DEFAULT);
+        uv_run(&d.loop, UV_RUN_DEFAULT); /* until shutdown is done and every job has finished */
         rpc_server_free(d.rpc);
+        cri_server_done(&d.cri);
         uv_loop_close(&d.loop);
         log_info("Stopped");
         return 0;

@@ -162,10 +162,13 @@ static int exec_pid_file(const struct monitor_config *mc, const char *id, char *
 }
 
 static int exec_run(const struct monitor_config *mc, const char *id, const char *pid_file,
-                    const char *const *argv, size_t n_argv, unsigned timeout_s, struct exec_io *io,
-                    int *ret_status, struct pxe **err)
+                    const char *process_path, const char *const *argv, size_t n_argv, unsigned timeout_s,
+                    struct exec_io *io, int *ret_status, struct pxe **err)
 {
-        const char *head[] = { "exec", "--pid-file", pid_file, id };
+        const char *with_argv[] = { "exec", "--pid-file", pid_file, id };
+        const char *with_process[] = { "exec", "--pid-file", pid_file, "--process", process_path, id };
+        const char *const *head = process_path ? with_process : with_argv;
+        size_t n_head = process_path ? ARRAY_SIZE(with_process) : ARRAY_SIZE(with_argv);
         const char *args[RUNTIME_ARGV_MAX];
         struct runtime_argv a;
         struct spawn_opts o = { .envp = monitor_envp, .null_stdin = true };
@@ -173,11 +176,14 @@ static int exec_run(const struct monitor_config *mc, const char *id, const char 
         pid_t pid;
         int r, done;
 
-        if (n_argv + ARRAY_SIZE(head) + 5 > RUNTIME_ARGV_MAX)
+        if (process_path)
+                n_argv = 0;
+        if (n_argv + n_head + 5 > RUNTIME_ARGV_MAX)
                 return pxe_set(err, E2BIG, "Executing in container %s: too many arguments", id);
-        memcpy(args, head, sizeof(head));
-        memcpy(args + ARRAY_SIZE(head), argv, n_argv * sizeof(*argv));
-        if ((r = runtime_argv_build(mc, args, ARRAY_SIZE(head) + n_argv, &a, err)) < 0)
+        memcpy(args, head, n_head * sizeof(*head));
+        if (n_argv)
+                memcpy(args + n_head, argv, n_argv * sizeof(*argv));
+        if ((r = runtime_argv_build(mc, args, n_head + n_argv, &a, err)) < 0)
                 return r;
         o.argv = a.argv;
         pid = spawn_start_piped(&o, &io->s[0].fd, &io->s[1].fd, err);
@@ -204,9 +210,9 @@ static int exec_run(const struct monitor_config *mc, const char *id, const char 
         return 0;
 }
 
-int monitor_exec_sync(const struct monitor_config *mc, const char *id, const char *const *argv,
-                      size_t n_argv, unsigned timeout_s, size_t max_output,
-                      struct monitor_exec_result *ret, struct pxe **err)
+static int exec_sync(const struct monitor_config *mc, const char *id, const char *process_path,
+                     const char *const *argv, size_t n_argv, unsigned timeout_s, size_t max_output,
+                     struct monitor_exec_result *ret, struct pxe **err)
 {
         struct exec_io io = { .s = { { .fd = -1 }, { .fd = -1 } },
                               .max = max_output ? max_output : EXEC_OUTPUT_DEFAULT };
@@ -216,11 +222,11 @@ int monitor_exec_sync(const struct monitor_config *mc, const char *id, const cha
         memset(ret, 0, sizeof(*ret));
         if (id_check(id, err) < 0)
                 return -EINVAL;
-        if (n_argv == 0 || !argv[0])
+        if (!process_path && (n_argv == 0 || !argv[0]))
                 return pxe_set(err, EINVAL, "Executing in container %s: no command given", id);
         if ((r = exec_pid_file(mc, id, &pid_file, err)) < 0)
                 return r;
-        r = exec_run(mc, id, pid_file, argv, n_argv, timeout_s, &io, &status, err);
+        r = exec_run(mc, id, pid_file, process_path, argv, n_argv, timeout_s, &io, &status, err);
         for (int i = 0; i < 2; i++)
                 if (io.s[i].fd >= 0)
                         close(io.s[i].fd);
@@ -238,6 +244,20 @@ int monitor_exec_sync(const struct monitor_config *mc, const char *id, const cha
         if (r == 0 && (io.oom || !ret->out || !ret->err))
                 r = pxe_set(err, ENOMEM, "Executing in container %s: keeping its output", id);
         return r;
+}
+
+int monitor_exec_sync(const struct monitor_config *mc, const char *id, const char *const *argv,
+                      size_t n_argv, unsigned timeout_s, size_t max_output,
+                      struct monitor_exec_result *ret, struct pxe **err)
+{
+        return exec_sync(mc, id, NULL, argv, n_argv, timeout_s, max_output, ret, err);
+}
+
+int monitor_exec_sync_process(const struct monitor_config *mc, const char *id, const char *process_path,
+                              unsigned timeout_s, size_t max_output, struct monitor_exec_result *ret,
+                              struct pxe **err)
+{
+        return exec_sync(mc, id, process_path, NULL, 0, timeout_s, max_output, ret, err);
 }
 
 void monitor_exec_result_done(struct monitor_exec_result *r)

@@ -101,6 +101,13 @@ struct monitor_exec_result {
 int monitor_exec_sync(const struct monitor_config *mc, const char *id, const char *const *argv,
                       size_t n_argv, unsigned timeout_s, size_t max_output,
                       struct monitor_exec_result *ret, struct pxe **err);
+/* The same with a whole OCI process object (`pxcri exec --process FILE`):
+ * the command runs with the user, groups, env, cwd and capabilities the file
+ * gives (CRI: those of the container), which `exec ID CMD` does not carry on
+ * every runtime. */
+int monitor_exec_sync_process(const struct monitor_config *mc, const char *id, const char *process_path,
+                              unsigned timeout_s, size_t max_output, struct monitor_exec_result *ret,
+                              struct pxe **err);
 void monitor_exec_result_done(struct monitor_exec_result *r);
 
 /* Ask the container's conmon to reopen its log file (kubelet rotated it):

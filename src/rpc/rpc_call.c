@@ -178,12 +178,16 @@ static void on_deadline(uv_timer_t *t)
 
 void rpc_call_headers_done(struct rpc_call *c)
 {
+        /* Not gRPC: answered once the request is in (curl loses an answer
+         * that overtakes its upload). */
         if (!c->hdr_post)
-                return http_error(c, "405");
-        if (!c->hdr_ct || !c->hdr_grpc_ct)
-                return http_error(c, "415");
-        if (!c->hdr_path)
-                return http_error(c, "400");
+                c->http_status = "405";
+        else if (!c->hdr_ct || !c->hdr_grpc_ct)
+                c->http_status = "415";
+        else if (!c->hdr_path)
+                c->http_status = "400";
+        if (c->http_status)
+                return;
         if (!c->method)
                 return call_endf(c, RPC_UNIMPLEMENTED, "Unknown method %s",
                                  c->unknown_path ? c->unknown_path : "");
@@ -228,7 +232,7 @@ void rpc_call_data(struct rpc_call *c, const uint8_t *data, size_t len)
         uint32_t mlen;
         size_t need;
 
-        if (c->wire_done || c->dispatched)
+        if (c->wire_done || c->dispatched || c->http_status)
                 return;
         need = c->in_len + len;
         if (c->in_len < 5 && need >= 5) {
@@ -271,6 +275,8 @@ void rpc_call_request_done(struct rpc_call *c)
 
         if (c->wire_done || c->dispatched)
                 return;
+        if (c->http_status)
+                return http_error(c, c->http_status);
         if (!c->method) /* request headers never completed */
                 return rpc_call_end(c, RPC_INTERNAL, "Incomplete request");
         c->t_start = uv_hrtime();
@@ -355,10 +361,7 @@ void rpc_call_end_sent(struct rpc_call *c)
         nghttp2_session *h2 = c->conn->h2;
 
         /* Answered before the client finished sending (an error, or a too
-         * large request): tell it to stop, as gRPC servers do.  Not after a
-         * plain HTTP error: curl drops a response followed by RST_STREAM. */
-        if (!c->hdr_post || !c->hdr_grpc_ct)
-                return;
+         * large request): tell it to stop, as gRPC servers do. */
         if (!nghttp2_session_get_stream_remote_close(h2, c->stream_id))
                 nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, c->stream_id, NGHTTP2_NO_ERROR);
 }

@@ -83,6 +83,7 @@ struct rpc_call {
         /* Request headers, as seen. */
         bool hdr_post, hdr_path, hdr_grpc_ct, hdr_ct, hdr_identity, hdr_bad_timeout;
         uint64_t timeout_ms; /* 0: none */
+        const char *http_status; /* not a gRPC request: this HTTP status answers it */
 
         /* Request body. */
         uint8_t *in;

@@ -258,6 +258,23 @@ static void writable_sys(json_t *mounts)
         }
 }
 
+/* Mount events cross into the container only when its root mount is not
+ * private: rshared for a bidirectional mount, rslave for host-to-container,
+ * as containerd sets them. */
+static void set_rootfs_propagation(json_t *spec, const struct cmounts *m)
+{
+        const char *prop = NULL;
+
+        for (size_t i = 0; i < m->n; i++) {
+                if (strcmp(m->v[i].propagation, "rshared") == 0)
+                        prop = "rshared";
+                else if (strcmp(m->v[i].propagation, "rslave") == 0 && !prop)
+                        prop = "rslave";
+        }
+        if (prop)
+                json_object_set_new(spec_object(spec, "linux"), "rootfsPropagation", json_string(prop));
+}
+
 int spec_apply_mounts(json_t *spec, const Runtime__V1__ContainerConfig *cc, const struct cri_sandbox_info *sb,
                       bool host_ipc, bool readonly_rootfs, bool privileged, struct pxe **err)
 {
@@ -278,5 +295,6 @@ int spec_apply_mounts(json_t *spec, const Runtime__V1__ContainerConfig *cc, cons
                 writable_sys(mounts);
         for (size_t i = 0; i < m.n; i++)
                 json_array_append_new(mounts, cmount_json(&m.v[i]));
+        set_rootfs_propagation(spec, &m);
         return 0;
 }

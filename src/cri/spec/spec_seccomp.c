@@ -202,6 +202,8 @@ static int load_profile(json_t *linux_, json_t *caps, const char *path, const ch
         return 0;
 }
 
+static json_t *runtime_default(json_t *caps);
+
 static int apply_deprecated(json_t *linux_, json_t *caps, const char *p, struct pxe **err)
 {
         static const char field[] = "security_context.seccomp_profile_path";
@@ -209,7 +211,7 @@ static int apply_deprecated(json_t *linux_, json_t *caps, const char *p, struct 
         if (!spec_str_set(p) || streq(p, "unconfined"))
                 json_object_del(linux_, "seccomp");
         else if (streq(p, "runtime/default") || streq(p, "docker/default"))
-                json_object_set_new(linux_, "seccomp", bundle_seccomp_default());
+                json_object_set_new(linux_, "seccomp", runtime_default(caps));
         else if (strncmp(p, "localhost/", 10) == 0)
                 return load_profile(linux_, caps, p + 10, field, err);
         else
@@ -227,6 +229,48 @@ static const char *deprecated_path(const Runtime__V1__LinuxContainerSecurityCont
 #pragma GCC diagnostic pop
 }
 
+/* The calls containerd's default profile allows only with a capability. */
+static const struct {
+        const char *cap;
+        const char *const *calls;
+} cap_calls[] = {
+        { "CAP_SYS_ADMIN", (const char *const[]) { "bpf", "clone", "clone3", "fanotify_init", "fsconfig", "fsmount",
+                                                   "fsopen", "fspick", "lookup_dcookie", "mount", "mount_setattr",
+                                                   "move_mount", "name_to_handle_at", "open_tree", "perf_event_open",
+                                                   "quotactl", "quotactl_fd", "setdomainname", "sethostname",
+                                                   "setns", "syslog", "umount", "umount2", "unshare", NULL } },
+        { "CAP_SYS_BOOT", (const char *const[]) { "reboot", NULL } },
+        { "CAP_SYS_CHROOT", (const char *const[]) { "chroot", NULL } },
+        { "CAP_SYS_MODULE", (const char *const[]) { "delete_module", "init_module", "finit_module", NULL } },
+        { "CAP_SYS_PACCT", (const char *const[]) { "acct", NULL } },
+        { "CAP_SYS_PTRACE", (const char *const[]) { "kcmp", "pidfd_getfd", "process_madvise", "process_vm_readv",
+                                                    "process_vm_writev", "ptrace", NULL } },
+        { "CAP_SYS_RAWIO", (const char *const[]) { "iopl", "ioperm", NULL } },
+        { "CAP_SYS_TIME", (const char *const[]) { "settimeofday", "stime", "clock_settime", NULL } },
+        { "CAP_SYS_TTY_CONFIG", (const char *const[]) { "vhangup", NULL } },
+        { "CAP_SYS_NICE", (const char *const[]) { "get_mempolicy", "mbind", "set_mempolicy", NULL } },
+        { "CAP_SYSLOG", (const char *const[]) { "syslog", NULL } },
+        { "CAP_BPF", (const char *const[]) { "bpf", NULL } },
+        { "CAP_PERFMON", (const char *const[]) { "perf_event_open", NULL } },
+};
+
+/* The default profile, plus the calls the container's capabilities unlock. */
+static json_t *runtime_default(json_t *caps)
+{
+        json_t *profile = bundle_seccomp_default(), *names = json_array();
+        json_t *syscalls = json_object_get(profile, "syscalls");
+
+        for (size_t i = 0; i < sizeof(cap_calls) / sizeof(cap_calls[0]); i++)
+                if (strv_has(caps, cap_calls[i].cap))
+                        for (const char *const *c = cap_calls[i].calls; *c; c++)
+                                json_array_append_new(names, json_string(*c));
+        if (json_array_size(names) && json_is_array(syscalls))
+                json_array_append_new(syscalls, json_pack("{s:o, s:s}", "names", names, "action", "SCMP_ACT_ALLOW"));
+        else
+                json_decref(names);
+        return profile;
+}
+
 int spec_apply_seccomp(json_t *spec, const Runtime__V1__LinuxContainerSecurityContext *sc, bool privileged,
                        struct pxe **err)
 {
@@ -242,7 +286,7 @@ int spec_apply_seccomp(json_t *spec, const Runtime__V1__LinuxContainerSecurityCo
                 return apply_deprecated(linux_, caps, deprecated_path(sc), err);
         switch (p->profile_type) {
         case RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__RuntimeDefault:
-                json_object_set_new(linux_, "seccomp", bundle_seccomp_default());
+                json_object_set_new(linux_, "seccomp", runtime_default(caps));
                 return 0;
         case RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Unconfined:
                 json_object_del(linux_, "seccomp");
