@@ -188,7 +188,7 @@ def test_stop_pod_stops_its_containers(pxcrid, busybox):
         pxcrid.status(cid)
 
 
-@pytest.mark.parametrize("handler,backend", [("runc", "runc"), ("crun", "crun")])
+@pytest.mark.parametrize("handler,backend", [("runc", "runc"), ("crun", "crun"), ("lxc", "lxc")])
 def test_runtime_handler_routes(pxcrid, busybox, handler, backend):
     pid, cfg = pxcrid.run_pod(handler=handler)
     try:

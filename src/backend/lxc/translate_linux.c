@@ -64,7 +64,7 @@ static int translate_namespaces(json_t *config, json_t *lin, struct lxc_spec *s,
 {
         json_t *list = json_object_get(lin, "namespaces"), *v;
         char clone[128] = "";
-        bool has_mnt = false, new_uts = false, new_user = false;
+        bool has_mnt = false, new_uts = false, joined_uts = false, new_user = false;
         size_t i;
 
         if (list && !json_is_array(list))
@@ -82,6 +82,7 @@ static int translate_namespaces(json_t *config, json_t *lin, struct lxc_spec *s,
                         if (path[0] != '/')
                                 return pxe_set(err, EINVAL, "linux.namespaces[%zu].path: must be absolute", i);
                         snprintf(key, sizeof(key), "lxc.namespace.share.%s", name);
+                        joined_uts |= streq(name, "uts");
                         ADD(s, err, key, "%s", path);
                         continue;
                 }
@@ -95,7 +96,8 @@ static int translate_namespaces(json_t *config, json_t *lin, struct lxc_spec *s,
                 return pxe_set(err, ENOTSUP, "linux.namespaces: the lxc backend needs a mount namespace");
         if (*clone)
                 ADD(s, err, "lxc.namespace.clone", "%s", clone);
-        if (!new_uts && json_string_value(json_object_get(config, "hostname")) &&
+        /* A joined UTS namespace (a CRI pod's, pinned) is one of the container's own. */
+        if (!new_uts && !joined_uts && json_string_value(json_object_get(config, "hostname")) &&
             *json_string_value(json_object_get(config, "hostname")))
                 return pxe_set(err, EINVAL, "hostname: setting it needs a new uts namespace");
         if (new_user)
