@@ -581,9 +581,72 @@ static void test_backend_names(void **state)
 
 #define E(fn) cmocka_unit_test_setup_teardown(fn, env_setup, env_teardown)
 
+/* ---- the cri section (pxcrid) ---- */
+
+static void test_cri_defaults(void **state)
+{
+        struct config *c = parse_ok("{}");
+        const struct cri_handler_config *h;
+
+        assert_string_equal(c->cri.listen, "/run/pxcri/pxcri.sock");
+        assert_string_equal(c->cri.state_dir, "/var/lib/pxcri/cri");
+        assert_string_equal(c->cri.cni_conf_dir, "/etc/cni/net.d");
+        assert_int_equal(c->cri.n_cni_bin_dirs, 2);
+        assert_string_equal(c->cri.cni_bin_dirs[0], "/usr/lib/cni");
+        assert_int_equal(c->cri.cgroup_driver, CGROUP_DRIVER_CGROUPFS);
+        h = cri_config_handler(&c->cri, "");
+        assert_non_null(h);
+        assert_int_equal(h->backend, BACKEND_INVALID); /* "" routes by the rules */
+        h = cri_config_handler(&c->cri, "runc");
+        assert_non_null(h);
+        assert_int_equal(h->backend, BACKEND_RUNC);
+        assert_non_null(cri_config_handler(&c->cri, "proxmox"));
+        assert_null(cri_config_handler(&c->cri, "kata"));
+        config_free(c);
+}
+
+static void test_cri_keys(void **state)
+{
+        struct config *c = parse_ok("{\"cri\": {\"listen\": \"/run/x/s.sock\", \"cni_bin_dirs\": [\"/opt/cni\"],"
+                                    " \"runtime_handlers\": {\"fast\": \"crun\", \"\": null, \"db\": \"proxmox\"},"
+                                    " \"cgroup_driver\": \"systemd\", \"workers\": 4}}");
+
+        assert_string_equal(c->cri.listen, "/run/x/s.sock");
+        assert_int_equal(c->cri.n_cni_bin_dirs, 1);
+        assert_string_equal(c->cri.cni_bin_dirs[0], "/opt/cni");
+        assert_int_equal(c->cri.cgroup_driver, CGROUP_DRIVER_SYSTEMD);
+        assert_int_equal(c->cri.workers, 4);
+        assert_int_equal(cri_config_handler(&c->cri, "fast")->backend, BACKEND_CRUN);
+        assert_int_equal(cri_config_handler(&c->cri, "db")->backend, BACKEND_PROXMOX);
+        assert_null(cri_config_handler(&c->cri, "runc")); /* the object replaces the defaults */
+        assert_int_equal(c->n_warnings, 0);
+        config_free(c);
+}
+
+static void test_cri_errors_and_warnings(void **state)
+{
+        struct config *c;
+
+        expect_error("{\"cri\": {\"listen\": \"rel/sock\"}}", "cri.listen");
+        expect_error("{\"cri\": {\"state_dir\": 5}}", "cri.state_dir");
+        expect_error("{\"cri\": {\"runtime_handlers\": {\"x\": \"kata\"}}}", "cri.runtime_handlers.x");
+        expect_error("{\"cri\": {\"runtime_handlers\": []}}", "cri.runtime_handlers");
+        expect_error("{\"cri\": {\"cgroup_driver\": \"cgroupv3\"}}", "cri.cgroup_driver");
+        expect_error("{\"cri\": {\"cni_bin_dirs\": [\"lib/cni\"]}}", "cri.cni_bin_dirs[0]");
+        expect_error("{\"cri\": {\"workers\": 0}}", "cri.workers");
+        expect_error("{\"cri\": []}", "cri");
+        c = parse_ok("{\"cri\": {\"lisen\": \"/x\"}}");
+        assert_int_equal(c->n_warnings, 1);
+        assert_non_null(strstr(c->warnings[0], "cri.lisen"));
+        config_free(c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_cri_defaults),
+                cmocka_unit_test(test_cri_keys),
+                cmocka_unit_test(test_cri_errors_and_warnings),
                 cmocka_unit_test(test_defaults_root_and_level),
                 cmocka_unit_test(test_defaults_routing_rules),
                 cmocka_unit_test(test_defaults_crun_name_patterns),
