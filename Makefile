@@ -65,6 +65,7 @@ bench: deps build
 	PXCRI_IMAGE_PULL=$(abspath $(BUILD))/tests/unit/image/image-pull bench/image-pull
 	PXCRI=$(abspath $(BUILD))/pxcri bench/lxc-lifecycle
 	PXCRI=$(abspath $(BUILD))/pxcri bench/proxmox-lifecycle
+	PXCRID=$(abspath $(BUILD))/pxcrid PXCRI=$(abspath $(BUILD))/pxcri bench/cri
 
 # libFuzzer targets (tests/fuzz/README.md), FUZZ_SECONDS each, seeded from tests/fuzz/corpus/<name>.
 FUZZ_TARGETS ?= ref manifest auth tar pve_answer pve_map config

@@ -11,12 +11,14 @@ struct start_job {
         struct cri_job job;
         struct cri_ctr *ctr; /* busy */
         char id[65];
+        int64_t started_ns;  /* just before `pxcri start`: never after the exit */
 };
 
 static void start_work(struct cri_job *j)
 {
         struct start_job *sj = (struct start_job *) j;
 
+        sj->started_ns = cri_now_ns();
         if (monitor_start(&j->srv->mon, sj->id, &j->err) < 0)
                 pxe_wrap(&j->err, "Starting container %s", sj->id);
 }
@@ -37,8 +39,13 @@ static void start_done(struct cri_job *j)
                 free(sj);
                 return;
         }
-        if (!c->started_ns || c->state != CRI_CTR_EXITED)
-                c->started_ns = cri_now_ns();
+        /* The exit may have been applied already (a short command): started
+         * is when we started it, which is before it could finish. */
+        c->started_ns = sj->started_ns;
+        /* The exit file's mtime comes from the kernel's coarse clock, a tick
+         * behind the fine one: never report an exit before the start. */
+        if (c->state == CRI_CTR_EXITED && c->finished_ns < c->started_ns)
+                c->finished_ns = c->started_ns;
         if (c->state == CRI_CTR_CREATED) /* an exit may already have been applied */
                 c->state = CRI_CTR_RUNNING;
         cri_ctr_save(j->srv, c);

@@ -33,6 +33,8 @@ void cri_ctr_apply_exit(struct cri_server *s, struct cri_ctr *c, const struct mo
         c->finished_ns = e->at_ns ? e->at_ns : cri_now_ns();
         if (!c->started_ns)
                 c->started_ns = c->finished_ns;
+        if (c->finished_ns < c->started_ns) /* the exit file's coarse mtime */
+                c->finished_ns = c->started_ns;
         free(c->reason);
         c->reason = strdup(reason);
         cri_ctr_save(s, c);
