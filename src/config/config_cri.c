@@ -27,9 +27,12 @@ static char **strv_dup(const char *const *v, size_t n)
         return r;
 }
 
+/* v is NULL-terminated (calloc'ed one longer): an entry set just before a
+ * parse error is freed too. */
 static void strv_free(char **v, size_t n)
 {
-        for (size_t i = 0; v && i < n; i++)
+        (void) n;
+        for (size_t i = 0; v && v[i]; i++)
                 free(v[i]);
         free(v);
 }
