@@ -175,9 +175,12 @@ static void create_work(struct cri_job *j)
                 if (!dir || fs_mkdir_p(dirname(dir), 0755, &j->err) < 0)
                         return;
         }
+        int64_t t0 = cri_now_ns(), t1;
+
         if (make_bundle(cj, &j->err) < 0)
                 return;
         image_names(cj, NULL);
+        t1 = cri_now_ns();
         /* conmon always writes a log: without a path from kubelet, into the bundle. */
         _cleanup_free_ char *bundle_log = NULL;
         if (!c->log_path && asprintf(&bundle_log, "%s/container.log", c->bundle) < 0) {
@@ -201,6 +204,8 @@ static void create_work(struct cri_job *j)
                 return;
         }
         c->pid = created.pid;
+        log_debug("Created container %s on %s: bundle %.1f ms, conmon + runtime create %.1f ms", c->id,
+                  backend_id_to_name(c->backend), (double) (t1 - t0) / 1e6, (double) (cri_now_ns() - t1) / 1e6);
 }
 
 /* A create nobody will learn of (the call's deadline passed or the client

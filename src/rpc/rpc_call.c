@@ -314,9 +314,9 @@ static void unlink_from_conn(struct rpc_call *c)
         c->conn = NULL;
 }
 
-void rpc_call_stream_closed(struct rpc_call *c, uint32_t error_code)
+/* The stream is gone: a call not yet answered is cancelled. */
+static void stream_gone(struct rpc_call *c)
 {
-        unlink_from_conn(c);
         c->stream_closed = true;
         c->busy++;
         if (!c->wire_done) {
@@ -329,21 +329,18 @@ void rpc_call_stream_closed(struct rpc_call *c, uint32_t error_code)
         rpc_call_maybe_free(c);
 }
 
+void rpc_call_stream_closed(struct rpc_call *c, uint32_t error_code)
+{
+        unlink_from_conn(c);
+        stream_gone(c);
+}
+
 void rpc_call_detach(struct rpc_call *c)
 {
         /* The connection resets its list itself. */
         c->prev = c->next = NULL;
         c->conn = NULL;
-        c->stream_closed = true;
-        c->busy++;
-        if (!c->wire_done) {
-                c->wire_done = true;
-                call_cancel(c);
-        } else if (c->timer_on) {
-                uv_timer_stop(&c->timer);
-        }
-        c->busy--;
-        rpc_call_maybe_free(c);
+        stream_gone(c);
 }
 
 void rpc_call_abort(struct rpc_call *c, enum rpc_code code, const char *message)
