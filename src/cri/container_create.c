@@ -419,7 +419,9 @@ static int ctr_new(struct cri_server *s, const Runtime__V1__CreateContainerReque
         c->state = CRI_CTR_CREATING;
         c->created_ns = cri_now_ns();
         c->stop_signal = cri_signal_from_enum(cc->stop_signal);
-        if (!(c->config = cri_msg_dup(&cc->base)) || !(c->image_ref = strdup(cc->image->image)) ||
+        if (!(c->config = cri_msg_dup(&cc->base)))
+                return pxe_set(err, EINVAL, "CreateContainer: config cannot be kept (it does not survive re-encoding)");
+        if (!(c->image_ref = strdup(cc->image->image)) ||
             asprintf(&c->bundle, "%s/%s", s->ctr_dir, c->id) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
         if (cc->log_path && *cc->log_path) {

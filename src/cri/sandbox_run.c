@@ -235,7 +235,13 @@ CRI_HANDLER(run_pod_sandbox, Runtime__V1__RunPodSandboxRequest)
         }
         rj = calloc(1, sizeof(*rj));
         p = calloc(1, sizeof(*p));
-        if (!rj || !p || cri_new_id(p->id, &e) < 0 || !(p->config = cri_msg_dup(&req->config->base)) ||
+        if (rj && p && !(p->config = cri_msg_dup(&req->config->base))) {
+                cri_pod_free(p);
+                free(rj);
+                cri_failf(c, EINVAL, "RunPodSandbox: config cannot be kept (it does not survive re-encoding)");
+                return;
+        }
+        if (!rj || !p || cri_new_id(p->id, &e) < 0 ||
             !(p->handler = strdup(req->runtime_handler)) || asprintf(&p->dir, "%s/%s", s->pod_dir, p->id) < 0 ||
             asprintf(&p->ns_dir, "%s/%s", s->ns_dir, p->id) < 0 || (s->pod_cidr && !(rj->pod_cidr = strdup(s->pod_cidr))) ||
             cri_pod_add(s, p) < 0) {
