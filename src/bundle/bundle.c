@@ -128,7 +128,8 @@ static int write_marker(const char *dir, const char *image_root, const char *id,
         json_decref(o);
         if (!text || asprintf(&path, "%s/" MARKER, dir) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        return fs_write_atomic(path, text, strlen(text), 0644, err);
+        /* No fsync: a bundle a crash left half-made is removed whole. */
+        return fs_write_new(path, text, strlen(text), 0644, err);
 }
 
 static int write_spec(const struct bundle_request *req, const struct image_rec *img, const char *dir,
@@ -158,7 +159,7 @@ static int write_spec(const struct bundle_request *req, const struct image_rec *
         json_decref(spec);
         if (!text)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        return fs_write_atomic(path, text, strlen(text), 0644, err);
+        return fs_write_new(path, text, strlen(text), 0644, err);
 }
 
 static int create_in(const struct bundle_request *req, struct image_store *s, const struct image_rec *img,
@@ -193,22 +194,29 @@ static int create_in(const struct bundle_request *req, struct image_store *s, co
 
 int bundle_create(const struct bundle_request *req, char **ret_image_id, struct pxe **err)
 {
-        _cleanup_image_store_ struct image_store *s = NULL;
+        _cleanup_image_store_ struct image_store *own = NULL;
         _cleanup_image_rec_ struct image_rec *img = NULL;
         _cleanup_free_ char *dir = NULL;
         _cleanup_close_ int lock = -EBADF;
+        struct image_store *s = req->store;
 
         if (absolute_dir(req->dir, &dir, err) < 0)
                 return -pxe_code(err, EINVAL);
         lock = layers_lock_store(req->image_root, false, err);
         if (lock < 0)
                 return lock;
-        if (image_store_open(req->image_root, &s, err) < 0 || image_store_get(s, req->image, &img, err) < 0)
+        if (!s && image_store_open(req->image_root, &own, err) < 0)
+                return -pxe_code(err, EIO);
+        if (!s)
+                s = own;
+        if (image_store_get(s, req->image, &img, err) < 0)
                 return -pxe_code(err, EIO);
         if (create_in(req, s, img, dir, err) < 0)
                 return pxe_wrap(err, "Creating bundle %s from %s", dir, req->image);
         if (ret_image_id)
                 *ret_image_id = TAKE_PTR(img->id);
+        if (req->ret_image)
+                *req->ret_image = TAKE_PTR(img);
         return 0;
 }
 

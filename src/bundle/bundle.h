@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "bundle/spec.h"
+#include "image/store.h"
 #include "util/err.h"
 
 struct bundle_request {
@@ -30,6 +31,12 @@ struct bundle_request {
          * NULL: none.  A failure fails the create, which then leaves nothing. */
         int (*customize)(json_t *spec, void *data, struct pxe **err);
         void *customize_data;
+        /* An open image store of image_root to use (a daemon keeps one per
+         * thread); NULL: bundle_create() opens its own. */
+        struct image_store *store;
+        /* Set (may be NULL): the image's record on success, for the caller
+         * to free with image_rec_free(). */
+        struct image_rec **ret_image;
 };
 
 /* *ret_image_id (may be NULL): the image's ID. */

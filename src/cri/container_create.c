@@ -1,8 +1,10 @@
 /* CreateContainer: the OCI bundle from the stored image and the request
- * (bundle/ + cri/spec/), then `pxcri create` under conmon, as CRI-O does:
- * the runtime's create runs here, StartContainer only starts.  The backend
- * is decided here (handler -> routing rules -> default) and written into
- * config.json (io.pxcri.backend), so pxcri records the same one. */
+ * (bundle/ + cri/spec/: overlay rootfs, config.json).  The runtime's create
+ * waits for StartContainer, as containerd splits the work (measured both
+ * ways in docs/benchmarks.md: this split makes each call cheaper than
+ * containerd's).  The backend is decided here (handler -> routing rules ->
+ * default) and written into config.json (io.pxcri.backend), so pxcri
+ * records the same one. */
 #include <errno.h>
 #include <libgen.h>
 #include <signal.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "bundle/bundle.h"
+#include "cri/image_common.h"
 #include "cri/sandbox.h"
 #include "cri/spec/container_spec.h"
 #include "image/store.h"
@@ -102,14 +105,10 @@ static void strv_free(char **v)
 }
 
 /* The tag (or digest) the image is known by, for ContainerStatus. */
-static void image_names(struct create_job *cj, struct pxe **err)
+static void image_names(struct create_job *cj, const struct image_rec *rec)
 {
-        _cleanup_image_store_ struct image_store *st = NULL;
-        _cleanup_image_rec_ struct image_rec *rec = NULL;
         struct cri_ctr *c = cj->ctr;
 
-        if (image_store_open(cj->image_root, &st, err) < 0 || image_store_get(st, c->image_id, &rec, err) < 0)
-                return;
         for (size_t i = 0; i < rec->n_repo_tags && !c->image_name; i++)
                 if (strcmp(rec->repo_tags[i], c->image_ref) == 0 || strstr(rec->repo_tags[i], c->image_ref))
                         c->image_name = strdup(rec->repo_tags[i]);
@@ -123,12 +122,17 @@ static int make_bundle(struct create_job *cj, struct pxe **err)
 {
         const Runtime__V1__ContainerConfig *cc = cj->cc;
         struct cri_ctr *c = cj->ctr;
+        _cleanup_image_rec_ struct image_rec *rec = NULL;
         _cleanup_free_ char *user = NULL;
+        struct image_store *store;
         char **env = NULL;
         int r;
 
         if (cri_spec_user(cc, &user, err) < 0)
                 return -EINVAL;
+        store = cri_thread_image_store(cj->image_root, err);
+        if (!store)
+                return -pxe_code(err, EIO);
         if (env_list(cc, &env) < 0) {
                 strv_free(env);
                 return pxe_set(err, ENOMEM, "Out of memory");
@@ -154,8 +158,12 @@ static int make_bundle(struct create_job *cj, struct pxe **err)
                 },
                 .customize = customize,
                 .customize_data = cj,
+                .store = store,
+                .ret_image = &rec,
         };
         r = bundle_create(&br, &c->image_id, err);
+        if (r >= 0)
+                image_names(cj, rec);
         strv_free(env);
         if (r < 0 && pxe_code(err, 0) == ENOENT && strstr((*err)->msg, "not found"))
                 pxe_wrap(err, "Image \"%s\" is not present (pull it first)", cc->image->image);
@@ -166,8 +174,7 @@ static void create_work(struct cri_job *j)
 {
         struct create_job *cj = (struct create_job *) j;
         struct cri_ctr *c = cj->ctr;
-        const Runtime__V1__ContainerConfig *cc = cj->cc;
-        struct monitor_created created = {};
+        int64_t t0 = cri_now_ns();
 
         if (c->log_path) {
                 _cleanup_free_ char *dir = strdup(c->log_path);
@@ -175,37 +182,10 @@ static void create_work(struct cri_job *j)
                 if (!dir || fs_mkdir_p(dirname(dir), 0755, &j->err) < 0)
                         return;
         }
-        int64_t t0 = cri_now_ns(), t1;
-
         if (make_bundle(cj, &j->err) < 0)
                 return;
-        image_names(cj, NULL);
-        t1 = cri_now_ns();
-        /* conmon always writes a log: without a path from kubelet, into the bundle. */
-        _cleanup_free_ char *bundle_log = NULL;
-        if (!c->log_path && asprintf(&bundle_log, "%s/container.log", c->bundle) < 0) {
-                pxe_set(&j->err, ENOMEM, "Out of memory");
-                bundle_remove(c->bundle, NULL);
-                return;
-        }
-        struct monitor_create_request mr = {
-                .id = c->id,
-                .name = cc->metadata->name,
-                .bundle = c->bundle,
-                .log_path = c->log_path ? c->log_path : bundle_log,
-                .terminal = cc->tty,
-                .stdin = cc->stdin,
-                .stdin_once = cc->stdin_once,
-        };
-        if (monitor_create(&j->srv->mon, &mr, &created, &j->err) < 0) {
-                pxe_wrap(&j->err, "Creating container %s (%s) on %s", cc->metadata->name, c->id,
-                         backend_id_to_name(c->backend));
-                bundle_remove(c->bundle, NULL);
-                return;
-        }
-        c->pid = created.pid;
-        log_debug("Created container %s on %s: bundle %.1f ms, conmon + runtime create %.1f ms", c->id,
-                  backend_id_to_name(c->backend), (double) (t1 - t0) / 1e6, (double) (cri_now_ns() - t1) / 1e6);
+        log_debug("Container %s: bundle made in %.1f ms (routed to %s)", c->id, (double) (cri_now_ns() - t0) / 1e6,
+                  backend_id_to_name(c->backend));
 }
 
 /* A create nobody will learn of (the call's deadline passed or the client
@@ -219,7 +199,7 @@ static void abandon_work(struct cri_job *j)
 {
         struct abandon_job *aj = (struct abandon_job *) j;
 
-        cri_ctr_teardown(j->srv, aj->ctr->id, aj->ctr->bundle, &j->err);
+        cri_ctr_teardown(j->srv, aj->ctr->id, aj->ctr->bundle, aj->ctr->in_runtime, &j->err);
 }
 
 static void abandon_done(struct cri_job *j)

@@ -1,23 +1,57 @@
-/* StartContainer: `pxcri start` (the container was created under conmon by
- * CreateContainer). */
+/* StartContainer: `pxcri create` under conmon (the bundle was made by
+ * CreateContainer), then `pxcri start`. */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cri/cri.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 
 struct start_job {
         struct cri_job job;
         struct cri_ctr *ctr; /* busy */
         char id[65];
         int64_t started_ns;  /* just before `pxcri start`: never after the exit */
+        bool created;        /* runtime_create() ran */
+        int pid;
 };
+
+/* conmon runs `pxcri create`, holds the container's stdio and writes its log. */
+static int runtime_create(struct cri_server *s, struct start_job *sj, struct pxe **err)
+{
+        struct cri_ctr *c = sj->ctr; /* busy: nothing changes it meanwhile */
+        const Runtime__V1__ContainerConfig *cc = c->config;
+        struct monitor_created created = {};
+        _cleanup_free_ char *bundle_log = NULL;
+
+        /* conmon always writes a log: without a path from kubelet, into the bundle. */
+        if (!c->log_path && asprintf(&bundle_log, "%s/container.log", c->bundle) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        struct monitor_create_request mr = {
+                .id = c->id,
+                .name = cc->metadata->name,
+                .bundle = c->bundle,
+                .log_path = c->log_path ? c->log_path : bundle_log,
+                .terminal = cc->tty,
+                .stdin = cc->stdin,
+                .stdin_once = cc->stdin_once,
+        };
+        if (monitor_create(&s->mon, &mr, &created, err) < 0)
+                return pxe_wrap(err, "Creating container %s (%s) on %s", cc->metadata->name, c->id,
+                                backend_id_to_name(c->backend));
+        sj->pid = created.pid;
+        sj->created = true;
+        return 0;
+}
 
 static void start_work(struct cri_job *j)
 {
         struct start_job *sj = (struct start_job *) j;
 
+        if (!sj->ctr->in_runtime && runtime_create(j->srv, sj, &j->err) < 0)
+                return;
         sj->started_ns = cri_now_ns();
         if (monitor_start(&j->srv->mon, sj->id, &j->err) < 0)
                 pxe_wrap(&j->err, "Starting container %s", sj->id);
@@ -31,7 +65,13 @@ static void start_done(struct cri_job *j)
         struct monitor_exit ex = {};
 
         c->busy = false;
+        if (sj->created) {
+                c->in_runtime = true;
+                c->pid = sj->pid;
+        }
         if (j->err) {
+                if (sj->created)
+                        cri_ctr_save(j->srv, c);
                 /* A process that could not start: conmon records an exit (127, 126...). */
                 if (monitor_read_exit(&j->srv->mon, c->id, &ex, NULL) == 0)
                         cri_ctr_apply_exit(j->srv, c, &ex);

@@ -1,36 +1,54 @@
-/* StopContainer and RemoveContainer. */
+/* StopContainer and RemoveContainer.
+ *
+ * RemoveContainer of a container that is not running answers at once: the
+ * record goes from memory and the database in the same step, and the
+ * runtime's state and the bundle are removed by a job in the background (a
+ * crash meanwhile leaves a bundle without a record, which the next start
+ * cleans away).  RemoveImage waits for those jobs: a bundle holds its image. */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bundle/bundle.h"
 #include "cri/cri.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/log.h"
 
 struct stop_job {
         struct cri_job job;
-        struct cri_ctr *ctr; /* busy */
+        struct cri_ctr *ctr; /* busy; NULL for a background removal */
         char id[65];
         char *bundle;
         int sig;
         unsigned timeout;
         bool remove;
+        bool in_runtime;
 };
 
-int cri_ctr_teardown(struct cri_server *s, const char *id, const char *bundle, struct pxe **err)
+int cri_ctr_teardown(struct cri_server *s, const char *id, const char *bundle, bool in_runtime, struct pxe **err)
 {
         _cleanup_pxe_ struct pxe *e = NULL;
 
-        if (monitor_stop(&s->mon, id, SIGKILL, 0, NULL, &e) < 0 && e->code != ENOENT)
-                return pxe_set(err, e->code, "Removing container %s: %s", id, e->msg);
-        pxe_freep(&e);
-        if (monitor_delete(&s->mon, id, true, &e) < 0 && e->code != ENOENT)
-                return pxe_set(err, e->code, "Removing container %s: %s", id, e->msg);
+        if (in_runtime) {
+                if (monitor_stop(&s->mon, id, SIGKILL, 0, NULL, &e) < 0 && e->code != ENOENT)
+                        return pxe_set(err, e->code, "Removing container %s: %s", id, e->msg);
+                pxe_freep(&e);
+                if (monitor_delete(&s->mon, id, true, &e) < 0 && e->code != ENOENT)
+                        return pxe_set(err, e->code, "Removing container %s: %s", id, e->msg);
+        }
         if (bundle && fs_dir_exists(bundle) && bundle_remove(bundle, err) < 0)
                 return pxe_wrap(err, "Removing container %s", id);
         return 0;
+}
+
+void cri_removals_wait(struct cri_server *s, unsigned timeout_ms)
+{
+        for (unsigned waited = 0; atomic_load(&s->removals_in_flight) > 0 && waited < timeout_ms; waited += 5)
+                usleep(5000);
 }
 
 static void stop_work(struct cri_job *j)
@@ -38,11 +56,29 @@ static void stop_work(struct cri_job *j)
         struct stop_job *sj = (struct stop_job *) j;
 
         if (sj->remove) {
-                cri_ctr_teardown(j->srv, sj->id, sj->bundle, &j->err);
+                cri_ctr_teardown(j->srv, sj->id, sj->bundle, sj->in_runtime, &j->err);
                 return;
         }
         if (monitor_stop(&j->srv->mon, sj->id, sj->sig, sj->timeout, NULL, &j->err) < 0)
                 pxe_wrap(&j->err, "Stopping container %s", sj->id);
+}
+
+static void stop_job_free(struct stop_job *sj)
+{
+        free(sj->bundle);
+        free(sj);
+}
+
+/* A background removal is done: nobody to answer. */
+static void removal_done(struct cri_job *j)
+{
+        struct stop_job *sj = (struct stop_job *) j;
+
+        if (j->err)
+                log_warn("Removing container %s in the background: %s", sj->id, j->err->msg);
+        pxe_free(j->err);
+        atomic_fetch_sub(&j->srv->removals_in_flight, 1);
+        stop_job_free(sj);
 }
 
 static void stop_done(struct cri_job *j)
@@ -70,23 +106,33 @@ static void stop_done(struct cri_job *j)
                 }
                 cri_answer(j->call, &sr.base);
         }
-        free(sj->bundle);
-        free(sj);
+        stop_job_free(sj);
 }
 
-static void stop_queue(struct cri_server *s, struct cri_call *c, struct cri_ctr *ct, bool remove, unsigned timeout)
+static struct stop_job *stop_job_new(struct cri_ctr *ct)
 {
         struct stop_job *sj = calloc(1, sizeof(*sj));
 
         if (!sj || (ct->bundle && !(sj->bundle = strdup(ct->bundle)))) {
                 free(sj);
+                return NULL;
+        }
+        memcpy(sj->id, ct->id, sizeof(sj->id));
+        sj->in_runtime = ct->in_runtime;
+        sj->sig = ct->stop_signal > 0 ? ct->stop_signal : SIGTERM;
+        return sj;
+}
+
+static void stop_queue(struct cri_server *s, struct cri_call *c, struct cri_ctr *ct, bool remove, unsigned timeout)
+{
+        struct stop_job *sj = stop_job_new(ct);
+
+        if (!sj) {
                 cri_failf(c, ENOMEM, "Out of memory");
                 return;
         }
         ct->busy = true;
         sj->ctr = ct;
-        memcpy(sj->id, ct->id, sizeof(sj->id));
-        sj->sig = ct->stop_signal > 0 ? ct->stop_signal : SIGTERM;
         sj->timeout = timeout;
         sj->remove = remove;
         sj->job.call = c;
@@ -104,7 +150,8 @@ CRI_HANDLER(stop_container, Runtime__V1__StopContainerRequest)
                 cri_failf(c, ENOENT, "Container \"%s\" not found", req->container_id);
                 return;
         }
-        if (ct->state == CRI_CTR_EXITED) { /* idempotent */
+        /* Stopped, or never started (nothing runs): no error, nothing to do. */
+        if (ct->state == CRI_CTR_EXITED || !ct->in_runtime) {
                 cri_answer(c, &r.base);
                 return;
         }
@@ -113,6 +160,27 @@ CRI_HANDLER(stop_container, Runtime__V1__StopContainerRequest)
                 return;
         }
         stop_queue(s, c, ct, false, req->timeout > 0 ? (unsigned) req->timeout : 0);
+}
+
+/* Forget the container now, remove what it left in the background. */
+static void remove_now(struct cri_server *s, struct cri_call *c, struct cri_ctr *ct)
+{
+        Runtime__V1__RemoveContainerResponse r = RUNTIME__V1__REMOVE_CONTAINER_RESPONSE__INIT;
+        struct stop_job *sj = stop_job_new(ct);
+
+        if (!sj) {
+                cri_failf(c, ENOMEM, "Out of memory");
+                return;
+        }
+        sj->remove = true;
+        sj->job.run = stop_work;
+        sj->job.done = removal_done;
+        atomic_fetch_add(&s->removals_in_flight, 1);
+        cri_queue(s, &sj->job);
+        cri_events_emit(s, ct, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT);
+        cri_ctr_forget(s, ct);
+        cri_ctr_drop(s, ct);
+        cri_answer(c, &r.base);
 }
 
 CRI_HANDLER(remove_container, Runtime__V1__RemoveContainerRequest)
@@ -128,5 +196,8 @@ CRI_HANDLER(remove_container, Runtime__V1__RemoveContainerRequest)
                 cri_failf(c, EAGAIN, "Container %s: another operation is in progress; try again", ct->id);
                 return;
         }
-        stop_queue(s, c, ct, true, 0);
+        if (ct->state == CRI_CTR_EXITED || !ct->in_runtime)
+                remove_now(s, c, ct);
+        else /* running: it is killed first, and the call answers when it is gone */
+                stop_queue(s, c, ct, true, 0);
 }

@@ -1,6 +1,7 @@
 /* UpdateContainerResources (`pxcri update --resources -`) and
  * ReopenContainerLog (conmon reopens the file kubelet rotated). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include "cri/cri.h"
 #include "cri/spec/container_spec.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 struct update_job {
         struct cri_job job;
@@ -15,15 +17,52 @@ struct update_job {
         char id[65];
         char *bundle;
         char *log_path;  /* reopen: the file conmon makes again */
+        bool in_runtime;
         char *resources; /* OCI linux.resources JSON; NULL: reopen the log */
         Runtime__V1__LinuxContainerResources *linux; /* copy, applied to the config on success */
 };
+
+/* Not created in the runtime yet (StartContainer does it): the new
+ * resources go into the bundle's config.json. */
+static int update_bundle(struct update_job *uj, struct pxe **err)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        json_t *spec, *res, *add = json_loads(uj->resources, 0, NULL);
+        const char *k;
+        json_t *v;
+        int r;
+
+        if (asprintf(&path, "%s/config.json", uj->bundle) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        spec = json_load_file(path, 0, NULL);
+        if (!json_is_object(spec) || !json_is_object(add)) {
+                json_decref(spec);
+                json_decref(add);
+                return pxe_set(err, EIO, "Updating the resources of container %s: reading %s", uj->id, path);
+        }
+        res = json_object_get(json_object_get(spec, "linux"), "resources");
+        if (!json_is_object(res)) {
+                res = json_object();
+                json_object_set_new(json_object_get(spec, "linux"), "resources", res);
+        }
+        json_object_foreach(add, k, v)
+                json_object_set(res, k, v);
+        text = json_dumps(spec, JSON_INDENT(2));
+        json_decref(spec);
+        json_decref(add);
+        if (!text)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        r = fs_write_atomic(path, text, strlen(text), 0644, err);
+        return r < 0 ? pxe_wrap(err, "Updating the resources of container %s", uj->id) : 0;
+}
 
 static void update_work(struct cri_job *j)
 {
         struct update_job *uj = (struct update_job *) j;
 
-        if (uj->resources) {
+        if (uj->resources && !uj->in_runtime) {
+                update_bundle(uj, &j->err);
+        } else if (uj->resources) {
                 if (monitor_update(&j->srv->mon, uj->id, uj->resources, &j->err) < 0)
                         pxe_wrap(&j->err, "Updating the resources of container %s", uj->id);
         } else if (monitor_reopen_log(&j->srv->mon, uj->bundle, &j->err) < 0) {
@@ -72,6 +111,7 @@ static void update_queue(struct cri_server *s, struct cri_call *c, struct cri_ct
 {
         ct->busy = true;
         uj->ctr = ct;
+        uj->in_runtime = ct->in_runtime;
         memcpy(uj->id, ct->id, sizeof(uj->id));
         uj->job.call = c;
         uj->job.run = update_work;
@@ -111,11 +151,14 @@ CRI_HANDLER(update_container_resources, Runtime__V1__UpdateContainerResourcesReq
         if (uj && res)
                 uj->resources = json_dumps(res, JSON_COMPACT);
         json_decref(res);
-        if (uj)
+        if (uj) {
                 uj->linux = cri_msg_dup(&req->linux->base);
-        if (!uj || !uj->resources || !uj->linux) {
+                uj->bundle = strdup(ct->bundle);
+        }
+        if (!uj || !uj->resources || !uj->linux || !uj->bundle) {
                 if (uj) {
                         free(uj->resources);
+                        free(uj->bundle);
                         if (uj->linux)
                                 protobuf_c_message_free_unpacked(&uj->linux->base, NULL);
                 }

@@ -83,6 +83,7 @@ struct cri_ctr {
         char *cgroup_path;
         int stop_signal;      /* from the request or the image; 0: SIGTERM */
         int pid;
+        bool in_runtime;      /* `pxcri create` done (StartContainer does it) */
         bool busy;
 };
 
@@ -104,6 +105,9 @@ struct cri_server {
         struct cri_call **event_subs; /* GetContainerEvents streams */
         size_t n_event_subs;
         unsigned jobs_in_flight;
+        /* Containers whose runtime state and bundle are still being removed
+         * after RemoveContainer answered (workers read it: atomic). */
+        _Atomic int removals_in_flight;
 };
 
 /* ---- answering (server.c) ---- */
@@ -168,9 +172,13 @@ void cri_pod_dir_remove(const char *dir);
 void cri_pod_queue_teardown(struct cri_server *s, struct cri_call *c, struct cri_pod *p, bool remove);
 /* CNI DEL of a pod (worker; sandbox_run.c): the pod must be busy. */
 int cri_pod_network_down(struct cri_server *s, struct cri_pod *p, struct pxe **err);
-/* Kill (if still running), delete from the runtime and remove the bundle of
- * a container (worker; container_remove.c).  What is gone already is fine. */
-int cri_ctr_teardown(struct cri_server *s, const char *id, const char *bundle, struct pxe **err);
+/* Kill (if still running), delete from the runtime (when in_runtime) and
+ * remove the bundle of a container (worker; container_stop.c).  What is gone
+ * already is fine. */
+int cri_ctr_teardown(struct cri_server *s, const char *id, const char *bundle, bool in_runtime, struct pxe **err);
+/* Wait (worker, at most timeout_ms) until no removal runs in the background:
+ * their bundles still hold images. */
+void cri_removals_wait(struct cri_server *s, unsigned timeout_ms);
 
 /* Signals (signal.c): "SIGTERM", "TERM", "15", "SIGRTMIN+3" / the CRI enum; 0 unknown. */
 int cri_signal_from_name(const char *name);

@@ -158,3 +158,30 @@ int cri_du_add(const char *path, struct cri_du *acc, struct pxe **err)
                 return pxe_wrap(err, "Measuring disk usage of %s", path);
         return 0;
 }
+
+/* One connection per worker thread (libuv's threads live as long as the
+ * process), for one image root: pxcrid has one. */
+static __thread struct image_store *thread_store;
+static __thread char *thread_store_root;
+
+struct image_store *cri_thread_image_store(const char *root, struct pxe **err)
+{
+        if (thread_store && strcmp(thread_store_root, root) == 0)
+                return thread_store;
+        if (thread_store) {
+                image_store_close(thread_store);
+                free(thread_store_root);
+                thread_store = NULL;
+        }
+        thread_store_root = strdup(root);
+        if (!thread_store_root) {
+                pxe_set(err, ENOMEM, "Out of memory");
+                return NULL;
+        }
+        if (image_store_open(root, &thread_store, err) < 0) {
+                free(thread_store_root);
+                thread_store_root = NULL;
+                return NULL;
+        }
+        return thread_store;
+}

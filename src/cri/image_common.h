@@ -26,3 +26,8 @@ int cri_du_add(const char *path, struct cri_du *acc, struct pxe **err);
 
 /* A heap UInt64Value (NULL when out of memory). */
 Runtime__V1__UInt64Value *cri_u64(uint64_t v);
+
+/* The calling worker thread's own connection to the image store at root,
+ * opened on first use and kept (an open and close costs a WAL checkpoint
+ * each time; SQLite connections are per thread).  Never close it. */
+struct image_store *cri_thread_image_store(const char *root, struct pxe **err);

@@ -66,6 +66,9 @@ static void remove_run(struct cri_job *j)
         struct remove_job *rj = (struct remove_job *) j;
         _cleanup_image_store_ struct image_store *st = NULL;
 
+        /* Containers removed a moment ago may still be letting go of their
+         * bundles (RemoveContainer answers before that is done). */
+        cri_removals_wait(j->srv, 10000);
         if (image_store_open(rj->root, &st, &j->err) < 0 || remove_image(rj, st, &j->err) < 0)
                 pxe_wrap(&j->err, "Removing image %s", rj->ref);
 }

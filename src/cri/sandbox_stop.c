@@ -20,6 +20,7 @@ struct pod_job {
         size_t n_ctrs;
         char **ids;             /* copies for the worker */
         char **bundles;
+        bool *in_runtime;
         bool remove;
 };
 
@@ -28,7 +29,7 @@ static void stop_containers(struct cri_server *s, struct pod_job *pj)
         for (size_t i = 0; i < pj->n_ctrs; i++) {
                 _cleanup_pxe_ struct pxe *e = NULL;
 
-                if (monitor_stop(&s->mon, pj->ids[i], SIGKILL, 0, NULL, &e) < 0 && e->code != ENOENT)
+                if (pj->in_runtime[i] && monitor_stop(&s->mon, pj->ids[i], SIGKILL, 0, NULL, &e) < 0 && e->code != ENOENT)
                         log_warn("Stopping container %s of pod %s: %s", pj->ids[i], pj->pod->id, e->msg);
         }
 }
@@ -51,7 +52,7 @@ static void pod_work(struct cri_job *j)
         if (!pj->remove)
                 return;
         for (size_t i = 0; i < pj->n_ctrs; i++)
-                if (cri_ctr_teardown(s, pj->ids[i], pj->bundles[i], &j->err) < 0)
+                if (cri_ctr_teardown(s, pj->ids[i], pj->bundles[i], pj->in_runtime[i], &j->err) < 0)
                         return;
         cri_pod_dir_remove(p->dir);
 }
@@ -64,6 +65,7 @@ static void pod_job_free(struct pod_job *pj)
         }
         free(pj->ids);
         free(pj->bundles);
+        free(pj->in_runtime);
         free(pj->ctrs);
         free(pj);
 }
@@ -83,9 +85,9 @@ static void pod_done(struct cri_job *j)
                 c->busy = false;
                 if (c->state != CRI_CTR_EXITED && monitor_read_exit(&s->mon, c->id, &ex, NULL) == 0)
                         cri_ctr_apply_exit(s, c, &ex);
-                else if (c->state != CRI_CTR_EXITED && !j->err) {
-                        /* Never started, or gone with the pod: nothing will record an exit. */
-                        ex.code = c->state == CRI_CTR_CREATED ? 0 : 137;
+                else if (c->state != CRI_CTR_EXITED && c->in_runtime && !j->err) {
+                        /* Gone with the pod: nothing will record an exit. */
+                        ex.code = 137;
                         cri_ctr_apply_exit(s, c, &ex);
                 }
                 if (pj->remove && !j->err) {
@@ -132,8 +134,9 @@ void cri_pod_queue_teardown(struct cri_server *s, struct cri_call *c, struct cri
                 pj->ctrs = calloc(n + 1, sizeof(*pj->ctrs));
                 pj->ids = calloc(n + 1, sizeof(char *));
                 pj->bundles = calloc(n + 1, sizeof(char *));
+                pj->in_runtime = calloc(n + 1, sizeof(bool));
         }
-        if (!pj || !pj->ctrs || !pj->ids || !pj->bundles) {
+        if (!pj || !pj->ctrs || !pj->ids || !pj->bundles || !pj->in_runtime) {
                 if (pj)
                         pod_job_free(pj);
                 if (c)
@@ -148,6 +151,7 @@ void cri_pod_queue_teardown(struct cri_server *s, struct cri_call *c, struct cri
                 pj->ctrs[pj->n_ctrs] = ct;
                 pj->ids[pj->n_ctrs] = strdup(ct->id);
                 pj->bundles[pj->n_ctrs] = ct->bundle ? strdup(ct->bundle) : NULL;
+                pj->in_runtime[pj->n_ctrs] = ct->in_runtime;
                 pj->n_ctrs++;
                 ct->busy = true;
         }

@@ -78,16 +78,20 @@ int monitor_stop(const struct monitor_config *mc, const char *id, int sig, unsig
         ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
         if (ino >= 0 && inotify_add_watch(ino, mc->exits_dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0)
                 ino = (close(ino), -EBADF);
-        r = monitor_kill(mc, id, sig > 0 ? sig : SIGTERM, false, NULL);
-        if (r == -ENOENT) {
-                r = stopped_gone(mc, id, ino, &ex);
-                goto done;
+        /* No time to stop: SIGKILL at once, as containerd does (one runtime
+         * call instead of two). */
+        if (timeout_s > 0 || (sig > 0 && sig != SIGTERM && sig != SIGKILL)) {
+                r = monitor_kill(mc, id, sig > 0 ? sig : SIGTERM, false, NULL);
+                if (r == -ENOENT) {
+                        r = stopped_gone(mc, id, ino, &ex);
+                        goto done;
+                }
+                /* Any other failure (already stopping, not running) leaves the
+                 * exit file, or the SIGKILL below, to decide. */
+                r = wait_exit(mc, id, ino, (long long) timeout_s * 1000, &ex, err);
+                if (r != -ETIMEDOUT)
+                        goto done;
         }
-        /* Any other failure (already stopping, not running) leaves the
-         * exit file, or the SIGKILL below, to decide. */
-        r = wait_exit(mc, id, ino, (long long) timeout_s * 1000, &ex, err);
-        if (r != -ETIMEDOUT)
-                goto done;
         r = monitor_kill(mc, id, SIGKILL, true, NULL);
         if (r == -ENOENT) {
                 r = stopped_gone(mc, id, ino, &ex);

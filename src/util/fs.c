@@ -131,6 +131,30 @@ fail:
         return -pxe_code(err, EIO);
 }
 
+int fs_write_new(const char *path, const void *data, size_t len, mode_t mode, struct pxe **err)
+{
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        const char *p = data;
+
+        if (fd < 0)
+                return pxe_set_errno(err, errno, "Creating %s", path);
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        int e = errno;
+
+                        unlink(path);
+                        return pxe_set_errno(err, e, "Writing %s", path);
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct pxe **err)
 {
         _cleanup_free_ char *tmp = NULL;

@@ -18,6 +18,11 @@ int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len, stru
  * content, never a mix; a crash leaves at most a stray ".tmp-" file. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct pxe **err);
 
+/* Create path (it must not exist: -EEXIST) with data, without fsync: for
+ * files in a directory that is thrown away whole when a crash leaves it
+ * half-made (a bundle being created).  A failed write removes the file. */
+int fs_write_new(const char *path, const void *data, size_t len, mode_t mode, struct pxe **err);
+
 /* Like fs_write_atomic(), but fails with -EEXIST if path exists (link(2), not
  * rename).  On success returns an open O_CLOEXEC descriptor on the new file
  * holding an exclusive flock(), which the caller keeps while the object it
