@@ -80,3 +80,7 @@ extern const struct cli_opt cli_no_opts[];
 
 /* Print a JSON value to stdout, indented as runc does. */
 int cli_print_json(json_t *j, struct pxe **err);
+
+/* `image pull --json-stdin` (image_pull_json.c): the request on stdin, the
+ * answer as JSON on stdout; how pxcrid pulls. */
+int cli_image_pull_json(struct cli *c, struct pxe **err);

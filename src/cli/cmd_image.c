@@ -16,12 +16,13 @@
 #include "image/store.h"
 #include "util/cleanup.h"
 
-enum { PULL_OPT_PLATFORM, PULL_OPT_USERNAME, PULL_OPT_PASSWORD, PULL_OPT_CREDS };
+enum { PULL_OPT_PLATFORM, PULL_OPT_USERNAME, PULL_OPT_PASSWORD, PULL_OPT_CREDS, PULL_OPT_JSON_STDIN };
 static const struct cli_opt pull_opts[] = {
         [PULL_OPT_PLATFORM] = { "platform", 0, true, true },
         [PULL_OPT_USERNAME] = { "username", 'u', true, true },
         [PULL_OPT_PASSWORD] = { "password", 'p', true, true },
         [PULL_OPT_CREDS] = { "creds", 0, true, true },
+        [PULL_OPT_JSON_STDIN] = { "json-stdin", 0, false, true },
         { 0 },
 };
 
@@ -98,6 +99,14 @@ static int sub_pull(struct cli *c, struct cli_args *a, struct pxe **err)
         struct image_platform plat = { 0 };
         int r;
 
+        if (a->values[PULL_OPT_JSON_STDIN]) {
+                if (a->n_pos)
+                        return pxe_set(err, EINVAL, "image pull --json-stdin takes the reference on stdin, not \"%s\"",
+                                       a->pos[0]);
+                return cli_image_pull_json(c, err);
+        }
+        if (!a->n_pos)
+                return pxe_set(err, EINVAL, "image pull needs an image reference");
         r = parse_auth(a, &auth, err);
         if (r >= 0 && a->values[PULL_OPT_PLATFORM])
                 r = platform_parse(a->values[PULL_OPT_PLATFORM], &plat, err);
@@ -278,8 +287,8 @@ static int sub_prune(struct cli *c, struct cli_args *a, struct pxe **err)
 }
 
 static const struct cli_sub image_subs[] = {
-        { "pull", "[--platform OS/ARCH[/VARIANT]] [--username U --password P | --creds U:P] REF",
-          "Pull an image from a registry, unpack its layers and record it", pull_opts, 1, 1, sub_pull },
+        { "pull", "[--platform OS/ARCH[/VARIANT]] [--username U --password P | --creds U:P] REF | --json-stdin",
+          "Pull an image from a registry, unpack its layers and record it", pull_opts, 0, 1, sub_pull },
         { "import", "[--name NAME] [--platform OS/ARCH[/VARIANT]] [--allow-devices] OCI-LAYOUT-DIR[:REF-NAME]",
           "Import an image from an OCI image layout directory", import_opts, 1, 1, sub_import },
         { "list", "[--format table|json] [-q]", "List images", list_opts, 0, 0, sub_list },

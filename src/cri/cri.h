@@ -93,6 +93,7 @@ struct cri_server {
         const char *config_path;     /* passed to pxcri --config; NULL: defaults */
         struct monitor_config mon;   /* strings point into the fields below or cfg */
         char *pxcri_path;
+        char *pxcri_image_path;      /* pxcri-image, next to pxcri: pulls run in it */
         char *exits_dir, *persist_dir, *socket_dir, *ctr_dir, *pod_dir, *ns_dir;
         char *pod_cidr;              /* UpdateRuntimeConfig */
         int min_oom_score_adj;

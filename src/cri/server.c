@@ -233,6 +233,22 @@ static int path_join(char **ret, const char *a, const char *b, struct pxe **err)
         return 0;
 }
 
+/* pxcri-image is installed next to pxcri (pxcri execs it too). */
+static int find_pxcri_image(struct cri_server *s, struct pxe **err)
+{
+        _cleanup_free_ char *dir = strdup(s->pxcri_path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+
+        if (!slash)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        *slash = '\0';
+        if (path_join(&s->pxcri_image_path, dir, "pxcri-image", err) < 0)
+                return -ENOMEM;
+        if (access(s->pxcri_image_path, X_OK) < 0)
+                return pxe_set_errno(err, errno, "The image program %s (installed next to pxcri)", s->pxcri_image_path);
+        return 0;
+}
+
 /* The pxcri binary: configured, or next to pxcrid. */
 static int find_pxcri(struct cri_server *s, struct pxe **err)
 {
@@ -301,7 +317,7 @@ int cri_server_init(struct cri_server *s, uv_loop_t *loop, struct config *cfg, c
         s->loop = loop;
         s->cfg = cfg;
         s->config_path = config_path;
-        if (find_pxcri(s, err) < 0 || make_dirs(s, err) < 0)
+        if (find_pxcri(s, err) < 0 || find_pxcri_image(s, err) < 0 || make_dirs(s, err) < 0)
                 return -pxe_code(err, EIO);
         s->min_oom_score_adj = probe_min_oom_score_adj();
         s->mon = (struct monitor_config) {
@@ -340,6 +356,7 @@ void cri_server_done(struct cri_server *s)
         free(s->event_subs);
         store_close(s->db);
         free(s->pxcri_path);
+        free(s->pxcri_image_path);
         free(s->exits_dir);
         free(s->persist_dir);
         free(s->socket_dir);
