@@ -155,7 +155,9 @@ static int write_spec(const struct bundle_request *req, const struct image_rec *
                 json_decref(spec);
                 return -pxe_code(err, EINVAL);
         }
-        text = json_dumps(spec, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        /* Compact, as containerd and CRI-O write it: runtimes parse it, people
+         * read it through `jq` (and the dump is a good part of a create). */
+        text = json_dumps(spec, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(spec);
         if (!text)
                 return pxe_set(err, ENOMEM, "Out of memory");

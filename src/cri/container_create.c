@@ -179,7 +179,8 @@ static void create_work(struct cri_job *j)
         if (c->log_path) {
                 _cleanup_free_ char *dir = strdup(c->log_path);
 
-                if (!dir || fs_mkdir_p(dirname(dir), 0755, &j->err) < 0)
+                /* kubelet made it already: one stat instead of a walk */
+                if (!dir || (!fs_dir_exists(dirname(dir)) && fs_mkdir_p(dir, 0755, &j->err) < 0))
                         return;
         }
         if (make_bundle(cj, &j->err) < 0)

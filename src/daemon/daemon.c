@@ -24,8 +24,13 @@ struct daemon {
         struct rpc_server *rpc;
         uv_signal_t sigterm, sigint, sigpipe;
         uv_timer_t grace;
+        uv_timer_t trim;
         bool stopping;
 };
+
+/* Every so often, when no job runs, freed heap goes back to the kernel:
+ * after a burst of pods the daemon shrinks to its idle size again. */
+#define TRIM_INTERVAL_MS 10000
 
 /* Calls still open this long after SIGTERM are ended (UNAVAILABLE). */
 #define SHUTDOWN_GRACE_MS 30000
@@ -46,6 +51,15 @@ static void shutdown_done(void *data)
         uv_close((uv_handle_t *) &d->sigint, NULL);
         uv_close((uv_handle_t *) &d->sigpipe, NULL);
         uv_close((uv_handle_t *) &d->grace, NULL);
+        uv_close((uv_handle_t *) &d->trim, NULL);
+}
+
+static void on_trim(uv_timer_t *t)
+{
+        struct daemon *d = t->data;
+
+        if (!d->cri.jobs_in_flight)
+                malloc_trim(0);
 }
 
 static void on_grace(uv_timer_t *t)
@@ -119,6 +133,10 @@ static int setup(struct daemon *d, struct config *cfg, const char *config_path, 
         if (rpc_server_new(&d->loop, cri_methods, cri_n_methods, &ro, &d->cri, &d->rpc, err) < 0 ||
             rpc_server_listen(d->rpc, cfg->cri.listen, err) < 0)
                 return -pxe_code(err, EIO);
+        uv_timer_init(&d->loop, &d->trim);
+        d->trim.data = d;
+        uv_timer_start(&d->trim, on_trim, TRIM_INTERVAL_MS, TRIM_INTERVAL_MS);
+        uv_unref((uv_handle_t *) &d->trim); /* never what keeps the loop running */
         if (watch_signal(d, &d->sigterm, SIGTERM) < 0 || watch_signal(d, &d->sigint, SIGINT) < 0 ||
             watch_signal(d, &d->sigpipe, SIGPIPE) < 0)
                 return pxe_set(err, EIO, "Watching signals");

@@ -106,7 +106,7 @@ static void test_create_and_remove(void **state)
         assert_string_equal(id, IMAGE_ID);
         text = unit_read(cfg = unit_path(dir, "config.json"));
         assert_contains(text, "\"/bin/app\"");
-        assert_contains(text, "\"uid\": 1000");
+        assert_contains(text, "\"uid\":1000"); /* compact JSON */
         assert_contains(text, "example.com/pxt/unit:v1");
         seen = unit_read(rootfs_passwd = unit_path(dir, "rootfs/etc/passwd")); /* through the overlay */
         assert_contains(seen, "pxt:x:1000");
