@@ -109,6 +109,7 @@ struct cri_server {
         /* Containers whose runtime state and bundle are still being removed
          * after RemoveContainer answered (workers read it: atomic). */
         _Atomic int removals_in_flight;
+        bool prune_running, prune_again; /* image store prune after RemoveImage (image_remove.c) */
 };
 
 /* ---- answering (server.c) ---- */

@@ -9,6 +9,8 @@
 #include "bundle/bundle.h"
 #include "cri/cri.h"
 #include "cri/image_common.h"
+#include "image/blobstore.h"
+#include "image/import.h"
 #include "image/store.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -73,6 +75,64 @@ static void remove_run(struct cri_job *j)
                 pxe_wrap(&j->err, "Removing image %s", rj->ref);
 }
 
+/* What no image uses any more goes in the background after an answer, as
+ * containerd's content GC: the prune waits for pulls in flight (the store's
+ * lock), which RemoveImage must not.  One prune at a time; a removal during
+ * one asks for another. */
+struct prune_job {
+        struct cri_job job;
+        char *root;
+};
+
+static void prune_queue(struct cri_server *s);
+
+static void prune_run(struct cri_job *j)
+{
+        struct prune_job *pj = (struct prune_job *) j;
+        _cleanup_blobstore_ struct blobstore *bs = NULL;
+        struct image_prune_report rep = { 0 };
+
+        if (blobstore_open(pj->root, &bs, &j->err) < 0 || image_prune(pj->root, bs, &rep, &j->err) < 0)
+                return;
+        log_debug("Pruned %zu layers and %zu blobs no image uses", rep.layers_removed, rep.blobs_removed);
+}
+
+static void prune_done(struct cri_job *j)
+{
+        struct prune_job *pj = (struct prune_job *) j;
+        struct cri_server *s = j->srv;
+
+        if (j->err)
+                log_warn("Removing unused layers and blobs: %s", j->err->msg);
+        pxe_free(j->err);
+        free(pj->root);
+        free(pj);
+        s->prune_running = false;
+        if (s->prune_again) {
+                s->prune_again = false;
+                prune_queue(s);
+        }
+}
+
+static void prune_queue(struct cri_server *s)
+{
+        struct prune_job *pj;
+
+        if (s->prune_running) {
+                s->prune_again = true;
+                return;
+        }
+        pj = calloc(1, sizeof(*pj));
+        if (!pj || !(pj->root = strdup(cri_image_root(s)))) {
+                free(pj);
+                return;
+        }
+        s->prune_running = true;
+        pj->job.run = prune_run;
+        pj->job.done = prune_done;
+        cri_queue(s, &pj->job);
+}
+
 static void remove_done(struct cri_job *j)
 {
         struct remove_job *rj = (struct remove_job *) j;
@@ -84,6 +144,8 @@ static void remove_done(struct cri_job *j)
                 if (rj->removed)
                         log_info("RemoveImage %s: removed %s", rj->ref, rj->removed);
                 cri_answer(j->call, &resp.base);
+                if (rj->removed)
+                        prune_queue(j->srv);
         }
         free(rj->root);
         free(rj->ctr_dir);

@@ -255,6 +255,22 @@ def test_image_fs_info(daemon, cri_registry):
     assert cfs.inodes_used.value >= 1
 
 
+def test_remove_image_frees_its_disk(daemon, cri_registry):
+    """RemoveImage answers first; what no image uses any more goes right after
+    (kubelet's image GC counts on ImageFsInfo going down).  Other images of this
+    module share the busybox layer: the image's own config blob must go."""
+    image_id = pull(daemon, ref_of(cri_registry))
+    blob = os.path.join(daemon.cfg["image"]["root"], "blobs", "sha256", image_id.split(":")[1])
+    assert os.path.exists(blob)
+    used = daemon.img("ImageFsInfo").image_filesystems[0].used_bytes.value
+    daemon.img("RemoveImage", image=spec(image_id))
+    deadline = time.time() + 20
+    while time.time() < deadline and os.path.exists(blob):
+        time.sleep(0.1)
+    assert not os.path.exists(blob)
+    assert daemon.img("ImageFsInfo").image_filesystems[0].used_bytes.value < used
+
+
 # ---- with containers ----
 
 @pytest.fixture(scope="module")
