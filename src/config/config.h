@@ -154,7 +154,7 @@ struct cri_config {
 #define CRI_LOG_DIR_DEFAULT "/var/log/pxcri/pods"
 #define CRI_CNI_CONF_DIR_DEFAULT "/etc/cni/net.d"
 #define CRI_CONMON_PATH_DEFAULT "/usr/bin/conmon"
-#define CRI_WORKERS_DEFAULT 16
+#define CRI_WORKERS_DEFAULT 8
 
 /* The handler entry for name, or NULL when the handler is unknown. */
 const struct cri_handler_config *cri_config_handler(const struct cri_config *cc, const char *name);

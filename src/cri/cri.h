@@ -28,6 +28,7 @@
 #include "util/err.h"
 
 struct cri_call; /* an RPC in flight (an rpc_call underneath) */
+struct rpc_server;
 struct store;
 
 enum cri_pod_state {
@@ -110,6 +111,7 @@ struct cri_server {
          * after RemoveContainer answered (workers read it: atomic). */
         _Atomic int removals_in_flight;
         bool prune_running, prune_again; /* image store prune after RemoveImage (image_remove.c) */
+        struct rpc_server *rpc;      /* for the handling-time figures in Status (set by the daemon) */
 };
 
 /* ---- answering (server.c) ---- */
@@ -120,6 +122,9 @@ void cri_failf(struct cri_call *c, int code, const char *fmt, ...) __attribute__
 bool cri_call_cancelled(struct cri_call *c);
 /* want (seconds, 0: none) cut down to what is left of the call's deadline. */
 unsigned cri_call_timeout_s(struct cri_server *s, struct cri_call *c, unsigned want);
+/* {"<method>": {"calls": N, "median_us": X}, ...}: the rpc layer's handling
+ * times (request read -> answer queued) of every method called so far. */
+json_t *cri_rpc_stats(struct cri_server *s);
 /* Events: send to every GetContainerEvents subscriber. */
 void cri_events_emit(struct cri_server *s, const struct cri_ctr *c, Runtime__V1__ContainerEventType type);
 

@@ -37,11 +37,11 @@ static char *status_info(struct cri_server *s)
                                     cc->handlers[i].backend == BACKEND_INVALID
                                             ? json_string("routing rules")
                                             : json_string(backend_id_to_name(cc->handlers[i].backend)));
-        o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s?}", "source", s->cfg->source, "listen",
+        o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s?, s:o}", "source", s->cfg->source, "listen",
                       cc->listen, "state_dir", cc->state_dir, "run_dir", cc->run_dir, "cni_conf_dir", cc->cni_conf_dir,
                       "runtime_handlers", handlers, "conmon", cc->conmon_path, "pxcri", s->pxcri_path,
                       "cgroup_driver", cc->cgroup_driver == CGROUP_DRIVER_SYSTEMD ? "systemd" : "cgroupfs",
-                      "pod_cidr", s->pod_cidr);
+                      "pod_cidr", s->pod_cidr, "handling", cri_rpc_stats(s));
         text = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
         return text;

@@ -60,6 +60,24 @@ unsigned cri_call_timeout_s(struct cri_server *s, struct cri_call *c, unsigned w
         return want && want < left_s ? want : (unsigned) left_s;
 }
 
+json_t *cri_rpc_stats(struct cri_server *s)
+{
+        json_t *o = json_object();
+
+        for (size_t i = 0; s->rpc && i < cri_n_methods; i++) {
+                double median = 0;
+                uint64_t calls = 0;
+                const char *name = strrchr(cri_methods[i].path, '/') + 1;
+
+                if (rpc_server_method_stats(s->rpc, cri_methods[i].path, &median, &calls) < 0 || !calls)
+                        continue;
+                if (strstr(cri_methods[i].path, "ImageService/Version"))
+                        continue; /* the same handler as RuntimeService/Version */
+                json_object_set_new(o, name, json_pack("{s:I, s:f}", "calls", (json_int_t) calls, "median_us", median));
+        }
+        return o;
+}
+
 /* ---- GetContainerEvents ---- */
 
 static void events_unsubscribe(struct cri_server *s, struct cri_call *c)

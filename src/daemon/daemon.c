@@ -133,6 +133,7 @@ static int setup(struct daemon *d, struct config *cfg, const char *config_path, 
         if (rpc_server_new(&d->loop, cri_methods, cri_n_methods, &ro, &d->cri, &d->rpc, err) < 0 ||
             rpc_server_listen(d->rpc, cfg->cri.listen, err) < 0)
                 return -pxe_code(err, EIO);
+        d->cri.rpc = d->rpc;
         uv_timer_init(&d->loop, &d->trim);
         d->trim.data = d;
         uv_timer_start(&d->trim, on_trim, TRIM_INTERVAL_MS, TRIM_INTERVAL_MS);
