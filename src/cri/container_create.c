@@ -391,6 +391,7 @@ static int ctr_new(struct cri_server *s, const Runtime__V1__CreateContainerReque
 {
         const Runtime__V1__ContainerConfig *cc = req->config;
         const char *log_dir = p->config->log_directory;
+        _cleanup_free_ char *default_dir = NULL;
         struct cri_ctr *c = calloc(1, sizeof(*c));
 
         *ret = c;
@@ -409,9 +410,10 @@ static int ctr_new(struct cri_server *s, const Runtime__V1__CreateContainerReque
                 if (cc->log_path[0] == '/' || strstr(cc->log_path, ".."))
                         return pxe_set(err, EINVAL, "CreateContainer: config.log_path \"%s\" must be relative to the pod's log_directory, without \"..\"",
                                        cc->log_path);
-                if (!log_dir || !*log_dir)
-                        return pxe_set(err, EINVAL, "CreateContainer: config.log_path is set but the pod has no log_directory");
-                if (asprintf(&c->log_path, "%s/%s", log_dir, cc->log_path) < 0)
+                /* A pod without a log directory (crictl's) logs under cri.log_dir/<pod>. */
+                if ((!log_dir || !*log_dir) && asprintf(&default_dir, "%s/%s", s->cfg->cri.log_dir, p->id) < 0)
+                        return pxe_set(err, ENOMEM, "Out of memory");
+                if (asprintf(&c->log_path, "%s/%s", default_dir ? default_dir : log_dir, cc->log_path) < 0)
                         return pxe_set(err, ENOMEM, "Out of memory");
         }
         return route(s, p, c, err);

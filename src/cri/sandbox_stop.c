@@ -4,11 +4,13 @@
  * idempotent and work on a pod that is half torn down. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 
 #include "cri/sandbox.h"
+#include "image/layers.h"
 #include "net/pidns.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -55,6 +57,13 @@ static void pod_work(struct cri_job *j)
                 if (cri_ctr_teardown(s, pj->ids[i], pj->bundles[i], pj->in_runtime[i], &j->err) < 0)
                         return;
         cri_pod_dir_remove(p->dir);
+        /* The logs of a pod without a log directory of its own were ours to keep. */
+        if (!p->config->log_directory || !*p->config->log_directory) {
+                _cleanup_free_ char *logs = NULL;
+
+                if (asprintf(&logs, "%s/%s", s->cfg->cri.log_dir, p->id) >= 0)
+                        layers_rm_tree(logs, NULL);
+        }
 }
 
 static void pod_job_free(struct pod_job *pj)

@@ -251,3 +251,17 @@ def test_reopen_log_and_update_resources(pxcrid, pod, busybox):
     with open(cg) as f:
         assert int(f.read()) == 64 << 20
     assert pxcrid.status(cid).resources.linux.memory_limit_in_bytes == 64 << 20
+
+
+def test_pod_without_log_directory_logs_under_cri_log_dir(pxcrid, busybox):
+    cfg = pxcrid.pod_config(log_directory="")
+    pid, _ = pxcrid.run_pod(cfg)
+    cid = pxcrid.create(pid, cfg, busybox, command=["echo", "no-dir"], log_path="c.log")
+    pxcrid.rt("StartContainer", container_id=cid)
+    st = pxcrid.wait_state(cid, EXITED)
+    want = os.path.join(pxcrid.cfg["cri"]["log_dir"], pid, "c.log")
+    assert st.log_path == want
+    assert "no-dir" in log_lines(want)[0]
+    pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid)
+    pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid)
+    assert not os.path.exists(os.path.dirname(want))
