@@ -28,23 +28,6 @@ static char *secret_dup(json_t *auth, const char *key)
         return v && *v ? strdup(v) : NULL;
 }
 
-static void secret_free(char *p)
-{
-        if (p) {
-                explicit_bzero(p, strlen(p));
-                free(p);
-        }
-}
-
-static void auth_done(struct image_auth *a)
-{
-        free(a->username);
-        secret_free(a->password);
-        secret_free(a->auth);
-        free(a->server_address);
-        secret_free(a->identity_token);
-        secret_free(a->registry_token);
-}
 
 static int pull(struct cli *c, const char *ref, const struct image_auth *auth, char **ret_id, struct pxe **err)
 {
@@ -100,7 +83,7 @@ int cli_image_pull_json(struct cli *c, struct pxe **err)
         json_decref(req); /* jansson keeps no copy: the secrets live in auth only now */
         if (r >= 0)
                 r = pull(c, ref, &auth, &id, err);
-        auth_done(&auth);
+        image_auth_done(&auth);
         out = r >= 0 ? json_pack("{s:s}", "id", id)
                      : json_pack("{s:i, s:s}", "code", pxe_code(err, EIO), "message", *err ? (*err)->msg : "failed");
         if (out)

@@ -24,23 +24,6 @@ struct pull_job {
         char *id;
 };
 
-static void secret_free(char *p)
-{
-        if (!p)
-                return;
-        explicit_bzero(p, strlen(p));
-        free(p);
-}
-
-static void auth_done(struct image_auth *a)
-{
-        free(a->username);
-        secret_free(a->password);
-        secret_free(a->auth);
-        free(a->server_address);
-        secret_free(a->identity_token);
-        secret_free(a->registry_token);
-}
 
 /* An empty proto3 string is an absent field. */
 static int dup_field(char **dst, const char *src)
@@ -160,7 +143,7 @@ static void pull_done(struct cri_job *j)
                 resp.image_ref = pj->id;
                 cri_answer(j->call, &resp.base);
         }
-        auth_done(&pj->auth);
+        image_auth_done(&pj->auth);
         free(pj->root);
         free(pj->ref);
         free(pj->id);
@@ -184,7 +167,7 @@ void cri_pull_image(struct cri_server *s, struct cri_call *c, const Runtime__V1_
         pj->root = strdup(cri_image_root(s));
         pj->ref = strdup(req->image->image);
         if (!pj->root || !pj->ref || auth_copy(req->auth, &pj->auth, &pj->has_auth) < 0) {
-                auth_done(&pj->auth);
+                image_auth_done(&pj->auth);
                 free(pj->root);
                 free(pj->ref);
                 free(pj);

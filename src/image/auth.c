@@ -259,3 +259,22 @@ int auth_token_from_json(const char *body, size_t len, char **ret, struct pxe **
         json_decref(root);
         return *ret ? 0 : pxe_set(err, ENOMEM, "Out of memory");
 }
+
+static void secret_free(char *p)
+{
+        if (p) {
+                explicit_bzero(p, strlen(p));
+                free(p);
+        }
+}
+
+void image_auth_done(struct image_auth *a)
+{
+        free(a->username);
+        secret_free(a->password);
+        secret_free(a->auth);
+        free(a->server_address);
+        secret_free(a->identity_token);
+        secret_free(a->registry_token);
+        memset(a, 0, sizeof(*a));
+}

@@ -54,6 +54,9 @@ int auth_basic_credentials(const struct image_auth *a, char **ret_user, char **r
 /* Whether a carries anything at all. */
 bool auth_is_empty(const struct image_auth *a);
 
+/* Free every field, the secrets wiped first (explicit_bzero); a stays valid (zeroed). */
+void image_auth_done(struct image_auth *a);
+
 /* The token (or access_token) field of a token endpoint's JSON answer, malloc'ed. */
 int auth_token_from_json(const char *body, size_t len, char **ret, struct pxe **err);
 
