@@ -15,7 +15,7 @@ DEPS_TEST = libcmocka-dev python3 python3-pytest containerd conmon umoci skopeo 
 DEPS_FUZZ = clang
 APT = DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: all deps build run check unit integration bench install clean asan fuzz
+.PHONY: all deps build run check unit integration bench install clean asan asan-cri fuzz
 
 all: build
 
@@ -58,6 +58,17 @@ asan:
 	[ -f $(BUILD)-asan/build.ninja ] || meson setup $(BUILD)-asan -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C $(BUILD)-asan
 	meson test -C $(BUILD)-asan --suite unit --print-errorlogs
+
+# pxcrid built with ASan+UBSan (from `make asan`'s tree) under the CRI integration
+# tests; a sanitizer report in its log fails the test (tests/integration/cri_env.py).
+CRI_TESTS = tests/integration/test_cri_pods.py tests/integration/test_cri_containers.py \
+	tests/integration/test_cri_images.py tests/integration/test_cri_daemon.py
+asan-cri: build
+	[ -f $(BUILD)-asan/build.ninja ] || meson setup $(BUILD)-asan -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(BUILD)-asan pxcrid
+	./scripts/host-setup
+	PXCRI_BIN=$(abspath $(BUILD))/pxcri PXCRID_BIN=$(abspath $(BUILD))-asan/pxcrid \
+		$(PYTHON) -m pytest -q $(CRI_TESTS)
 
 bench: deps build
 	./scripts/host-setup

@@ -1,8 +1,12 @@
 #include "cli/args.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/cleanup.h"
 
@@ -110,4 +114,79 @@ void cli_args_done(struct cli_args *a)
         free(a->pass);
         free(a->pos);
         a->pass = a->pos = NULL;
+}
+
+/* Names glibc's sigabbrev_np() does not give (older spellings). */
+static const struct {
+        const char *name;
+        int sig;
+} signal_aliases[] = {
+        { "IOT", SIGIOT },
+        { "CLD", SIGCHLD },
+        { "POLL", SIGPOLL },
+};
+
+static int parse_signal_number(const char *s, int *ret)
+{
+        char *end;
+        long n;
+
+        if (!isdigit((unsigned char) s[0]))
+                return -EINVAL;
+        errno = 0;
+        n = strtol(s, &end, 10);
+        if (errno || *end || n > INT_MAX)
+                return -EINVAL;
+        *ret = (int) n;
+        return 0;
+}
+
+/* "RTMIN", "RTMIN+n", "RTMAX", "RTMAX-n", as kill(1) spells them. */
+static int parse_signal_rt(const char *s)
+{
+        int base, off = 0, sig;
+
+        if (strncasecmp(s, "RTMIN", 5) == 0)
+                base = SIGRTMIN;
+        else if (strncasecmp(s, "RTMAX", 5) == 0)
+                base = SIGRTMAX;
+        else
+                return -EINVAL;
+        s += 5;
+        if (*s) {
+                if (*s != (base == SIGRTMIN ? '+' : '-') || parse_signal_number(s + 1, &off) < 0)
+                        return -EINVAL;
+        }
+        sig = base == SIGRTMIN ? base + off : base - off;
+        return sig >= SIGRTMIN && sig <= SIGRTMAX ? sig : -EINVAL;
+}
+
+int cli_parse_signal(const char *s, struct pxe **err)
+{
+        const char *name = s;
+        int n;
+
+        if (!s || !*s)
+                return pxe_set(err, EINVAL, "Empty signal");
+        if (parse_signal_number(s, &n) == 0) {
+                if (n < 1 || n > SIGRTMAX)
+                        return pxe_set(err, EINVAL, "Unknown signal %s (numbers go from 1 to %d)", s, SIGRTMAX);
+                return n;
+        }
+        if (strncasecmp(name, "SIG", 3) == 0)
+                name += 3;
+        for (int sig = 1; sig < SIGRTMIN; sig++) {
+                const char *abbrev = sigabbrev_np(sig);
+
+                if (abbrev && strcasecmp(abbrev, name) == 0)
+                        return sig;
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(signal_aliases); i++)
+                if (strcasecmp(signal_aliases[i].name, name) == 0)
+                        return signal_aliases[i].sig;
+        n = parse_signal_rt(name);
+        if (n > 0)
+                return n;
+        return pxe_set(err, EINVAL, "Unknown signal \"%s\" (a name such as TERM, KILL or RTMIN+3, or a number from 1 to %d)",
+                       s, SIGRTMAX);
 }

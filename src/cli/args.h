@@ -32,3 +32,8 @@ int cli_args_parse(const struct cli_opt *opts, int argc, char **argv, bool stop_
                    struct cli_args *ret, struct pxe **err);
 
 void cli_args_done(struct cli_args *a);
+
+/* A signal as `kill` takes it: a name with or without "SIG" in any case
+ * ("TERM", "sigkill", "RTMIN+3", "RTMAX-1") or a number from 1 to SIGRTMAX.
+ * Returns the number, or -EINVAL with a message that names the signal. */
+int cli_parse_signal(const char *s, struct pxe **err);

@@ -160,10 +160,8 @@ static int dispatch(struct cli *c, const struct cli_command *cmd, int argc, char
         int r;
 
         r = cli_args_parse(cmd->opts, argc, argv, cmd->stop_at_positional, &a, err);
-        if (r < 0) {
-                pxe_wrap(err, "pxcri %s", cmd->name);
-                return r;
-        }
+        if (r < 0)
+                return cli_usage_error(err, cmd->name);
         if (a.help) {
                 command_usage(cmd);
                 cli_args_done(&a);
@@ -171,14 +169,28 @@ static int dispatch(struct cli *c, const struct cli_command *cmd, int argc, char
         }
         if ((int) a.n_pos < cmd->min_pos || (cmd->max_pos >= 0 && (int) a.n_pos > cmd->max_pos)) {
                 cli_args_done(&a);
-                return pxe_set(err, EINVAL, "pxcri %s: expected %s (see pxcri %s --help)", cmd->name,
-                               cmd->usage, cmd->name);
+                return pxe_set(err, EINVAL, "Usage: pxcri %s %s (see pxcri %s --help)", cmd->name, cmd->usage,
+                               cmd->name);
         }
         r = setup(c, err);
         if (r >= 0)
                 r = cmd->run(c, &a, err);
         cli_args_done(&a);
         return r;
+}
+
+/* The program name is already the log prefix ("pxcri: "), so the command
+ * goes into the hint instead of a second prefix. */
+int cli_usage_error(struct pxe **err, const char *command)
+{
+        _cleanup_free_ char *msg = NULL;
+        int code = pxe_code(err, EINVAL);
+
+        if (!err || !*err)
+                return -code;
+        msg = TAKE_PTR((*err)->msg);
+        pxe_freep(err);
+        return pxe_set(err, code, "%s (see pxcri %s --help)", msg ? msg : "Bad arguments", command);
 }
 
 int cli_main(const struct cli_program *prog, int argc, char **argv)

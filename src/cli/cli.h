@@ -78,6 +78,10 @@ extern const struct cli_opt cli_spec_opts[];
 extern const struct cli_opt cli_features_opts[];
 extern const struct cli_opt cli_no_opts[];
 
+/* Turn the error of parsing COMMAND's arguments into "<message> (see pxcri
+ * COMMAND --help)"; returns -code. */
+int cli_usage_error(struct pxe **err, const char *command);
+
 /* Print a JSON value to stdout, indented as runc does. */
 int cli_print_json(json_t *j, struct pxe **err);
 

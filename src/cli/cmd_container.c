@@ -1,6 +1,7 @@
 /* Commands that act on one existing container through the backend that
  * created it: start, kill, exec, ps, pause, resume, update. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,14 +128,25 @@ int cmd_start(struct cli *c, struct cli_args *a, struct pxe **err)
         return on_container(c, a, backend_start, err);
 }
 
-/* The signal (name or number) is the backend's to parse and refuse. */
+/* pxcri checks the signal itself, so that every backend refuses the same
+ * names (crun 1.8 ignores an unknown one and exits 0), and hands each backend
+ * its number: crun, runc and liblxc differ in the names they know. */
 int cmd_kill(struct cli *c, struct cli_args *a, struct pxe **err)
 {
-        struct backend_call call = {
-                .signal = a->n_pos > 1 ? a->pos[1] : NULL,
-                .all = a->values[0] != NULL,
-        };
+        char number[16];
+        struct backend_call call = { .all = a->values[0] != NULL };
+        int sig = SIGTERM;
 
+        if (a->n_pos > 1) {
+                sig = cli_parse_signal(a->pos[1], err);
+                if (sig < 0)
+                        return pxe_wrap(err, "Killing container %s", a->pos[0]);
+                snprintf(number, sizeof(number), "%d", sig);
+                for (size_t i = 0; i < a->n_pass; i++)
+                        if (a->pass[i] == a->pos[1])
+                                a->pass[i] = number;
+                call.signal = number;
+        }
         return on_container_call(c, a, backend_kill, &call, err);
 }
 
@@ -154,7 +166,7 @@ int cmd_exec(struct cli *c, struct cli_args *a, struct pxe **err)
         };
 
         if (a->n_pos < 2 && !a->values[EXEC_OPT_PROCESS])
-                return pxe_set(err, EINVAL, "pxcri exec: give a command to run, or --process FILE");
+                return pxe_set(err, EINVAL, "Give exec a command to run, or --process FILE");
         env = exec_env(a, &call.n_env);
         if (!env)
                 return pxe_set(err, ENOMEM, "Out of memory");

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 enum {
         SPEC_OPT_RUNTIME,
@@ -42,8 +43,13 @@ int cmd_spec(struct cli *c, struct cli_args *a, struct pxe **err)
 {
         _cleanup_backend_ struct backend *b = NULL;
         struct backend_call call = { .args = a->pass, .n_args = a->n_pass };
+        const char *dir = a->values[SPEC_OPT_BUNDLE];
         int status = 0;
 
+        /* The runtimes say only "chdir `DIR` failed". */
+        if (dir && !fs_dir_exists(dir))
+                return pxe_set(err, ENOENT, "Writing the spec: bundle directory %s does not exist (create it first)",
+                               dir);
         if (open_chosen(c, a->values[SPEC_OPT_RUNTIME], &b, err) < 0)
                 return -pxe_code(err, EINVAL);
         if (backend_spec(b, &call, &status, err) < 0)

@@ -60,7 +60,7 @@ int cmd_list(struct cli *c, struct cli_args *a, struct pxe **err)
         int r = 0;
 
         if (!streq(format, "table") && !streq(format, "json"))
-                return pxe_set(err, EINVAL, "pxcri list: unknown format \"%s\" (table or json)", format);
+                return pxe_set(err, EINVAL, "Unknown list format \"%s\" (table or json)", format);
         if (container_list(&c->ctx, &list, err) < 0)
                 return -pxe_code(err, EIO);
         if (a->values[LIST_OPT_QUIET])

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/cleanup.h"
@@ -44,13 +45,18 @@ int cli_sub_dispatch(struct cli *c, const char *cmd, const struct cli_sub *subs,
         if (!s->name)
                 return pxe_set(err, EINVAL, "Unknown command \"%s %s\" (see pxcri %s --help)", cmd, a->pos[0], cmd);
         r = cli_args_parse(s->opts, (int) a->n_pos - 1, a->pos + 1, false, &sa, err);
-        if (r < 0)
-                return pxe_wrap(err, "pxcri %s %s", cmd, s->name);
+        if (r < 0) {
+                _cleanup_free_ char *both = NULL;
+
+                if (asprintf(&both, "%s %s", cmd, s->name) < 0)
+                        return pxe_set(err, ENOMEM, "Out of memory");
+                return cli_usage_error(err, both);
+        }
         if (sa.help) {
                 sub_usage(cmd, s);
                 r = 0;
         } else if ((int) sa.n_pos < s->min_pos || (s->max_pos >= 0 && (int) sa.n_pos > s->max_pos)) {
-                r = pxe_set(err, EINVAL, "pxcri %s %s: expected %s (see pxcri %s %s --help)", cmd, s->name, s->usage,
+                r = pxe_set(err, EINVAL, "Usage: pxcri %s %s %s (see pxcri %s %s --help)", cmd, s->name, s->usage,
                             cmd, s->name);
         } else {
                 r = s->run(c, &sa, err);

@@ -256,12 +256,8 @@ static int validate(struct cri_server *s, const Runtime__V1__CreateContainerRequ
         const Runtime__V1__ContainerConfig *cc = req->config;
         struct cri_pod *p;
 
-        if (!cc)
-                return pxe_set(err, EINVAL, "CreateContainer: config is required");
-        if (!cc->metadata || !cc->metadata->name || !*cc->metadata->name)
-                return pxe_set(err, EINVAL, "CreateContainer: config.metadata.name is required");
-        if (!cc->image || !cc->image->image || !*cc->image->image)
-                return pxe_set(err, EINVAL, "CreateContainer: config.image.image is required");
+        if (cri_spec_validate_container(cc, err) < 0)
+                return -EINVAL;
         if (cc->linux && cc->linux->security_context && cc->linux->security_context->run_as_group &&
             !cc->linux->security_context->run_as_user &&
             !(cc->linux->security_context->run_as_username && *cc->linux->security_context->run_as_username))

@@ -8,9 +8,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bundle/bundle.h"
 #include "cri/cri.h"
+#include "net/cni.h"
 #include "net/netns.h"
 #include "util/cleanup.h"
 #include "util/id.h"
@@ -93,7 +95,34 @@ struct orphans_job {
         size_t n_ctrs;
         char **pods; /* pod IDs without a record: their dirs and pinned namespaces */
         size_t n_pods;
+        char **starts; /* recorded CREATED, never recorded in the runtime (busy meanwhile) */
+        size_t n_starts;
+        json_t **states; /* per start: the runtime's state, NULL when it does not know it */
 };
+
+/* CNI DEL of a pod nobody recorded: RunPodSandbox may have died after the
+ * ADD (veth, IP in the IPAM store, portmap chains).  Without the ADD's result
+ * the plugins are given no prevResult, which their DEL accepts; a pod that
+ * never got that far is no error either (DEL of what is gone). */
+static void orphan_pod_network_down(struct cri_server *s, const char *id, const char *ns_dir)
+{
+        const struct cri_config *cc = &s->cfg->cri;
+        _cleanup_pxe_ struct pxe *e = NULL;
+        _cleanup_free_ char *netns = NULL;
+        struct cni_net *net = NULL;
+        struct cni_request r = { .container_id = id, .ifname = "eth0", .pod_cidr = s->pod_cidr };
+
+        if (asprintf(&netns, "%s/net", ns_dir) < 0)
+                return;
+        r.netns = access(netns, F_OK) == 0 ? netns : "";
+        if (cni_load(cc->cni_conf_dir, &net, &e) < 0) {
+                log_warn("Removing the network of the half-made pod %s: %s", id, e->msg);
+                return;
+        }
+        if (cni_del(net, (const char *const *) cc->cni_bin_dirs, cc->n_cni_bin_dirs, &r, NULL, &e) < 0)
+                log_warn("Removing the network of the half-made pod %s: %s", id, e->msg);
+        cni_net_free(net);
+}
 
 static void orphans_run(struct cri_job *j)
 {
@@ -119,11 +148,15 @@ static void orphans_run(struct cri_job *j)
                 if (asprintf(&ns, "%s/%s", s->ns_dir, o->pods[i]) < 0 ||
                     asprintf(&dir, "%s/%s", s->pod_dir, o->pods[i]) < 0)
                         continue;
+                orphan_pod_network_down(s, o->pods[i], ns);
                 if (netns_unpin(ns, &e) < 0)
                         log_warn("Removing the half-made pod %s: %s", o->pods[i], e->msg);
                 cri_pod_dir_remove(dir);
                 log_info("Removed the half-made pod %s", o->pods[i]);
         }
+        for (size_t i = 0; i < o->n_starts; i++)
+                if (monitor_state(&s->mon, o->starts[i], &o->states[i], NULL) < 0)
+                        o->states[i] = NULL;
 }
 
 static void strv_free(char **v, size_t n)
@@ -133,12 +166,47 @@ static void strv_free(char **v, size_t n)
         free(v);
 }
 
+/* StartContainer died between `pxcri create` (under conmon) and recording
+ * it: the runtime has the container, the record says created and not in the
+ * runtime.  Adopt what the runtime reports, so that a stop or remove reaches
+ * conmon and the runtime instead of leaving them behind. */
+static void adopt_start(struct cri_server *s, const char *id, json_t *st)
+{
+        const char *status = json_string_value(json_object_get(st, "status"));
+        struct cri_ctr *c = NULL;
+
+        for (size_t i = 0; i < s->n_ctrs; i++)
+                if (strcmp(s->ctrs[i]->id, id) == 0)
+                        c = s->ctrs[i];
+        if (!c)
+                return;
+        c->busy = false;
+        if (!st)
+                return;
+        c->in_runtime = true;
+        c->pid = (int) json_integer_value(json_object_get(st, "pid"));
+        if (c->state == CRI_CTR_CREATED && status && strcmp(status, "created") != 0) {
+                c->state = CRI_CTR_RUNNING;
+                c->started_ns = cri_now_ns();
+        }
+        log_info("Container %s: adopted from the runtime (%s) after an interrupted start", id,
+                 status ? status : "unknown");
+        cri_ctr_save(s, c);
+        check_exit(s, c);
+}
+
 static void orphans_done(struct cri_job *j)
 {
         struct orphans_job *o = (struct orphans_job *) j;
 
+        for (size_t i = 0; i < o->n_starts; i++) { /* n_starts > 0: states is allocated */
+                adopt_start(j->srv, o->starts[i], o->states[i]);
+                json_decref(o->states[i]);
+        }
+        free(o->states);
         strv_free(o->ctrs, o->n_ctrs);
         strv_free(o->pods, o->n_pods);
+        strv_free(o->starts, o->n_starts);
         free(o);
 }
 
@@ -156,6 +224,34 @@ static bool known(struct cri_server *s, const char *id, bool pod)
         return false;
 }
 
+static bool strv_has(char **v, size_t n, const char *x)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i], x) == 0)
+                        return true;
+        return false;
+}
+
+/* Containers recorded as created but not in the runtime: a start may have
+ * been in flight.  Busy until the job has asked the runtime. */
+static void unrecorded_starts(struct cri_server *s, struct orphans_job *o)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < s->n_ctrs; i++)
+                n += s->ctrs[i]->state == CRI_CTR_CREATED && !s->ctrs[i]->in_runtime;
+        if (!n || !(o->starts = calloc(n, sizeof(char *))) || !(o->states = calloc(n, sizeof(json_t *))))
+                return;
+        for (size_t i = 0; i < s->n_ctrs; i++) {
+                struct cri_ctr *c = s->ctrs[i];
+
+                if (c->state != CRI_CTR_CREATED || c->in_runtime || !(o->starts[o->n_starts] = strdup(c->id)))
+                        continue;
+                c->busy = true;
+                o->n_starts++;
+        }
+}
+
 /* Entries of dir that are not known objects (read on the loop before serving,
  * so no create of this run can be among them). */
 static void unknown_entries(struct cri_server *s, const char *dir, bool pod, char ***ret, size_t *ret_n)
@@ -166,7 +262,7 @@ static void unknown_entries(struct cri_server *s, const char *dir, bool pod, cha
         while (d && (de = readdir(d))) {
                 char **v;
 
-                if (!id_is_valid(de->d_name) || known(s, de->d_name, pod))
+                if (!id_is_valid(de->d_name) || known(s, de->d_name, pod) || strv_has(*ret, *ret_n, de->d_name))
                         continue;
                 v = realloc(*ret, (*ret_n + 1) * sizeof(*v));
                 if (!v)
@@ -186,7 +282,8 @@ void cri_reconcile(struct cri_server *s)
         unknown_entries(s, s->ctr_dir, false, &o->ctrs, &o->n_ctrs);
         unknown_entries(s, s->pod_dir, true, &o->pods, &o->n_pods);
         unknown_entries(s, s->ns_dir, true, &o->pods, &o->n_pods);
-        if (!o->n_ctrs && !o->n_pods) {
+        unrecorded_starts(s, o);
+        if (!o->n_ctrs && !o->n_pods && !o->n_starts) {
                 orphans_done(&o->job);
                 return;
         }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cri/sandbox.h"
+#include "cri/spec/container_spec.h"
 #include "net/cni.h"
 #include "net/pidns.h"
 #include "util/cleanup.h"
@@ -203,12 +204,8 @@ static int validate(struct cri_server *s, const Runtime__V1__RunPodSandboxReques
         const Runtime__V1__PodSandboxConfig *cfg = req->config;
         const Runtime__V1__PodSandboxMetadata *md = cfg ? cfg->metadata : NULL;
 
-        if (!cfg)
-                return pxe_set(err, EINVAL, "RunPodSandbox: config is required");
-        if (!md || !md->name || !*md->name)
-                return pxe_set(err, EINVAL, "RunPodSandbox: config.metadata.name is required");
-        if (!md->namespace_ || !*md->namespace_)
-                return pxe_set(err, EINVAL, "RunPodSandbox: config.metadata.namespace is required");
+        if (cri_spec_validate_pod(cfg, err) < 0)
+                return -EINVAL;
         if (!cri_config_handler(&s->cfg->cri, req->runtime_handler))
                 return pxe_set(err, EINVAL, "RunPodSandbox: runtime_handler \"%s\" is not configured (cri.runtime_handlers)",
                                req->runtime_handler);

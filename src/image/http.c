@@ -234,6 +234,28 @@ static void url_for_message(const char *url, char *out, size_t size)
         snprintf(out, size, "%.*s", (int) (n < 300 ? n : 300), url);
 }
 
+/* A TLS handshake answered by a plain-HTTP server: OpenSSL reads the HTTP
+ * reply as a TLS record and gives up with "wrong version number" (or
+ * "packet length too long" on older versions), which tells the user nothing. */
+static bool plain_http_answer(CURLcode cc, const char *errbuf)
+{
+        return cc == CURLE_SSL_CONNECT_ERROR &&
+               (strstr(errbuf, "wrong version number") || strstr(errbuf, "packet length too long"));
+}
+
+static int plain_http_error(const char *url, const char *where, const char *method, struct pxe **err)
+{
+        const char *host = strncmp(url, "https://", 8) == 0 ? url + 8 : url;
+        int n = (int) strcspn(host, "/?#");
+
+        if (n > 255)
+                n = 255;
+        return pxe_set(err, EPROTO,
+                       "%s %s: the registry %.*s answered plain HTTP: mark it insecure "
+                       "(image.registries.\"%.*s\".insecure = true)",
+                       method, where, n, host, n, host);
+}
+
 int http_do(struct registry_conn *h, const struct http_request *r, struct http_response *resp, struct pxe **err)
 {
         struct xfer x = { .r = r, .resp = resp, .h = h };
@@ -268,6 +290,8 @@ int http_do(struct registry_conn *h, const struct http_request *r, struct http_r
         if (x.too_large)
                 return pxe_set(err, EFBIG, "%s %s: answer larger than %zu bytes", r->method ? r->method : "GET", where,
                                r->max_body ? r->max_body : (size_t) HTTP_ERROR_BODY_MAX);
+        if (cc != CURLE_OK && plain_http_answer(cc, h->errbuf))
+                return plain_http_error(r->url, where, r->method ? r->method : "GET", err);
         if (cc != CURLE_OK)
                 return pxe_set(err, curl_errno(cc), "%s %s: %s", r->method ? r->method : "GET", where,
                                h->errbuf[0] ? h->errbuf : h->cu->easy_strerror(cc));

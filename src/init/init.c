@@ -33,9 +33,9 @@
  * "u<uid>", "g<gid>", "G<gid>" (a supplementary group, repeatable; with "u"
  * or "g" and no "G" there are none), "b<r|w><src>\t<dest>" and
  * "M<dest>\t<options>" (dir mode: a bind or a tmpfs, made before the start
- * byte, init_mounts.h).  The identity
- * and the cwd are applied last before the exec; failing that, or the exec,
- * the child exits 127.
+ * byte, init_mounts.h), "C<set><hex mask>" (the capability sets,
+ * init_caps.h).  The identity, the capabilities and the cwd are applied
+ * last before the exec; failing that, or the exec, the child exits 127.
  *
  * In dir mode an error of pxcri-init itself (not of the process) also goes
  * to DIR/output.log as a stderr record, or to DIR/init.err before the log is
@@ -63,6 +63,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "init_caps.h"
 #include "init_hooks.h"
 #include "init_mounts.h"
 #include "init_output.h"
@@ -89,6 +90,7 @@ struct process {
         size_t n_groups;
         struct init_mount mounts[MAX_MOUNTS];
         size_t n_mounts;
+        struct init_caps caps;
 };
 
 /* INIT_DIR, or --dir's DIR. */
@@ -219,7 +221,10 @@ static void parse_records(struct process *p, char *buf, size_t len)
                         p->has_gid = 1, p->gid = (gid_t) parse_id(rec + 1, "invalid gid record");
                 else if (rec[0] == 'G' && p->n_groups < MAX_ITEMS)
                         p->groups[p->n_groups++] = (gid_t) parse_id(rec + 1, "invalid group record");
-                else if (rec[0] == 'b' || rec[0] == 'M') {
+                else if (rec[0] == 'C') {
+                        if (init_caps_parse(rec, &p->caps) < 0)
+                                die("invalid capability record", EINVAL);
+                } else if (rec[0] == 'b' || rec[0] == 'M') {
                         if (p->n_mounts >= MAX_MOUNTS)
                                 die("too many mount records", E2BIG);
                         if (init_mount_parse(rec, &p->mounts[p->n_mounts++]) < 0)
@@ -283,6 +288,10 @@ static int open_terminal(const char *sock_path, const struct process *p)
                 slave = open(name, O_RDWR | O_NOCTTY);
         if (slave < 0)
                 die(name, errno);
+        /* As runc: the process may reopen its terminal by name.  Best
+         * effort: without CAP_CHOWN in its bounding set we cannot. */
+        if (p->has_uid || p->has_gid)
+                (void) !fchown(slave, p->has_uid ? p->uid : (uid_t) -1, p->has_gid ? p->gid : (gid_t) -1);
         if (p->rows && p->cols) {
                 struct winsize ws = { .ws_row = p->rows, .ws_col = p->cols };
 
@@ -358,7 +367,10 @@ static const char *env_path(const struct process *p)
 static void apply_identity(const struct process *p)
 {
         char what[4200];
+        int r;
 
+        if ((r = init_caps_before_switch(&p->caps, what, sizeof(what))) < 0)
+                die(what, -r);
         if (p->n_groups ? setgroups(p->n_groups, p->groups) < 0 :
             (p->has_uid || p->has_gid) && setgroups(0, NULL) < 0)
                 die("setgroups", errno);
@@ -366,6 +378,8 @@ static void apply_identity(const struct process *p)
                 die("setgid", errno);
         if (p->has_uid && setuid(p->uid) < 0)
                 die("setuid", errno);
+        if ((r = init_caps_after_switch(&p->caps, what, sizeof(what))) < 0)
+                die(what, -r);
         if (p->cwd && chdir(p->cwd) < 0) {
                 snprintf(what, sizeof(what), "chdir %s", p->cwd);
                 die(what, errno);
@@ -454,6 +468,8 @@ static int exec_mode(const char *base)
 
         snprintf(path, sizeof(path), "%s.process", base);
         parse_process(&p, path);
+        /* Read once: nobody else removes it when the exec is detached. */
+        unlink(path);
         if (p.terminal) {
                 snprintf(path, sizeof(path), "%s.sock", base);
                 setup_terminal(path, &p);

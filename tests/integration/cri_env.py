@@ -108,6 +108,8 @@ class Daemon(Client):
                 "log_dir": os.path.join(self.dir, "logs"),
                 "cni_conf_dir": self.cni_dir,
                 "cni_bin_dirs": [CNI_BIN],
+                # the pxcri under test, also when pxcrid comes from another build (ASan)
+                "pxcri_path": os.path.abspath(PXCRI),
             },
         }
         if registry:
@@ -170,6 +172,12 @@ class Daemon(Client):
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # Under ASan/UBSan (PXCRID_BIN from a sanitizer build) a report fails the test.
+        with open(self.log_path) as f:
+            text = f.read()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in text:
+                raise AssertionError("pxcrid sanitizer report:\n" + text[text.index(marker) - 200:][:6000])
         return self.proc.returncode
 
     def restart(self, sig=signal.SIGTERM):

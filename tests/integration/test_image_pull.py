@@ -20,8 +20,10 @@ import registries
 from registries import DockerRegistry, FakeRegistry, TokenProxy, sha256
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOL = os.environ.get("PXCRI_IMAGE_PULL",
-                      os.path.join(REPO, "build", "tests", "unit", "image", "image-pull"))
+BUILD = (os.path.dirname(os.environ["PXCRI_BIN"]) if os.environ.get("PXCRI_BIN")
+         else os.path.join(REPO, "build"))
+TOOL = os.environ.get("PXCRI_IMAGE_PULL", os.path.join(BUILD, "tests", "unit", "image", "image-pull"))
+PXCRI = os.environ.get("PXCRI_BIN", os.path.join(BUILD, "pxcri"))
 
 pytestmark = pytest.mark.skipif(not os.path.exists(registries.REGISTRY_BIN),
                                 reason="docker-registry is not installed")
@@ -192,9 +194,16 @@ def test_errors_named(registry, puller):
     assert puller.blobs() == []
 
 
+def plain_http_msg(host):
+    return ('the registry %s answered plain HTTP: mark it insecure '
+            '(image.registries."%s".insecure = true)' % (host, host))
+
+
 def test_plain_http_needs_insecure(registry, puller):
     puller.config({})
-    puller.fails(registry.host + "/pxt/busybox:oci")  # https to a plain-http server
+    # https to a plain-http server: OpenSSL's "wrong version number" is translated
+    err = puller.fails(registry.host + "/pxt/busybox:oci", msg=plain_http_msg(registry.host))
+    assert "wrong version number" not in err
     puller.config({"docker.io": {"mirrors": ["http://" + registry.host]}})
     puller.fails("busybox", msg='plain HTTP to %s needs "insecure": true' % registry.host)
     assert puller.blobs() == []
@@ -456,3 +465,13 @@ def test_tls_verified_by_default(workdir, layout, puller):
         puller.ok(ref)
     finally:
         reg.stop()
+
+
+def test_plain_http_needs_insecure_cli(registry, puller):
+    """The same through `pxcri image pull`, as a new user meets it."""
+    puller.config({})
+    res = subprocess.run([PXCRI, "--config", puller.cfg, "image", "pull", registry.host + "/pxt/busybox:oci"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert plain_http_msg(registry.host) in res.stderr, res.stderr
+    assert res.stderr.count("pxcri:") == 1, res.stderr

@@ -2,6 +2,7 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #include "cli/args.h"
@@ -343,6 +344,84 @@ static void test_done_clears(void **state)
         cli_args_done(&a); /* twice is harmless */
 }
 
+/* --- cli_parse_signal ---------------------------------------------------- */
+
+static int sig_ok(const char *s)
+{
+        struct pxe *e = NULL;
+        int r = cli_parse_signal(s, &e);
+
+        if (r < 0)
+                fail_msg("cli_parse_signal(%s): %s", s, e ? e->msg : "?");
+        assert_null(e);
+        return r;
+}
+
+static void sig_bad(const char *s, const char *want)
+{
+        struct pxe *e = NULL;
+
+        assert_int_equal(cli_parse_signal(s, &e), -EINVAL);
+        assert_non_null(e);
+        assert_int_equal(e->code, EINVAL);
+        if (!strstr(e->msg, want))
+                fail_msg("message \"%s\" lacks \"%s\"", e->msg, want);
+        pxe_free(e);
+}
+
+static void test_signal_names(void **state)
+{
+        (void) state;
+        assert_int_equal(sig_ok("KILL"), SIGKILL);
+        assert_int_equal(sig_ok("SIGKILL"), SIGKILL);
+        assert_int_equal(sig_ok("sigterm"), SIGTERM);
+        assert_int_equal(sig_ok("term"), SIGTERM);
+        assert_int_equal(sig_ok("USR1"), SIGUSR1);
+        assert_int_equal(sig_ok("SIGWINCH"), SIGWINCH);
+        assert_int_equal(sig_ok("HUP"), SIGHUP);
+        assert_int_equal(sig_ok("IOT"), SIGABRT);
+        assert_int_equal(sig_ok("SIGCLD"), SIGCHLD);
+}
+
+static void test_signal_numbers(void **state)
+{
+        (void) state;
+        assert_int_equal(sig_ok("1"), 1);
+        assert_int_equal(sig_ok("9"), 9);
+        assert_int_equal(sig_ok("64"), 64);
+        assert_int_equal(SIGRTMAX, 64);
+        sig_bad("0", "numbers go from 1 to 64");
+        sig_bad("65", "numbers go from 1 to 64");
+        sig_bad("99999999999999999999", "Unknown signal");
+        sig_bad("-9", "Unknown signal \"-9\"");
+        sig_bad("9x", "Unknown signal \"9x\"");
+}
+
+static void test_signal_realtime(void **state)
+{
+        (void) state;
+        assert_int_equal(sig_ok("RTMIN"), SIGRTMIN);
+        assert_int_equal(sig_ok("SIGRTMIN+3"), SIGRTMIN + 3);
+        assert_int_equal(sig_ok("rtmin+0"), SIGRTMIN);
+        assert_int_equal(sig_ok("RTMAX"), SIGRTMAX);
+        assert_int_equal(sig_ok("SIGRTMAX-2"), SIGRTMAX - 2);
+        assert_int_equal(sig_ok("RTMIN+30"), SIGRTMAX);
+        sig_bad("RTMIN+31", "Unknown signal");
+        sig_bad("RTMIN-1", "Unknown signal");
+        sig_bad("RTMAX+1", "Unknown signal");
+        sig_bad("RTMIN+", "Unknown signal");
+}
+
+static void test_signal_unknown(void **state)
+{
+        (void) state;
+        sig_bad("NOSUCHSIG", "Unknown signal \"NOSUCHSIG\" (a name such as TERM");
+        sig_bad("SIG", "Unknown signal");
+        sig_bad("SIGSIGKILL", "Unknown signal");
+        sig_bad("", "Empty signal");
+        sig_bad(NULL, "Empty signal");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -375,6 +454,10 @@ int main(void)
                 cmocka_unit_test(test_no_help_by_default),
                 cmocka_unit_test(test_empty_argv),
                 cmocka_unit_test(test_done_clears),
+                cmocka_unit_test(test_signal_names),
+                cmocka_unit_test(test_signal_numbers),
+                cmocka_unit_test(test_signal_realtime),
+                cmocka_unit_test(test_signal_unknown),
         };
 
         return unit_run(tests);

@@ -192,7 +192,8 @@ static int write_state(const char *dir, json_t *state, struct pxe **err)
         return fs_write_atomic(path, text, strlen(text), 0600, err);
 }
 
-/* run/ (process, fifo) owned by the process's user, config, state.json. */
+/* run/ (process, fifo), config, state.json.  run/ is root's: pxcri-init
+ * runs as root until it switches to the process's identity. */
 static int write_files(struct backend *b, const struct backend_call *c, const char *dir, struct lxc_spec *s,
                        struct pxe **err)
 {
@@ -204,14 +205,14 @@ static int write_files(struct backend *b, const struct backend_call *c, const ch
 
         if (!conf || asprintf(&run, "%s/run", dir) < 0 || !(blob = lxc_spec_process_blob(s, &len)))
                 return pxe_set(err, ENOMEM, "Out of memory");
-        if (mkdir(run, 0700) < 0 || chown(run, s->uid, s->gid) < 0)
+        if (mkdir(run, 0700) < 0)
                 return pxe_set_errno(err, errno, "Creating %s", run);
         if (asprintf(&p, "%s/process", run) < 0 || fs_write_atomic(p, blob, len, 0644, err) < 0)
                 return -pxe_code(err, ENOMEM);
         free(TAKE_PTR(p));
         if (asprintf(&p, "%s/fifo", run) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        if (mkfifo(p, 0600) < 0 || chown(p, s->uid, s->gid) < 0)
+        if (mkfifo(p, 0600) < 0)
                 return pxe_set_errno(err, errno, "Creating %s", p);
         free(TAKE_PTR(p));
         if (asprintf(&all, "%slxc.log.file = %s/lxc.log\nlxc.log.level = %s\n", conf, dir,
@@ -383,7 +384,7 @@ static int create_in(struct backend *b, const struct backend_call *c, const char
                                                         : "--console-socket needs process.terminal");
         if (asprintf(&console_path, "%s/run/console.sock", dir) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        if (s->terminal && console_listen(console_path, s->uid, s->gid, &console, err) < 0)
+        if (s->terminal && console_listen(console_path, 0, 0, &console, err) < 0)
                 return -pxe_code(err, EIO);
         if (asprintf(&exit_path, "%s/run/exit", dir) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");

@@ -80,35 +80,24 @@ static void env_set(json_t *env, const char *kv)
 
 /* The process: --process FILE, or the container's own process with the
  * command and the --env/--cwd/--user given. */
-/* Whether two JSON arrays of strings hold the same set. */
-static bool same_set(json_t *a, json_t *b)
-{
-        size_t i, k;
-        json_t *x, *y;
-
-        if (json_array_size(a) != json_array_size(b))
-                return false;
-        json_array_foreach(a, i, x) {
-                bool found = false;
-
-                json_array_foreach(b, k, y)
-                        found |= json_equal(x, y);
-                if (!found)
-                        return false;
-        }
-        return true;
-}
-
-/* An exec process gets the container's capabilities (liblxc's attach drops
- * to its bounding set); asking for others is an error, not ignored. */
+/* pxcri-init --exec starts with the container's LXC bounding set
+ * (lxc_caps_keep_mask), so an exec process can have any capabilities of it;
+ * asking for others is an error, not ignored. */
 static int check_exec_caps(json_t *proc, json_t *config, struct pxe **err)
 {
-        json_t *want = json_object_get(json_object_get(proc, "capabilities"), "bounding");
-        json_t *have = json_object_get(json_object_get(json_object_get(config, "process"), "capabilities"), "bounding");
+        struct lxc_caps want, have;
+        uint64_t all = 0;
 
-        if (want && !same_set(want, have))
-                return pxe_set(err, ENOTSUP, "process.capabilities: an exec process of the lxc backend has the "
-                               "container's capabilities");
+        if (lxc_caps_parse(json_object_get(proc, "capabilities"), &want, err) < 0 ||
+            lxc_caps_parse(json_object_get(json_object_get(config, "process"), "capabilities"), &have, err) < 0)
+                return -pxe_code(err, EINVAL);
+        if (!have.set)
+                return 0;
+        for (int k = 0; k < LXC_CAP_SET_MAX; k++)
+                all |= want.mask[k];
+        if (all & ~have.mask[LXC_CAP_BOUNDING])
+                return pxe_set(err, ENOTSUP, "process.capabilities: an exec process of the lxc backend can only "
+                               "have capabilities of the container's bounding set");
         return 0;
 }
 
@@ -187,6 +176,8 @@ static json_t *exec_process_json(json_t *state, const struct backend_call *c, st
             asprintf(&path, "%s/config.json", json_string_value(json_object_get(state, "bundle"))) < 0)
                 return NULL;
         config = load_json(path, err);
+        if (!config)
+                return NULL;
         if (c->process_file) {
                 proc = load_json(c->process_file, err);
                 if (proc && (check_exec_caps(proc, config, err) < 0 || add_exec_gids(proc, c, err) < 0))
@@ -215,64 +206,35 @@ static json_t *exec_process_json(json_t *state, const struct backend_call *c, st
         return proc;
 }
 
-/* A NULL-terminated argv of borrowed strings. */
-static char **string_vector(json_t *arr)
-{
-        char **v = calloc(json_array_size(arr) + 1, sizeof(char *));
-        size_t i;
-        json_t *s;
-
-        if (!v)
-                return NULL;
-        json_array_foreach(arr, i, s) {
-                v[i] = (char *) json_string_value(s);
-                if (!v[i]) {
-                        free(v);
-                        return NULL;
-                }
-        }
-        return v;
-}
-
 struct exec_ctx {
         struct lxc_container *ct;
         json_t *proc;
         uid_t uid;
         gid_t gid;
         unsigned preserve_fds; /* --preserve-fds: 3 .. 3+N-1 go on to the process */
-        char *tty_base;    /* host path of <run>/exec-<n>, with a terminal */
-        char *tty_base_in; /* the same inside the container */
+        bool terminal;
+        char *base;    /* host path of <run>/exec-<n>: .process, .sock */
+        char *base_in; /* the same inside the container */
 };
 
-/* Attach the process; with a terminal through pxcri-init --exec, which makes
- * the pty inside the container and sends its master out. */
+/* Attach pxcri-init --exec as root: it becomes the process of its process
+ * file, switching to the process's identity and capabilities, on a pty it
+ * makes and sends out with a terminal. */
 static int attach_start(struct exec_ctx *x, pid_t *ret_pid, struct pxe **err)
 {
-        _cleanup_free_ char **argv = string_vector(json_object_get(x->proc, "args"));
-        _cleanup_free_ char **env = string_vector(json_object_get(x->proc, "env"));
-        json_t *gids = json_object_get(json_object_get(x->proc, "user"), "additionalGids"), *g;
-        _cleanup_free_ gid_t *groups = calloc(json_array_size(gids) + 1, sizeof(gid_t));
-        char *init_argv[] = { (char *) LXC_INIT_PATH, (char *) "--exec", x->tty_base_in, NULL };
+        char *init_argv[] = { (char *) LXC_INIT_PATH, (char *) "--exec", x->base_in, NULL };
+        char *no_env[] = { NULL };
         lxc_attach_options_t o = LXC_ATTACH_OPTIONS_DEFAULT;
-        lxc_attach_command_t cmd;
-        size_t i;
+        lxc_attach_command_t cmd = { .program = init_argv[0], .argv = init_argv };
 
-        if (!argv || !argv[0] || !env || !groups)
-                return pxe_set(err, EINVAL, "process.args and process.env must be arrays of strings");
-        json_array_foreach(gids, i, g) {
-                if (!json_is_integer(g) || json_integer_value(g) < 0 || json_integer_value(g) >= UINT32_MAX)
-                        return pxe_set(err, EINVAL, "process.user.additionalGids[%zu]: expected a group id", i);
-                groups[i] = (gid_t) json_integer_value(g);
-        }
-        o.groups = (lxc_groups_t) { .size = json_array_size(gids), .list = groups };
+        /* pxcri-init sets the groups, the environment and the cwd itself. */
+        o.groups = (lxc_groups_t) { .size = 0, .list = NULL };
         o.attach_flags |= LXC_ATTACH_SETGROUPS;
-        cmd = x->tty_base ? (lxc_attach_command_t) { .program = init_argv[0], .argv = init_argv }
-                          : (lxc_attach_command_t) { .program = argv[0], .argv = argv };
         o.env_policy = LXC_ATTACH_CLEAR_ENV;
-        o.extra_env_vars = env;
-        o.initial_cwd = (char *) json_string_value(json_object_get(x->proc, "cwd"));
-        o.uid = x->uid;
-        o.gid = x->gid;
+        o.extra_env_vars = no_env;
+        o.initial_cwd = (char *) "/";
+        o.uid = 0;
+        o.gid = 0;
         if (json_is_true(json_object_get(x->proc, "noNewPrivileges")))
                 o.attach_flags |= LXC_ATTACH_NO_NEW_PRIVS;
         if (x->ct->attach(x->ct, lxc_api()->attach_run_command, &cmd, &o, ret_pid) < 0 || *ret_pid <= 0)
@@ -280,15 +242,43 @@ static int attach_start(struct exec_ctx *x, pid_t *ret_pid, struct pxe **err)
         return 0;
 }
 
-/* pxcri-init's process file for an exec with a terminal. */
+/* user.additionalGids, umask, cwd and the capabilities as pxcri-init's
+ * records. */
+static int write_identity(struct exec_ctx *x, FILE *f, struct pxe **err)
+{
+        json_t *user = json_object_get(x->proc, "user"), *v;
+        json_t *umask = json_object_get(user, "umask");
+        const char *cwd = json_string_value(json_object_get(x->proc, "cwd"));
+        struct lxc_caps caps;
+        size_t i;
+
+        fprintf(f, "u%u%cg%u%c", (unsigned) x->uid, 0, (unsigned) x->gid, 0);
+        json_array_foreach(json_object_get(user, "additionalGids"), i, v) {
+                if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= UINT32_MAX)
+                        return pxe_set(err, EINVAL, "process.user.additionalGids[%zu]: expected a group id", i);
+                fprintf(f, "G%lld%c", (long long) json_integer_value(v), 0);
+        }
+        if (json_is_integer(umask) && json_integer_value(umask) >= 0 && json_integer_value(umask) <= 0777)
+                fprintf(f, "m%llo%c", (unsigned long long) json_integer_value(umask), 0);
+        if (cwd && cwd[0] == '/')
+                fprintf(f, "c%s%c", cwd, 0);
+        if (lxc_caps_parse(json_object_get(x->proc, "capabilities"), &caps, err) < 0)
+                return -pxe_code(err, EINVAL);
+        lxc_caps_write_records(f, &caps);
+        return 0;
+}
+
+/* pxcri-init's process file for the exec, <base>.process (it removes the
+ * file once read). */
 static int write_exec_process(struct exec_ctx *x, struct pxe **err)
 {
         _cleanup_free_ char *path = NULL, *buf = NULL;
         size_t len = 0, i;
         json_t *v;
         FILE *f = open_memstream(&buf, &len);
+        int r;
 
-        if (!f || asprintf(&path, "%s.process", x->tty_base) < 0) {
+        if (!f || asprintf(&path, "%s.process", x->base) < 0) {
                 if (f)
                         fclose(f);
                 return pxe_set(err, ENOMEM, "Out of memory");
@@ -297,15 +287,21 @@ static int write_exec_process(struct exec_ctx *x, struct pxe **err)
                 fprintf(f, "a%s%c", json_string_value(v) ? json_string_value(v) : "", 0);
         json_array_foreach(json_object_get(x->proc, "env"), i, v)
                 fprintf(f, "e%s%c", json_string_value(v) ? json_string_value(v) : "", 0);
-        fprintf(f, "t%c", 0);
+        if (x->terminal)
+                fprintf(f, "t%c", 0);
         if (x->preserve_fds)
                 fprintf(f, "f%u%c", x->preserve_fds, 0);
         v = json_object_get(x->proc, "consoleSize");
         if (json_integer_value(json_object_get(v, "height")) > 0 && json_integer_value(json_object_get(v, "width")) > 0)
                 fprintf(f, "w%lld %lld%c", (long long) json_integer_value(json_object_get(v, "height")),
                         (long long) json_integer_value(json_object_get(v, "width")), 0);
+        r = write_identity(x, f, err);
         fclose(f);
-        return fs_write_atomic(path, buf, len, 0644, err);
+        if (r < 0)
+                return r;
+        if (json_array_size(json_object_get(x->proc, "args")) == 0)
+                return pxe_set(err, EINVAL, "process.args: must name a program");
+        return fs_write_atomic(path, buf, len, 0600, err);
 }
 
 /* Hand the pty's master on to --console-socket once pxcri-init sent it. */
@@ -324,9 +320,9 @@ static int relay_terminal(struct exec_ctx *x, int fd, const char *console_socket
         return r < 0 ? r : 0;
 }
 
-/* The socket first (pxcri-init connects as soon as it runs), then the
- * process, then the relay. */
-static int exec_terminal(struct exec_ctx *x, const struct backend_call *c, pid_t *ret_pid, struct pxe **err)
+/* With a terminal: the socket first (pxcri-init connects as soon as it
+ * runs), then the process, then the relay. */
+static int exec_start(struct exec_ctx *x, const struct backend_call *c, pid_t *ret_pid, struct pxe **err)
 {
         static unsigned counter;
         _cleanup_free_ char *process = NULL, *sock = NULL, *dir = lxcb_path_of(x->ct);
@@ -334,21 +330,22 @@ static int exec_terminal(struct exec_ctx *x, const struct backend_call *c, pid_t
         char name[64];
         int r;
 
-        if (!c->console_socket)
+        if (x->terminal && !c->console_socket)
                 return pxe_set(err, EINVAL, "exec with a terminal needs --console-socket");
         snprintf(name, sizeof(name), "exec-%d-%u", (int) getpid(), counter++);
-        if (!dir || asprintf(&x->tty_base, "%s/run/%s", dir, name) < 0 ||
-            asprintf(&x->tty_base_in, "%s/%s", LXC_INIT_DIR, name) < 0 ||
-            asprintf(&process, "%s.process", x->tty_base) < 0 || asprintf(&sock, "%s.sock", x->tty_base) < 0)
+        if (!dir || asprintf(&x->base, "%s/run/%s", dir, name) < 0 ||
+            asprintf(&x->base_in, "%s/%s", LXC_INIT_DIR, name) < 0 ||
+            asprintf(&process, "%s.process", x->base) < 0 || asprintf(&sock, "%s.sock", x->base) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
         if ((r = write_exec_process(x, err)) < 0)
                 return r;
-        r = console_listen(sock, x->uid, x->gid, &fd, err);
+        r = x->terminal ? console_listen(sock, 0, 0, &fd, err) : 0;
         if (r == 0)
                 r = attach_start(x, ret_pid, err);
-        if (r == 0)
+        if (r == 0 && x->terminal)
                 r = relay_terminal(x, fd, c->console_socket, *ret_pid, err);
-        unlink(process);
+        if (r < 0 || x->terminal)
+                unlink(process);
         if (fd >= 0)
                 unlink(sock);
         return r;
@@ -395,12 +392,10 @@ int lxcb_exec(struct backend *b, const struct backend_call *c, int *st, struct p
          * only the caller's --preserve-fds may reach the process (pxcri's own
          * have it already). */
         close_range(3 + x.preserve_fds, ~0u, CLOSE_RANGE_CLOEXEC);
-        if (c->tty || json_is_true(json_object_get(proc, "terminal")))
-                r = exec_terminal(&x, c, &pid, err);
-        else
-                r = attach_start(&x, &pid, err);
-        free(x.tty_base);
-        free(x.tty_base_in);
+        x.terminal = c->tty || json_is_true(json_object_get(proc, "terminal"));
+        r = exec_start(&x, c, &pid, err);
+        free(x.base);
+        free(x.base_in);
         if (r < 0)
                 return r;
         *st = 0;

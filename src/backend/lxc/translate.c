@@ -84,6 +84,8 @@ void lxc_spec_free(struct lxc_spec *s)
         free(s->env);
         free(s->rootfs);
         free(s->seccomp);
+        free(s->groups);
+        free(s->cwd);
         json_decref(s->annotations);
         json_decref(s->hooks);
         free(s);
@@ -126,6 +128,12 @@ char *lxc_spec_process_blob(const struct lxc_spec *s, size_t *ret_len)
                 fprintf(f, "w%u %u%c", s->rows, s->cols, 0);
         if (s->preserve_fds)
                 fprintf(f, "f%u%c", s->preserve_fds, 0);
+        fprintf(f, "u%u%cg%u%c", (unsigned) s->uid, 0, (unsigned) s->gid, 0);
+        for (size_t i = 0; i < s->n_groups; i++)
+                fprintf(f, "G%u%c", (unsigned) s->groups[i], 0);
+        if (s->cwd)
+                fprintf(f, "c%s%c", s->cwd, 0);
+        lxc_caps_write_records(f, &s->caps);
         if (fclose(f) != 0) {
                 free(buf);
                 return NULL;
@@ -203,114 +211,6 @@ static int translate_root(json_t *config, const struct lxc_translate_opts *o, st
         return 0;
 }
 
-/* "CAP_NET_ADMIN" -> "net_admin" */
-static int cap_name(const char *cap, char *buf, size_t size)
-{
-        size_t i;
-
-        if (strncmp(cap, "CAP_", 4) != 0 || !cap[4] || strlen(cap + 4) >= size)
-                return -EINVAL;
-        for (i = 0; cap[4 + i]; i++) {
-                char ch = cap[4 + i];
-
-                if (!isalnum((unsigned char) ch) && ch != '_')
-                        return -EINVAL;
-                buf[i] = (char) tolower((unsigned char) ch);
-        }
-        buf[i] = '\0';
-        return 0;
-}
-
-static bool cap_set_contains(json_t *set, const char *cap)
-{
-        size_t i;
-        json_t *v;
-
-        json_array_foreach(set, i, v)
-                if (json_is_string(v) && streq(json_string_value(v), cap))
-                        return true;
-        return false;
-}
-
-/* Whether every entry of a is in b. */
-static bool cap_subset(json_t *a, json_t *b)
-{
-        size_t i;
-        json_t *v;
-
-        json_array_foreach(a, i, v)
-                if (!json_is_string(v) || !cap_set_contains(b, json_string_value(v)))
-                        return false;
-        return true;
-}
-
-/* LXC keeps a bounding set (lxc.cap.keep); a root process gets all of it as
- * effective and permitted, a non-root process gets none.  Sets that ask for
- * anything else cannot be honoured. */
-static int check_cap_sets(json_t *caps, json_t *bounding, uid_t uid, struct pxe **err)
-{
-        static const char *const sets[] = { "effective", "permitted", "inheritable", "ambient" };
-
-        for (size_t i = 0; i < ARRAY_SIZE(sets); i++) {
-                json_t *set = json_object_get(caps, sets[i]);
-                bool must_equal = uid == 0 && i < 2;
-
-                if (!set || json_is_null(set))
-                        continue;
-                if (!json_is_array(set))
-                        return pxe_set(err, EINVAL, "process.capabilities.%s: expected an array", sets[i]);
-                if (uid != 0 && json_array_size(set) > 0)
-                        return pxe_set(err, ENOTSUP,
-                                       "process.capabilities.%s: the lxc backend cannot give capabilities to a "
-                                       "non-root user (uid %u)", sets[i], (unsigned) uid);
-                if (!cap_subset(set, bounding) || (must_equal && !cap_subset(bounding, set)))
-                        return pxe_set(err, ENOTSUP,
-                                       "process.capabilities.%s: the lxc backend can only give a root process "
-                                       "its whole bounding set", sets[i]);
-        }
-        return 0;
-}
-
-static int translate_caps(json_t *proc, struct lxc_spec *s, struct pxe **err)
-{
-        json_t *caps = json_object_get(proc, "capabilities"), *bounding, *v;
-        char *list = NULL;
-        size_t len = 0, i;
-        FILE *f;
-        int r;
-
-        if (!caps || json_is_null(caps))
-                return 0;
-        bounding = json_object_get(caps, "bounding");
-        if (!json_is_object(caps) || (bounding && !json_is_array(bounding)))
-                return pxe_set(err, EINVAL, "process.capabilities.bounding: expected an array");
-        if (!bounding)
-                bounding = json_array_size(json_object_get(caps, "effective")) ? json_object_get(caps, "effective")
-                                                                              : NULL;
-        if (!bounding)
-                return pxe_set(err, ENOTSUP, "process.capabilities: the lxc backend needs a bounding set");
-        r = check_cap_sets(caps, bounding, s->uid, err);
-        if (r < 0)
-                return r;
-        f = open_memstream(&list, &len);
-        if (!f)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        json_array_foreach(bounding, i, v) {
-                char name[64];
-
-                if (!json_is_string(v) || cap_name(json_string_value(v), name, sizeof(name)) < 0) {
-                        fclose(f);
-                        free(list);
-                        return pxe_set(err, EINVAL, "process.capabilities.bounding[%zu]: not a capability name", i);
-                }
-                fprintf(f, "%s%s", i ? " " : "", name);
-        }
-        fclose(f);
-        r = lxc_spec_add(s, "lxc.cap.keep", "%s", json_array_size(bounding) ? list : "none");
-        free(list);
-        return r < 0 ? pxe_set(err, ENOMEM, "Out of memory") : 0;
-}
-
 static int translate_rlimits(json_t *proc, struct lxc_spec *s, struct pxe **err)
 {
         json_t *rl = json_object_get(proc, "rlimits"), *v;
@@ -339,24 +239,24 @@ static int translate_rlimits(json_t *proc, struct lxc_spec *s, struct pxe **err)
         return 0;
 }
 
+/* The identity goes to pxcri-init's process file, not to lxc.init.uid: it
+ * starts as root, so that it can give the process its capabilities after
+ * the switch (translate_caps.c). */
 static int translate_user(json_t *proc, struct lxc_spec *s, struct pxe **err)
 {
         json_t *user = json_object_get(proc, "user"), *gids, *v, *umask;
         json_t *uid = json_object_get(user, "uid"), *gid = json_object_get(user, "gid");
-        char *groups = NULL;
-        size_t len = 0, i;
-        FILE *f;
+        size_t i;
 
         s->umask = -1;
         if (!user || json_is_null(user))
                 return 0;
         if ((uid && !json_is_integer(uid)) || (gid && !json_is_integer(gid)) ||
-            json_integer_value(uid) < 0 || json_integer_value(gid) < 0)
+            json_integer_value(uid) < 0 || json_integer_value(gid) < 0 ||
+            json_integer_value(uid) >= UINT32_MAX || json_integer_value(gid) >= UINT32_MAX)
                 return pxe_set(err, EINVAL, "process.user: uid and gid must be non-negative integers");
         s->uid = (uid_t) json_integer_value(uid);
         s->gid = (gid_t) json_integer_value(gid);
-        ADD(s, err, "lxc.init.uid", "%u", (unsigned) s->uid);
-        ADD(s, err, "lxc.init.gid", "%u", (unsigned) s->gid);
         umask = json_object_get(user, "umask");
         if (umask && !json_is_null(umask)) {
                 if (!json_is_integer(umask) || json_integer_value(umask) < 0 || json_integer_value(umask) > 0777)
@@ -364,23 +264,16 @@ static int translate_user(json_t *proc, struct lxc_spec *s, struct pxe **err)
                 s->umask = (int) json_integer_value(umask);
         }
         gids = json_object_get(user, "additionalGids");
-        if (!gids || json_array_size(gids) == 0)
+        if (!gids || json_is_null(gids))
                 return 0;
-        f = open_memstream(&groups, &len);
-        if (!f)
-                return pxe_set(err, ENOMEM, "Out of memory");
+        if (!json_is_array(gids) || !(s->groups = calloc(json_array_size(gids) + 1, sizeof(gid_t))))
+                return pxe_set(err, EINVAL, "process.user.additionalGids: expected an array");
         json_array_foreach(gids, i, v) {
-                if (!json_is_integer(v) || json_integer_value(v) < 0) {
-                        fclose(f);
-                        free(groups);
+                if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= UINT32_MAX)
                         return pxe_set(err, EINVAL, "process.user.additionalGids[%zu]: expected a gid", i);
-                }
-                fprintf(f, "%s%lld", i ? "," : "", (long long) json_integer_value(v));
+                s->groups[s->n_groups++] = (gid_t) json_integer_value(v);
         }
-        fclose(f);
-        i = (size_t) lxc_spec_add(s, "lxc.init.groups", "%s", groups);
-        free(groups);
-        return (int) i < 0 ? pxe_set(err, ENOMEM, "Out of memory") : 0;
+        return 0;
 }
 
 static int translate_oom(json_t *proc, const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err)
@@ -446,9 +339,10 @@ static int translate_process(json_t *config, const struct lxc_translate_opts *o,
         cwd = json_string_value(json_object_get(proc, "cwd"));
         if (cwd && cwd[0] != '/')
                 return pxe_set(err, EINVAL, "process.cwd: must be an absolute path, not \"%s\"", cwd);
-        if (cwd)
-                ADD(s, err, "lxc.init.cwd", "%s", cwd);
-        if ((r = translate_user(proc, s, err)) < 0 || (r = translate_caps(proc, s, err)) < 0 ||
+        /* pxcri-init's chdir, after the switch to the process's identity. */
+        if (cwd && !(s->cwd = strdup(cwd)))
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if ((r = translate_user(proc, s, err)) < 0 || (r = lxc_translate_caps(proc, s, err)) < 0 ||
             (r = translate_rlimits(proc, s, err)) < 0 || (r = translate_oom(proc, o, s, err)) < 0)
                 return r;
         if (json_is_true(json_object_get(proc, "noNewPrivileges")))

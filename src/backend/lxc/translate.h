@@ -16,6 +16,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "util/err.h"
@@ -37,6 +39,21 @@ struct lxc_translate_opts {
         int oom_score_adj_min; /* lower values are raised to this one */
 };
 
+enum lxc_cap_set {
+        LXC_CAP_BOUNDING,
+        LXC_CAP_EFFECTIVE,
+        LXC_CAP_PERMITTED,
+        LXC_CAP_INHERITABLE,
+        LXC_CAP_AMBIENT,
+        LXC_CAP_SET_MAX,
+};
+
+/* process.capabilities: bit N of a mask is capability N. */
+struct lxc_caps {
+        bool set; /* false: process.capabilities absent, pxcri-init leaves them alone */
+        uint64_t mask[LXC_CAP_SET_MAX];
+};
+
 struct lxc_item {
         char *key;
         char *value;
@@ -51,6 +68,10 @@ struct lxc_spec {
         size_t n_env;
         uid_t uid;
         gid_t gid;
+        gid_t *groups; /* process.user.additionalGids */
+        size_t n_groups;
+        char *cwd; /* process.cwd, or NULL */
+        struct lxc_caps caps;
         int umask; /* -1: leave as is */
         bool terminal; /* process.terminal: stdio is a pty from --console-socket */
         unsigned rows, cols; /* process.consoleSize, 0: not given */
@@ -82,8 +103,22 @@ char *lxc_spec_config_text(const struct lxc_spec *s);
 /* The process file pxcri-init reads: NUL-terminated records "a<arg>",
  * "e<KEY=VALUE>", "m<octal umask>", "t" (a terminal: make it the process's
  * controlling terminal), "w<rows> <columns>" (its size), "f<N>" (descriptors 3 ..
- * 3+N-1 go on to the process).  Returns a malloc'ed buffer. */
+ * 3+N-1 go on to the process), "u<uid>", "g<gid>", "G<gid>" (each
+ * supplementary group), "c<cwd>" and the capability records
+ * (lxc_caps_write_records).  pxcri-init starts as root and switches to the
+ * identity itself.  Returns a malloc'ed buffer. */
 char *lxc_spec_process_blob(const struct lxc_spec *s, size_t *ret_len);
+
+/* process.capabilities (may be NULL) into masks; an unknown name is an error
+ * naming the set and the index. */
+int lxc_caps_parse(json_t *caps, struct lxc_caps *ret, struct pxe **err);
+/* pxcri-init's records "C<b|e|p|i|a><hex mask>", one per set; nothing when
+ * !c->set. */
+void lxc_caps_write_records(FILE *f, const struct lxc_caps *c);
+/* LXC's bounding set (lxc.cap.keep): the process's, plus CAP_SETUID,
+ * CAP_SETGID, CAP_SETPCAP (pxcri-init's switch) and CAP_KILL (passing
+ * signals on to a process of another uid). */
+uint64_t lxc_caps_keep_mask(const struct lxc_caps *c);
 
 /* The OCI hook kinds the lxc backend runs, as a JSON array of strings (for
  * `features`), or NULL when out of memory. */
@@ -91,6 +126,7 @@ json_t *lxc_supported_hooks(void);
 
 /* Internal to the translation, shared between its files. */
 int lxc_spec_add(struct lxc_spec *s, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int lxc_translate_caps(json_t *proc, struct lxc_spec *s, struct pxe **err);
 int lxc_translate_hooks(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err);
 int lxc_translate_linux(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err);
 int lxc_translate_mounts(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err);

@@ -7,6 +7,7 @@
  * contract needs for create (the container inherits it) and run.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,8 @@ static int oci_check(struct backend *b, struct pxe **err)
 
 /* argv = <binary> --root <root> [--log=F] [--log-format=X] [--debug]
  *        [--systemd-cgroup] <cmd> <args...> */
-static const char **build_argv(struct backend *b, const char *cmd, char *const *args, size_t n_args,
-                               char **log_opt, char **fmt_opt)
+static const char **build_argv_log(struct backend *b, const char *log_file, const char *cmd, char *const *args,
+                                   size_t n_args, char **log_opt, char **fmt_opt)
 {
         const struct backend_env *env = b->env;
         const char **argv = calloc(OCI_FIXED_ARGS + n_args + 1, sizeof(char *));
@@ -45,7 +46,7 @@ static const char **build_argv(struct backend *b, const char *cmd, char *const *
         argv[n++] = b->path;
         argv[n++] = "--root";
         argv[n++] = b->root;
-        if (env->log_file && asprintf(log_opt, "--log=%s", env->log_file) >= 0)
+        if (log_file && asprintf(log_opt, "--log=%s", log_file) >= 0)
                 argv[n++] = *log_opt;
         if (env->log_format && asprintf(fmt_opt, "--log-format=%s", env->log_format) >= 0)
                 argv[n++] = *fmt_opt;
@@ -58,6 +59,12 @@ static const char **build_argv(struct backend *b, const char *cmd, char *const *
                 argv[n++] = args[i];
         argv[n] = NULL;
         return argv;
+}
+
+static const char **build_argv(struct backend *b, const char *cmd, char *const *args, size_t n_args,
+                               char **log_opt, char **fmt_opt)
+{
+        return build_argv_log(b, b->env->log_file, cmd, args, n_args, log_opt, fmt_opt);
 }
 
 /* Run `<binary> ... cmd args` with the caller's stdio; signals sent to pxcri
@@ -90,16 +97,193 @@ static int oci_passthrough(struct backend *b, const char *cmd, const struct back
                 return oci_passthrough(b, #cmd, c, st, err);                                             \
         }
 
-OCI_PASSTHROUGH(create)
-OCI_PASSTHROUGH(start)
-OCI_PASSTHROUGH(kill)
-OCI_PASSTHROUGH(delete)
 OCI_PASSTHROUGH(exec)
 OCI_PASSTHROUGH(ps)
 OCI_PASSTHROUGH(pause)
 OCI_PASSTHROUGH(resume)
 OCI_PASSTHROUGH(update)
 OCI_PASSTHROUGH(spec)
+
+/* The runtime's own complaint, trimmed to its last line. */
+static void last_line(char *s, char *buf, size_t size)
+{
+        size_t n = s ? strlen(s) : 0;
+        char *start;
+
+        while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+                s[--n] = '\0';
+        start = s ? strrchr(s, '\n') : NULL;
+        snprintf(buf, size, "%s", start ? start + 1 : (s ? s : ""));
+}
+
+/* start, kill and delete: the runtime's stdio is nobody else's (unlike
+ * create's, which the container inherits), so its complaint can become the
+ * cause in pxcri's own message, which is what containerd's shim and CRI-O
+ * read (they look for "not running" and the like inside it, so the
+ * runtime's text stays whole).  Warnings of a successful call are passed on. */
+static int oci_captured(struct backend *b, const char *cmd, const char *doing, const struct backend_call *c,
+                        int *ret_status, struct pxe **err)
+{
+        _cleanup_free_ char *log_opt = NULL, *fmt_opt = NULL;
+        _cleanup_free_ const char **argv = build_argv(b, cmd, c->args, c->n_args, &log_opt, &fmt_opt);
+        struct spawn_opts o = { .argv = argv, .capture_stderr = true };
+        struct spawn_result res = { 0 };
+        char why[1024];
+        int r, status;
+
+        if (!argv)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        r = spawn_run(&o, &res, err);
+        if (r < 0)
+                goto out;
+        status = spawn_exit_code(res.status);
+        if (status != 0) {
+                last_line(res.errout, why, sizeof(why));
+                if (why[0])
+                        r = pxe_set(err, EIO, "%s container %s on %s: %s", doing, c->id, b->name, why);
+                else
+                        r = pxe_set(err, EIO, "%s container %s on %s failed with exit status %d", doing, c->id,
+                                    b->name, status);
+                goto out;
+        }
+        if (res.errout_len)
+                fwrite(res.errout, 1, res.errout_len, stderr);
+        *ret_status = 0;
+out:
+        spawn_result_done(&res);
+        return r;
+}
+
+static int oci_start(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return oci_captured(b, "start", "Starting", c, st, err);
+}
+
+static int oci_kill(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return oci_captured(b, "kill", "Signalling", c, st, err);
+}
+
+static int oci_delete(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return oci_captured(b, "delete", "Deleting", c, st, err);
+}
+
+/* The message of one runtime log record: runc's text `level=error
+ * msg="..."`, crun's text (the bare message), or either's JSON.  NULL for
+ * records below error level. */
+static char *log_record_message(const char *line)
+{
+        const char *m;
+
+        if (line[0] == '{') {
+                json_auto_t *j = json_loads(line, 0, NULL);
+                const char *level = json_string_value(json_object_get(j, "level"));
+                const char *msg = json_string_value(json_object_get(j, "msg"));
+
+                if (!msg || (level && !streq(level, "error") && !streq(level, "fatal")))
+                        return NULL;
+                return strdup(msg);
+        }
+        if (!strstr(line, "level="))
+                return strdup(line);
+        if (!strstr(line, "level=error") && !strstr(line, "level=fatal"))
+                return NULL;
+        m = strstr(line, " msg=\"");
+        if (!m)
+                return NULL;
+        m += 6;
+        {
+                char *out = malloc(strlen(m) + 1), *o = out;
+
+                if (!out)
+                        return NULL;
+                for (; *m && *m != '"'; m++) {
+                        if (*m == '\\' && m[1])
+                                m++;
+                        *o++ = *m;
+                }
+                *o = '\0';
+                return out;
+        }
+}
+
+/* The last error the runtime wrote to its --log file after offset from. */
+static char *log_last_error(const char *path, off_t from)
+{
+        _cleanup_fclose_ FILE *f = path ? fopen(path, "re") : NULL;
+        _cleanup_free_ char *line = NULL;
+        char *last = NULL;
+        size_t size = 0;
+        ssize_t n;
+
+        if (!f || fseeko(f, from, SEEK_SET) < 0)
+                return NULL;
+        while ((n = getline(&line, &size, f)) > 0) {
+                char *msg;
+
+                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                        line[--n] = '\0';
+                if (n == 0 || !(msg = log_record_message(line)))
+                        continue;
+                free(last);
+                last = msg;
+        }
+        return last;
+}
+
+/* create: the runtime's stdout and stderr are the container's (conmon and
+ * containerd's shim hand their pipes over this way), so they cannot be
+ * captured.  The runtime's cause comes from its --log file instead: the
+ * caller's, or a private one when the caller gave none (the runtime still
+ * prints to stderr as well). */
+static int oci_create(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err)
+{
+        _cleanup_free_ char *log_opt = NULL, *fmt_opt = NULL, *cause = NULL;
+        _cleanup_free_ const char **argv = NULL;
+        _cleanup_close_ int tmp_fd = -EBADF;
+        char tmp[] = "/tmp/pxcri-create-log-XXXXXX";
+        const char *log_file = b->env->log_file;
+        struct spawn_opts o = { 0 };
+        struct stat st;
+        off_t from = 0;
+        int status, r;
+        pid_t pid;
+
+        if (!log_file) {
+                tmp_fd = mkostemp(tmp, O_CLOEXEC);
+                if (tmp_fd >= 0)
+                        log_file = tmp;
+        } else if (stat(log_file, &st) == 0) {
+                from = st.st_size;
+        }
+        o.argv = argv = build_argv_log(b, log_file, "create", c->args, c->n_args, &log_opt, &fmt_opt);
+        if (!argv) {
+                r = pxe_set(err, ENOMEM, "Out of memory");
+                goto out;
+        }
+        pid = r = spawn_start(&o, err);
+        if (r < 0)
+                goto out;
+        r = spawn_wait_forwarding(pid, &status);
+        if (r < 0) {
+                r = pxe_set_errno(err, -r, "Waiting for %s create", b->name);
+                goto out;
+        }
+        *ret_status = spawn_exit_code(status);
+        if (*ret_status != 0) {
+                cause = log_last_error(log_file, from);
+                if (cause)
+                        r = pxe_set(err, EIO, "Creating container %s on %s: %s", c->id, b->name, cause);
+                else
+                        r = pxe_set(err, EIO, "Creating container %s on %s failed with exit status %d", c->id,
+                                    b->name, *ret_status);
+        }
+out:
+        if (tmp_fd >= 0)
+                unlink(tmp);
+        return r;
+}
 
 /* A foreground run becomes the runtime: no extra process, no wait, and the
  * runtime's own signal forwarding and exit code reach the caller directly. */
@@ -134,18 +318,6 @@ static int oci_query(struct backend *b, const char *cmd, char *const *args, size
         if (!argv)
                 return pxe_set(err, ENOMEM, "Out of memory");
         return spawn_run(&o, res, err);
-}
-
-/* The runtime's own complaint, trimmed to its last line. */
-static void last_line(char *s, char *buf, size_t size)
-{
-        size_t n = s ? strlen(s) : 0;
-        char *start;
-
-        while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
-                s[--n] = '\0';
-        start = s ? strrchr(s, '\n') : NULL;
-        snprintf(buf, size, "%s", start ? start + 1 : (s ? s : ""));
 }
 
 static json_t *parse_output(struct spawn_result *res, json_type want)

@@ -82,3 +82,17 @@ int cri_spec_apply(json_t *spec, const char *container_id, const Runtime__V1__Co
 /* OCI linux.resources from CRI LinuxContainerResources (new reference), for
  * UpdateContainerResources and cri_spec_apply. */
 json_t *cri_spec_resources(const Runtime__V1__LinuxContainerResources *r, int min_oom_score_adj);
+
+/* More mounts (or devices) than this in one container are refused. */
+#define CRI_SPEC_MAX_MOUNTS 1024u
+
+/* What CreateContainer / RunPodSandbox can refuse from the request alone,
+ * before anything is created: required fields (config, metadata.name,
+ * image.image; the pod's metadata.namespace), log paths that would leave the
+ * log directory (container: relative without ".."; pod: absolute without
+ * ".."), mounts (absolute paths, no ".." in container_path, known
+ * propagation, at most CRI_SPEC_MAX_MOUNTS), namespace modes and port
+ * protocols the CRI does not define, ports outside 0..65535, argv/envp the
+ * kernel's execve would refuse.  0, or -EINVAL naming the field. */
+int cri_spec_validate_container(const Runtime__V1__ContainerConfig *cc, struct pxe **err);
+int cri_spec_validate_pod(const Runtime__V1__PodSandboxConfig *cfg, struct pxe **err);

@@ -34,6 +34,11 @@ const Runtime__V1__LinuxContainerSecurityContext *spec_container_sc(const Runtim
 /* The pod's security context, or NULL. */
 const Runtime__V1__LinuxSandboxSecurityContext *spec_pod_sc(const struct cri_sandbox_info *sb);
 
+/* spec_mounts.c: one CRI mount is usable: absolute container and host paths,
+ * no ".." in the container path, a known propagation.  -EINVAL naming
+ * mounts[i] and the field. */
+int spec_check_mount(const Runtime__V1__Mount *m, size_t i, struct pxe **err);
+
 /* spec_mounts.c: /etc/hosts, /etc/resolv.conf, /etc/hostname, /dev/shm from the
  * pod and the request's mounts; /sys and /sys/fs/cgroup read-write when privileged. */
 int spec_apply_mounts(json_t *spec, const Runtime__V1__ContainerConfig *cc, const struct cri_sandbox_info *sb,

@@ -112,7 +112,7 @@ static const char *propagation_option(Runtime__V1__MountPropagation p)
         }
 }
 
-static int check_mount(const Runtime__V1__Mount *m, size_t i, struct pxe **err)
+int spec_check_mount(const Runtime__V1__Mount *m, size_t i, struct pxe **err)
 {
         if (!spec_str_set(m->container_path) || m->container_path[0] != '/')
                 return pxe_set(err, EINVAL, "mounts[%zu].container_path \"%s\" must be absolute", i,
@@ -141,7 +141,7 @@ static int collect_request(struct cmounts *out, const Runtime__V1__ContainerConf
         for (size_t i = 0; i < cc->n_mounts; i++) {
                 const Runtime__V1__Mount *m = cc->mounts[i];
 
-                if (check_mount(m, i, err) < 0)
+                if (spec_check_mount(m, i, err) < 0)
                         return -EINVAL;
                 if (cmounts_add(out, m->container_path, m->host_path, propagation_option(m->propagation),
                                 m->readonly, m->recursive_read_only, i, err) < 0)
