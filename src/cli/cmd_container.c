@@ -75,9 +75,10 @@ const struct cli_opt cli_update_opts[] = {
 
 typedef int (*backend_op)(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 
-/* call: the parsed fields the command fills in, or NULL. */
-static int on_container_call(struct cli *c, struct cli_args *a, backend_op op, struct backend_call *call,
-                             struct pxe **err)
+/* call: the parsed fields the command fills in, or NULL.  doing: what the
+ * command does, for the message of a failure ("Starting"). */
+static int on_container_call(struct cli *c, struct cli_args *a, backend_op op, const char *doing,
+                             struct backend_call *call, struct pxe **err)
 {
         _cleanup_backend_ struct backend *b = NULL;
         struct backend_call plain = { 0 };
@@ -90,14 +91,16 @@ static int on_container_call(struct cli *c, struct cli_args *a, backend_op op, s
         call->n_args = a->n_pass;
         if (container_open(&c->ctx, call->id, &b, err) < 0)
                 return -pxe_code(err, ENOENT);
-        if (op(b, call, &status, err) < 0)
+        if (op(b, call, &status, err) < 0) {
+                pxe_wrap(err, "%s container %s on %s", doing, call->id, b->name);
                 return -pxe_code(err, EIO);
+        }
         return status;
 }
 
-static int on_container(struct cli *c, struct cli_args *a, backend_op op, struct pxe **err)
+static int on_container(struct cli *c, struct cli_args *a, backend_op op, const char *doing, struct pxe **err)
 {
-        return on_container_call(c, a, op, NULL, err);
+        return on_container_call(c, a, op, doing, NULL, err);
 }
 
 /* Every --env/-e value in the caller's order (values[] keeps only the last). */
@@ -125,7 +128,7 @@ static char **exec_env(struct cli_args *a, size_t *ret_n)
 
 int cmd_start(struct cli *c, struct cli_args *a, struct pxe **err)
 {
-        return on_container(c, a, backend_start, err);
+        return on_container(c, a, backend_start, "Starting", err);
 }
 
 /* pxcri checks the signal itself, so that every backend refuses the same
@@ -140,14 +143,14 @@ int cmd_kill(struct cli *c, struct cli_args *a, struct pxe **err)
         if (a->n_pos > 1) {
                 sig = cli_parse_signal(a->pos[1], err);
                 if (sig < 0)
-                        return pxe_wrap(err, "Killing container %s", a->pos[0]);
+                        return pxe_wrap(err, "Signalling container %s", a->pos[0]);
                 snprintf(number, sizeof(number), "%d", sig);
                 for (size_t i = 0; i < a->n_pass; i++)
                         if (a->pass[i] == a->pos[1])
                                 a->pass[i] = number;
                 call.signal = number;
         }
-        return on_container_call(c, a, backend_kill, &call, err);
+        return on_container_call(c, a, backend_kill, "Signalling", &call, err);
 }
 
 int cmd_exec(struct cli *c, struct cli_args *a, struct pxe **err)
@@ -171,27 +174,27 @@ int cmd_exec(struct cli *c, struct cli_args *a, struct pxe **err)
         if (!env)
                 return pxe_set(err, ENOMEM, "Out of memory");
         call.env = env;
-        return on_container_call(c, a, backend_exec, &call, err);
+        return on_container_call(c, a, backend_exec, "Running a process in", &call, err);
 }
 
 int cmd_ps(struct cli *c, struct cli_args *a, struct pxe **err)
 {
-        return on_container(c, a, backend_ps, err);
+        return on_container(c, a, backend_ps, "Listing the processes of", err);
 }
 
 int cmd_pause(struct cli *c, struct cli_args *a, struct pxe **err)
 {
-        return on_container(c, a, backend_pause, err);
+        return on_container(c, a, backend_pause, "Pausing", err);
 }
 
 int cmd_resume(struct cli *c, struct cli_args *a, struct pxe **err)
 {
-        return on_container(c, a, backend_resume, err);
+        return on_container(c, a, backend_resume, "Resuming", err);
 }
 
 int cmd_update(struct cli *c, struct cli_args *a, struct pxe **err)
 {
         struct backend_call call = { .resources = a->values[0] };
 
-        return on_container_call(c, a, backend_update, &call, err);
+        return on_container_call(c, a, backend_update, "Updating", &call, err);
 }

@@ -84,8 +84,11 @@ static int create_or_run(struct cli *c, struct cli_args *a, bool run, struct pxe
                 .detach = run ? a->values[OPT_DETACH] != NULL : true,
         };
         r = container_create(&c->ctx, &req, &status, &backend, err);
-        if (r < 0)
+        if (r < 0) {
+                if (backend)
+                        pxe_wrap(err, "%s container %s on %s", run ? "Running" : "Creating", req.id, backend);
                 return r;
+        }
         log_debug("Container %s: %s %s exited with %d", req.id, backend, run ? "run" : "create", status);
         return status;
 }

@@ -22,7 +22,11 @@ int cmd_delete(struct cli *c, struct cli_args *a, struct pxe **err)
         };
         int status = 0;
 
-        if (container_delete(&c->ctx, &call, a->values[DELETE_OPT_FORCE] != NULL, &status, err) < 0)
+        if (container_delete(&c->ctx, &call, a->values[DELETE_OPT_FORCE] != NULL, &status, err) < 0) {
+                /* "does not exist" already names the container */
+                if (pxe_code(err, EIO) != ENOENT)
+                        pxe_wrap(err, "Deleting container %s", call.id);
                 return -pxe_code(err, EIO);
+        }
         return status;
 }

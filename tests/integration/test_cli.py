@@ -5,6 +5,7 @@ Every container runs a busybox-static bundle; each test has its own --root."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 
@@ -500,3 +501,95 @@ def test_runtime_binary_needs_only_libc():
     out = subprocess.run(["readelf", "-d", PXCRI], capture_output=True, text=True, check=True).stdout
     needed = sorted(line.split("[")[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line)
     assert needed == ["libc.so.6"]
+
+
+# --- signals and the runtimes' errors (issue 11) ----------------------------
+
+KILL_BACKENDS = ("crun", "runc", "lxc")
+
+
+@pytest.mark.parametrize("backend", KILL_BACKENDS)
+def test_kill_signals_checked_by_pxcri(px, bundle, backend):
+    """Every backend refuses the same signals, before it runs (crun 1.8 alone
+    exits 0 for an unknown name), and takes RTMIN+n, which crun and runc do
+    not know by name."""
+    cid = unique()
+    b = bundle(["sh", "-c", "trap 'exit 3' 37; while :; do sleep 0.05; done"])
+    px("run", "-d", "--runtime", backend, "-b", b, cid, check=True)
+    for bad in ("NOSUCHSIG", "SIGNOSUCH", "0", "65", "RTMIN+31", "9x"):
+        res = px("kill", cid, bad)
+        assert res.returncode == 1, (bad, res.stderr)
+        assert res.stderr.startswith("pxcri: Signalling container %s: Unknown signal " % cid), res.stderr
+        assert bad in res.stderr and "1 to 64)\n" in res.stderr and res.stderr.count("\n") == 1, res.stderr
+    assert px.state(cid)["status"] == "running"
+    px("kill", cid, "sigrtmin+3", check=True)  # 34 + 3 = 37, the trap above
+    wait_status(px, cid, "stopped")
+    px("delete", cid, check=True)
+    assert px.records() == []
+
+
+@pytest.mark.parametrize("backend", KILL_BACKENDS)
+def test_start_and_kill_errors_name_the_container(px, bundle, backend):
+    cid = unique()
+    px("run", "-d", "--runtime", backend, "-b", bundle(["sleep", "1000"]), cid, check=True)
+    res = px("start", cid)
+    assert res.returncode == 1
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pxcri: Starting container %s on %s: " % (cid, backend)), \
+        res.stderr
+    assert "running" in lines[0] or "exec.fifo" in lines[0]
+    px("kill", cid, "KILL", check=True)
+    wait_status(px, cid, "stopped")
+    res = px("kill", cid, "TERM")
+    assert res.returncode == 1
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pxcri: Signalling container %s on %s: " % (cid, backend)), \
+        res.stderr
+    assert "not running" in lines[0] or "No such process" in lines[0]
+    px("delete", cid, check=True)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_create_error_keeps_the_runtimes_cause(px, bundle, workdir, backend):
+    """A bundle without its rootfs: the runtime's own text (on stderr, which
+    the container would inherit) and pxcri's line that names the container."""
+    cid = unique()
+    b = bundle(["true"])
+    shutil.rmtree(os.path.join(b, "rootfs"))
+    res = px("create", "--runtime", backend, "-b", b, cid)
+    assert res.returncode == 1
+    last = res.stderr.splitlines()[-1]
+    assert last.startswith("pxcri: Creating container %s on %s: " % (cid, backend)), res.stderr
+    assert "rootfs" in last and ("No such file" in last or "no such file" in last), res.stderr
+    assert px.records() == []
+    # With --log (containerd's shim, conmon) the last error record is pxcri's, with the cause.
+    log = os.path.join(workdir, "create-%s.log" % backend)
+    res = px("--log", log, "--log-format", "json", "create", "--runtime", backend, "-b", b, cid)
+    assert res.returncode == 1
+    with open(log) as f:
+        records = [json.loads(l) for l in f if l.strip()]
+    errors = [r["msg"] for r in records if r.get("level") == "error"]
+    assert errors[-1].startswith("Creating container %s on %s: " % (cid, backend)), errors
+    assert "rootfs" in errors[-1]
+    assert errors[-2] in errors[-1]  # the runtime's own record, kept whole as the cause
+
+
+def test_spec_into_missing_directory(px, workdir):
+    missing = os.path.join(workdir, "no-such-bundle")
+    res = px("spec", "--bundle", missing)
+    assert res.returncode == 1
+    assert res.stderr == ("pxcri: Writing the spec: bundle directory %s does not exist (create it first)\n"
+                          % missing)
+    assert not os.path.exists(missing)
+
+
+@pytest.mark.parametrize("args,want", [
+    (["create", "-x", "c1"], "pxcri: Unknown option -x (see pxcri create --help)\n"),
+    (["kill", "--bogus", "c1"], "pxcri: Unknown option --bogus (see pxcri kill --help)\n"),
+    (["create"], "pxcri: Usage: pxcri create [OPTIONS] <container-id> (see pxcri create --help)\n"),
+    (["image", "pull", "-x"], "pxcri: Unknown option -x (see pxcri image pull --help)\n"),
+])
+def test_usage_errors_have_one_prefix(px, args, want):
+    res = px(*args)
+    assert res.returncode == 1
+    assert res.stderr == want

@@ -116,57 +116,20 @@ static void last_line(char *s, char *buf, size_t size)
         snprintf(buf, size, "%s", start ? start + 1 : (s ? s : ""));
 }
 
-/* start, kill and delete: the runtime's stdio is nobody else's (unlike
- * create's, which the container inherits), so its complaint can become the
- * cause in pxcri's own message, which is what containerd's shim and CRI-O
- * read (they look for "not running" and the like inside it, so the
- * runtime's text stays whole).  Warnings of a successful call are passed on. */
-static int oci_captured(struct backend *b, const char *cmd, const char *doing, const struct backend_call *c,
-                        int *ret_status, struct pxe **err)
+/* A logfmt value up to its closing quote, with backslash escapes undone. */
+static char *unquote(const char *m)
 {
-        _cleanup_free_ char *log_opt = NULL, *fmt_opt = NULL;
-        _cleanup_free_ const char **argv = build_argv(b, cmd, c->args, c->n_args, &log_opt, &fmt_opt);
-        struct spawn_opts o = { .argv = argv, .capture_stderr = true };
-        struct spawn_result res = { 0 };
-        char why[1024];
-        int r, status;
+        char *out = malloc(strlen(m) + 1), *o = out;
 
-        if (!argv)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        r = spawn_run(&o, &res, err);
-        if (r < 0)
-                goto out;
-        status = spawn_exit_code(res.status);
-        if (status != 0) {
-                last_line(res.errout, why, sizeof(why));
-                if (why[0])
-                        r = pxe_set(err, EIO, "%s container %s on %s: %s", doing, c->id, b->name, why);
-                else
-                        r = pxe_set(err, EIO, "%s container %s on %s failed with exit status %d", doing, c->id,
-                                    b->name, status);
-                goto out;
+        if (!out)
+                return NULL;
+        for (; *m && *m != '"'; m++) {
+                if (*m == '\\' && m[1])
+                        m++;
+                *o++ = *m;
         }
-        if (res.errout_len)
-                fwrite(res.errout, 1, res.errout_len, stderr);
-        *ret_status = 0;
-out:
-        spawn_result_done(&res);
-        return r;
-}
-
-static int oci_start(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
-{
-        return oci_captured(b, "start", "Starting", c, st, err);
-}
-
-static int oci_kill(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
-{
-        return oci_captured(b, "kill", "Signalling", c, st, err);
-}
-
-static int oci_delete(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
-{
-        return oci_captured(b, "delete", "Deleting", c, st, err);
+        *o = '\0';
+        return out;
 }
 
 /* The message of one runtime log record: runc's text `level=error
@@ -189,23 +152,64 @@ static char *log_record_message(const char *line)
                 return strdup(line);
         if (!strstr(line, "level=error") && !strstr(line, "level=fatal"))
                 return NULL;
-        m = strstr(line, " msg=\"");
-        if (!m)
-                return NULL;
-        m += 6;
-        {
-                char *out = malloc(strlen(m) + 1), *o = out;
+        m = strstr(line, "msg=\"");
+        return m ? unquote(m + 5) : NULL;
+}
 
-                if (!out)
-                        return NULL;
-                for (; *m && *m != '"'; m++) {
-                        if (*m == '\\' && m[1])
-                                m++;
-                        *o++ = *m;
-                }
-                *o = '\0';
-                return out;
+/* start, kill and delete: the runtime's stdio is nobody else's (unlike
+ * create's, which the container inherits), so its complaint becomes the cause
+ * in pxcri's own message (the CLI names the container), which is what
+ * containerd's shim and CRI-O read (they look for "not running" and the like
+ * inside it, so the runtime's text stays whole).  Warnings of a successful
+ * call are passed on. */
+static int oci_captured(struct backend *b, const char *cmd, const struct backend_call *c, int *ret_status,
+                        struct pxe **err)
+{
+        _cleanup_free_ char *log_opt = NULL, *fmt_opt = NULL;
+        _cleanup_free_ const char **argv = build_argv(b, cmd, c->args, c->n_args, &log_opt, &fmt_opt);
+        struct spawn_opts o = { .argv = argv, .capture_stderr = true };
+        struct spawn_result res = { 0 };
+        char why[1024];
+        int r, status;
+
+        if (!argv)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        r = spawn_run(&o, &res, err);
+        if (r < 0)
+                goto out;
+        status = spawn_exit_code(res.status);
+        if (status != 0) {
+                _cleanup_free_ char *msg = NULL;
+
+                last_line(res.errout, why, sizeof(why));
+                msg = why[0] ? log_record_message(why) : NULL;
+                if (why[0])
+                        r = pxe_set(err, EIO, "%s", msg ? msg : why);
+                else
+                        r = pxe_set(err, EIO, "%s %s exited with status %d", b->name, cmd, status);
+                goto out;
         }
+        if (res.errout_len)
+                fwrite(res.errout, 1, res.errout_len, stderr);
+        *ret_status = 0;
+out:
+        spawn_result_done(&res);
+        return r;
+}
+
+static int oci_start(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return oci_captured(b, "start", c, st, err);
+}
+
+static int oci_kill(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return oci_captured(b, "kill", c, st, err);
+}
+
+static int oci_delete(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
+{
+        return oci_captured(b, "delete", c, st, err);
 }
 
 /* The last error the runtime wrote to its --log file after offset from. */
@@ -270,14 +274,14 @@ static int oci_create(struct backend *b, const struct backend_call *c, int *ret_
                 r = pxe_set_errno(err, -r, "Waiting for %s create", b->name);
                 goto out;
         }
+        r = 0;
         *ret_status = spawn_exit_code(status);
         if (*ret_status != 0) {
                 cause = log_last_error(log_file, from);
                 if (cause)
-                        r = pxe_set(err, EIO, "Creating container %s on %s: %s", c->id, b->name, cause);
+                        r = pxe_set(err, EIO, "%s", cause);
                 else
-                        r = pxe_set(err, EIO, "Creating container %s on %s failed with exit status %d", c->id,
-                                    b->name, *ret_status);
+                        r = pxe_set(err, EIO, "%s create exited with status %d", b->name, *ret_status);
         }
 out:
         if (tmp_fd >= 0)
