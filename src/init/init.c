@@ -56,6 +56,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -458,6 +459,35 @@ static int supervise(pid_t child, const sigset_t *all)
         }
 }
 
+/* Without a pid namespace of our own (hostPID) our exit ends nothing else:
+ * as the namespace's end would, kill what is left of the process -- its
+ * orphans are ours (PR_SET_CHILD_SUBREAPER) -- and reap it. */
+static void end_leftovers(void)
+{
+        char path[64], buf[4096];
+        int fd, status;
+
+        snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
+        for (int round = 0; round < 10000; round++) {
+                ssize_t n = -1;
+
+                if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+                        n = read(fd, buf, sizeof(buf) - 1);
+                        close(fd);
+                }
+                buf[n > 0 ? n : 0] = '\0';
+                for (char *p = buf; *p;) {
+                        long pid = strtol(p, &p, 10);
+
+                        if (pid <= 0)
+                                break;
+                        kill((pid_t) pid, SIGKILL);
+                }
+                if (waitpid(-1, &status, 0) < 0 && errno == ECHILD)
+                        return;
+        }
+}
+
 /* pxcri exec: pxcri-init --exec <base> becomes the process of
  * <base>.process; with a "t" record on a pty it makes and sends to
  * <base>.sock, else on the stdio it was given. */
@@ -653,6 +683,8 @@ int main(int argc, char **argv)
                 return 0;
         }
         parse_process(&p, INIT_DIR "/process");
+        if (getpid() != 1)
+                prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         if (p.terminal)
                 setup_terminal(INIT_DIR "/console.sock", &p);
         wait_for_start();
@@ -672,6 +704,8 @@ int main(int argc, char **argv)
                 exec_process(&p);
         }
         code = supervise(child, &all);
+        if (getpid() != 1)
+                end_leftovers();
         record_exit(code);
         return code;
 }

@@ -399,12 +399,16 @@ int lxcb_exec(struct backend *b, const struct backend_call *c, int *st, struct p
         if (r < 0)
                 return r;
         *st = 0;
-        if (c->detach) {
-                snprintf(text, sizeof(text), "%d", (int) pid);
-                if (c->pid_file && fs_write_atomic(c->pid_file, text, strlen(text), 0644, err) < 0)
-                        return pxe_wrap(err, "Writing --pid-file");
-                return 0;
+        /* As runc, also when pxcri waits: a caller that times the process
+         * out (conmon, pxcrid's ExecSync) kills it by this pid. */
+        snprintf(text, sizeof(text), "%d", (int) pid);
+        if (c->pid_file && fs_write_atomic(c->pid_file, text, strlen(text), 0644, err) < 0) {
+                if (!c->detach)
+                        kill(pid, SIGKILL);
+                return pxe_wrap(err, "Writing --pid-file");
         }
+        if (c->detach)
+                return 0;
         if ((r = spawn_wait_forwarding(pid, &status)) < 0)
                 return pxe_set_errno(err, -r, "Waiting for the process in container %s", c->id);
         *st = spawn_exit_code(status);

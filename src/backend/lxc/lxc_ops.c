@@ -20,6 +20,35 @@ static void signal_one(pid_t pid, void *data)
         kill(pid, *(int *) data);
 }
 
+struct signal_but {
+        int sig;
+        pid_t skip;
+};
+
+static void signal_but_one(pid_t pid, void *data)
+{
+        struct signal_but *s = data;
+
+        if (pid != s->skip)
+                kill(pid, s->sig);
+}
+
+/* Without a pid namespace of its own, pxcri-init's death ends nothing else:
+ * SIGKILL goes to the process (pxcri-init records its status and ends what
+ * is left of it), --all to the container's cgroup.  pxcri-init itself only
+ * when it has not started the process yet. */
+static int kill_host_pid(pid_t init, int sig, bool all)
+{
+        pid_t child = lxcb_init_child(init);
+        struct signal_but s = { .sig = sig, .skip = child ? init : 0 };
+
+        if (all) {
+                lxcb_for_each_cgroup_process(init, signal_but_one, &s);
+                return child ? 0 : kill(init, sig);
+        }
+        return kill(sig == SIGKILL && child ? child : init, sig);
+}
+
 int lxcb_kill(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
 {
         struct lxcb_info info;
@@ -34,7 +63,10 @@ int lxcb_kill(struct backend *b, const struct backend_call *c, int *st, struct p
                 return pxe_set(err, ESRCH, "container %s is not running", c->id);
         /* pxcri-init passes every signal on to the process; SIGKILL ends
          * pxcri-init and with it the whole pid namespace. */
-        if (c->all)
+        if (lxcb_shares_host_pidns(info.pid)) {
+                if (kill_host_pid(info.pid, sig, c->all) < 0)
+                        return pxe_set_errno(err, errno, "Signalling container %s", c->id);
+        } else if (c->all)
                 backend_for_each_process(info.pid, signal_one, &sig);
         else if (kill(info.pid, sig) < 0)
                 return pxe_set_errno(err, errno, "Signalling container %s", c->id);
@@ -73,6 +105,8 @@ int lxcb_destroy(struct backend *b, const char *id, struct pxe **err)
                         if (lxcb_open(b, id, &c, NULL) == 0)
                                 c->unfreeze(c);
                 }
+                if (lxcb_shares_host_pidns(info.pid))
+                        kill_host_pid(info.pid, SIGKILL, true);
                 kill(info.pid, SIGKILL);
                 if (!wait_stopped(b, id, STOP_TIMEOUT_MS)) {
                         json_decref(info.state);

@@ -66,6 +66,13 @@ int lxcb_pause(struct backend *b, const struct backend_call *c, int *st, struct 
 int lxcb_resume(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 int lxcb_update(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 
+/* hostPID (lxc_hostpid.c): whether init (pxcri-init) is in our own pid
+ * namespace; its first child (the process), 0 if none; every process of
+ * init's cgroup and those below it (nothing if it is the root). */
+bool lxcb_shares_host_pidns(pid_t init);
+pid_t lxcb_init_child(pid_t init);
+void lxcb_for_each_cgroup_process(pid_t init, void (*fn)(pid_t pid, void *data), void *data);
+
 /* Delete a stopped-or-killed container for good (run, delete --force). */
 int lxcb_destroy(struct backend *b, const char *id, struct pxe **err);
 

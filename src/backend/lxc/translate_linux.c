@@ -163,6 +163,11 @@ static int translate_devices(json_t *lin, struct lxc_spec *s, struct pxe **err)
 
                 if (!path || path[0] != '/' || !type || !(e = lxc_fstab_escape(path + 1)))
                         return pxe_set(err, EINVAL, "linux.devices[%zu]: expected path and type", i);
+                /* liblxc makes these from the container's own devpts
+                 * (lxc.pty.max); a bind of the host's would make its setup
+                 * fail (a privileged pod lists every host device). */
+                if (streq(path, "/dev/ptmx") || strncmp(path, "/dev/pts/", 9) == 0)
+                        continue;
                 if (stat(path, &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) ||
                     (S_ISCHR(st.st_mode) != (type[0] == 'c' || type[0] == 'u')) ||
                     (long long) major(st.st_rdev) != maj || (long long) minor(st.st_rdev) != min)
