@@ -96,7 +96,8 @@ static void lookup_method(struct rpc_call *c, const uint8_t *v, size_t vlen)
 
         for (size_t i = 0; i < s->n_methods; i++) {
                 const char *p = s->methods[i].path;
-                if (strncmp(p, (const char *) v, vlen) == 0 && p[vlen] == '\0') {
+                /* v is not NUL-terminated and may hold a NUL: compare lengths first. */
+                if (strlen(p) == vlen && memcmp(p, v, vlen) == 0) {
                         c->method = &s->methods[i];
                         c->method_idx = i;
                         return;
