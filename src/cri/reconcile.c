@@ -6,15 +6,21 @@
  * flight) is cleaned away on start, never listed. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "bundle/bundle.h"
 #include "cri/cri.h"
+#include "image/layers.h"
 #include "net/cni.h"
 #include "net/netns.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/id.h"
 #include "util/log.h"
 
@@ -98,12 +104,23 @@ struct orphans_job {
         char **starts; /* recorded CREATED, never recorded in the runtime (busy meanwhile) */
         size_t n_starts;
         json_t **states; /* per start: the runtime's state, NULL when it does not know it */
+        struct cri_pod **stops; /* recorded pods whose network namespace is gone, busy */
+        size_t n_stops;
 };
 
 /* CNI DEL of a pod nobody recorded: RunPodSandbox may have died after the
  * ADD (veth, IP in the IPAM store, portmap chains).  Without the ADD's result
  * the plugins are given no prevResult, which their DEL accepts; a pod that
  * never got that far is no error either (DEL of what is gone). */
+/* A pinned network namespace: a file with nsfs mounted on it.  A stop or an
+ * unpin cut short leaves the plain file, which CNI plugins refuse to enter. */
+static bool netns_usable(const char *path)
+{
+        struct statfs sf;
+
+        return path && statfs(path, &sf) == 0 && sf.f_type == NSFS_MAGIC;
+}
+
 static void orphan_pod_network_down(struct cri_server *s, const char *id, const char *ns_dir)
 {
         const struct cri_config *cc = &s->cfg->cri;
@@ -114,7 +131,7 @@ static void orphan_pod_network_down(struct cri_server *s, const char *id, const 
 
         if (asprintf(&netns, "%s/net", ns_dir) < 0)
                 return;
-        r.netns = access(netns, F_OK) == 0 ? netns : "";
+        r.netns = netns_usable(netns) ? netns : "";
         if (cni_load(cc->cni_conf_dir, &net, &e) < 0) {
                 log_warn("Removing the network of the half-made pod %s: %s", id, e->msg);
                 return;
@@ -122,6 +139,60 @@ static void orphan_pod_network_down(struct cri_server *s, const char *id, const 
         if (cni_del(net, (const char *const *) cc->cni_bin_dirs, cc->n_cni_bin_dirs, &r, NULL, &e) < 0)
                 log_warn("Removing the network of the half-made pod %s: %s", id, e->msg);
         cni_net_free(net);
+}
+
+/* A bundle whose create died before its marker (written last) was: what
+ * bundle_remove refuses to touch.  Its rootfs may be mounted already; its
+ * image reference, if taken, is a stale one that prune drops. */
+static int half_made_bundle_remove(const char *dir, struct pxe **err)
+{
+        _cleanup_free_ char *marker = NULL, *rootfs = NULL;
+
+        if (asprintf(&marker, "%s/pxcri-bundle.json", dir) < 0 || asprintf(&rootfs, "%s/rootfs", dir) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (access(marker, F_OK) == 0)
+                return bundle_remove(dir, err);
+        umount2(rootfs, MNT_DETACH | UMOUNT_NOFOLLOW);
+        return layers_rm_tree(dir, err);
+}
+
+/* The conmon that StartContainer ran for id (its pid file in the bundle): its
+ * pid, 0 when it is gone. */
+static int conmon_pid(struct cri_server *s, const char *id)
+{
+        _cleanup_free_ char *pidfile = NULL, *text = NULL, *comm = NULL, *name = NULL;
+        int pid;
+
+        if (asprintf(&pidfile, "%s/%s/conmon.pid", s->ctr_dir, id) < 0 ||
+            fs_read_file(pidfile, 64, &text, NULL, NULL) < 0 || (pid = atoi(text)) <= 0 ||
+            asprintf(&comm, "/proc/%d/comm", pid) < 0 || fs_read_file(comm, 64, &name, NULL, NULL) < 0)
+                return 0;
+        return strncmp(name, "conmon", 6) == 0 ? pid : 0;
+}
+
+/* A start died after `pxcri create`: the user's process has not run (the
+ * runtime says "created") or its conmon is gone before recording an exit
+ * (nothing would record it).  Take it out of the runtime, conmon first so that no exit is
+ * recorded; the record stays created, and StartContainer makes it anew. */
+static bool unadoptable(struct cri_server *s, const char *id, json_t *st)
+{
+        const char *status = json_string_value(json_object_get(st, "status"));
+        _cleanup_free_ char *exit_file = NULL;
+        int pid = conmon_pid(s, id);
+
+        if (asprintf(&exit_file, "%s/%s", s->exits_dir, id) < 0)
+                return false;
+        if (status && strcmp(status, "stopped") == 0 && access(exit_file, F_OK) == 0)
+                return false; /* ran and exited: the exit is known */
+        if (pid > 0 && status && strcmp(status, "running") == 0)
+                return false;
+        if (pid > 0)
+                kill(pid, SIGKILL);
+        monitor_delete(&s->mon, id, true, NULL);
+        unlink(exit_file);
+        log_info("Container %s: deleted from the runtime after an interrupted start (%s, conmon %s)", id,
+                 status ? status : "unknown", pid > 0 ? "killed" : "gone");
+        return true;
 }
 
 static void orphans_run(struct cri_job *j)
@@ -136,7 +207,7 @@ static void orphans_run(struct cri_job *j)
                 monitor_delete(&s->mon, o->ctrs[i], true, NULL);
                 if (asprintf(&dir, "%s/%s", s->ctr_dir, o->ctrs[i]) < 0)
                         continue;
-                if (bundle_remove(dir, &e) < 0)
+                if (half_made_bundle_remove(dir, &e) < 0)
                         log_warn("Removing the half-made container %s: %s", o->ctrs[i], e->msg);
                 else
                         log_info("Removed the half-made container %s", o->ctrs[i]);
@@ -154,9 +225,20 @@ static void orphans_run(struct cri_job *j)
                 cri_pod_dir_remove(dir);
                 log_info("Removed the half-made pod %s", o->pods[i]);
         }
-        for (size_t i = 0; i < o->n_starts; i++)
-                if (monitor_state(&s->mon, o->starts[i], &o->states[i], NULL) < 0)
+        for (size_t i = 0; i < o->n_stops; i++) {
+                _cleanup_pxe_ struct pxe *e = NULL;
+
+                if (cri_pod_network_down(s, o->stops[i], &e) < 0 || netns_unpin(o->stops[i]->ns_dir, &e) < 0)
+                        log_warn("Finishing the stop of pod %s: %s", o->stops[i]->id, e->msg);
+        }
+        for (size_t i = 0; i < o->n_starts; i++) {
+                if (monitor_state(&s->mon, o->starts[i], &o->states[i], NULL) < 0) {
                         o->states[i] = NULL;
+                } else if (unadoptable(s, o->starts[i], o->states[i])) {
+                        json_decref(o->states[i]);
+                        o->states[i] = NULL;
+                }
+        }
 }
 
 static void strv_free(char **v, size_t n)
@@ -166,10 +248,11 @@ static void strv_free(char **v, size_t n)
         free(v);
 }
 
-/* StartContainer died between `pxcri create` (under conmon) and recording
- * it: the runtime has the container, the record says created and not in the
- * runtime.  Adopt what the runtime reports, so that a stop or remove reaches
- * conmon and the runtime instead of leaving them behind. */
+/* StartContainer died between `pxcri start` and recording it: the runtime
+ * has the container running under its conmon (or it ran and conmon recorded
+ * its exit), the record says created and not in the runtime.  Adopt what the
+ * runtime reports, so that a stop or remove reaches conmon and the runtime
+ * instead of leaving them behind. */
 static void adopt_start(struct cri_server *s, const char *id, json_t *st)
 {
         const char *status = json_string_value(json_object_get(st, "status"));
@@ -203,6 +286,11 @@ static void orphans_done(struct cri_job *j)
                 adopt_start(j->srv, o->starts[i], o->states[i]);
                 json_decref(o->states[i]);
         }
+        for (size_t i = 0; i < o->n_stops; i++) {
+                o->stops[i]->busy = false;
+                cri_pod_save(j->srv, o->stops[i]);
+        }
+        free(o->stops);
         free(o->states);
         strv_free(o->ctrs, o->n_ctrs);
         strv_free(o->pods, o->n_pods);
@@ -273,17 +361,43 @@ static void unknown_entries(struct cri_server *s, const char *dir, bool pod, cha
         }
 }
 
+/* Recorded pods whose network namespace went with an interrupted stop: the
+ * stop is finished by the job (busy meanwhile), its CNI DEL given no netns
+ * (plugins then release the IP and their rules; the veth went with the
+ * namespace) instead of failing on the plain file. */
+static void lost_netns(struct cri_server *s, struct orphans_job *o)
+{
+        for (size_t i = 0; i < s->n_pods; i++) {
+                struct cri_pod *p = s->pods[i];
+                struct cri_pod **v;
+                char *none;
+
+                if (!p->ns.net || !*p->ns.net || netns_usable(p->ns.net))
+                        continue;
+                if (!(v = realloc(o->stops, (o->n_stops + 1) * sizeof(*v))) || !(none = strdup("")))
+                        return;
+                o->stops = v;
+                log_info("Pod %s: its network namespace %s is gone (interrupted stop): stopping it", p->id, p->ns.net);
+                free(p->ns.net);
+                p->ns.net = none;
+                p->busy = true;
+                p->state = CRI_POD_NOTREADY;
+                o->stops[o->n_stops++] = p;
+        }
+}
+
 void cri_reconcile(struct cri_server *s)
 {
         struct orphans_job *o = calloc(1, sizeof(*o));
 
         if (!o)
                 return;
+        lost_netns(s, o);
         unknown_entries(s, s->ctr_dir, false, &o->ctrs, &o->n_ctrs);
         unknown_entries(s, s->pod_dir, true, &o->pods, &o->n_pods);
         unknown_entries(s, s->ns_dir, true, &o->pods, &o->n_pods);
         unrecorded_starts(s, o);
-        if (!o->n_ctrs && !o->n_pods && !o->n_starts) {
+        if (!o->n_ctrs && !o->n_pods && !o->n_starts && !o->n_stops) {
                 orphans_done(&o->job);
                 return;
         }
