@@ -386,12 +386,53 @@ static void lost_netns(struct cri_server *s, struct orphans_job *o)
         }
 }
 
+/* A RemovePodSandbox cut short removes bundles and the pod's directory before
+ * it drops the records: a record whose bundle (or pod directory) is gone was
+ * being removed.  Finish that: forget it now; what the runtime or CNI may still
+ * hold of it goes with the orphans below (its ID joins their lists). */
+static void finish_cut_removals(struct cri_server *s, struct orphans_job *o)
+{
+        for (size_t i = s->n_ctrs; i-- > 0;) {
+                struct cri_ctr *c = s->ctrs[i];
+                char **v;
+
+                if (fs_dir_exists(c->bundle))
+                        continue;
+                log_info("Container %s: its bundle is gone (a removal was cut short): forgetting it", c->id);
+                if ((v = realloc(o->ctrs, (o->n_ctrs + 1) * sizeof(*v))) && (v[o->n_ctrs] = strdup(c->id))) {
+                        o->ctrs = v;
+                        o->n_ctrs++;
+                } else if (v) {
+                        o->ctrs = v;
+                }
+                cri_ctr_forget(s, c);
+                cri_ctr_drop(s, c);
+        }
+        for (size_t i = s->n_pods; i-- > 0;) {
+                struct cri_pod *p = s->pods[i];
+                char **v;
+
+                if (fs_dir_exists(p->dir))
+                        continue;
+                log_info("Pod %s: its directory is gone (a removal was cut short): forgetting it", p->id);
+                if ((v = realloc(o->pods, (o->n_pods + 1) * sizeof(*v))) && (v[o->n_pods] = strdup(p->id))) {
+                        o->pods = v;
+                        o->n_pods++;
+                } else if (v) {
+                        o->pods = v;
+                }
+                cri_pod_forget(s, p);
+                cri_pod_drop(s, p);
+        }
+}
+
 void cri_reconcile(struct cri_server *s)
 {
         struct orphans_job *o = calloc(1, sizeof(*o));
 
         if (!o)
                 return;
+        finish_cut_removals(s, o);
         lost_netns(s, o);
         unknown_entries(s, s->ctr_dir, false, &o->ctrs, &o->n_ctrs);
         unknown_entries(s, s->pod_dir, true, &o->pods, &o->n_pods);

@@ -142,3 +142,24 @@ def test_host_port_reaches_the_pod(daemon):
         except OSError:
             time.sleep(0.2)
     assert b"served-by-pod" in got
+
+
+def test_removal_cut_short_is_finished_on_start(daemon):
+    """RemovePodSandbox removes bundles before it drops records: a kill -9 in between
+    leaves records without bundles, which the next start forgets (never lists)."""
+    pod = daemon.run_pod()
+    cid = daemon.create(pod[0], pod[1], daemon.busybox, command=["true"])
+    daemon.close()
+    daemon.stop(signal.SIGKILL)
+    bundle = os.path.join(daemon.dir, "state", "containers", cid)
+    subprocess.run(["umount", "-l", os.path.join(bundle, "rootfs")], check=True)
+    subprocess.run(["rm", "-rf", bundle], check=True)
+    daemon.restart()
+    assert cid not in [c.id for c in daemon.rt("ListContainers").containers]
+    assert [p.id for p in daemon.rt("ListPodSandbox").items] == [pod[0]]
+    rows = subprocess.run(["sqlite3", os.path.join(daemon.dir, "state", "pxcrid.db"),
+                           "SELECT id FROM objects WHERE kind = 'container'"], capture_output=True, text=True,
+                          check=True).stdout
+    assert cid not in rows
+    daemon.rt("StopPodSandbox", pod_sandbox_id=pod[0])
+    daemon.rt("RemovePodSandbox", pod_sandbox_id=pod[0])
