@@ -79,7 +79,7 @@ bench: deps build
 	PXCRID=$(abspath $(BUILD))/pxcrid PXCRI=$(abspath $(BUILD))/pxcri bench/cri
 
 # libFuzzer targets (tests/fuzz/README.md), FUZZ_SECONDS each, seeded from tests/fuzz/corpus/<name>.
-FUZZ_TARGETS ?= ref manifest auth tar pve_answer pve_map config cri_request cri_methods rpc_frames
+FUZZ_TARGETS ?= ref manifest auth tar pve_answer pve_map config cri_methods rpc_frames
 FUZZ_SECONDS ?= 60
 fuzz:
 	dpkg-query -W -f='$${Status}\n' $(DEPS_FUZZ) 2>/dev/null | grep -q '^install ok installed' || \
