@@ -8,12 +8,14 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bundle/bundle.h"
 #include "cri/cri.h"
+#include "monitor/cgstats.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -29,6 +31,25 @@ struct stop_job {
         bool in_runtime;
 };
 
+void cri_bundle_cgroup_remove(const char *bundle)
+{
+        _cleanup_free_ char *cfg = NULL;
+        _cleanup_pxe_ struct pxe *e = NULL;
+        json_t *spec;
+        const char *path, *base;
+
+        if (!bundle || asprintf(&cfg, "%s/config.json", bundle) < 0)
+                return;
+        spec = json_load_file(cfg, 0, NULL);
+        path = json_string_value(json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
+        base = path ? strrchr(path, strchr(path, ':') ? ':' : '/') : NULL;
+        /* Only the cgroups pxcrid named (.../pxcri-<id>, slice:pxcri:<id>). */
+        if (path && ((base && strncmp(base + 1, "pxcri-", 6) == 0) || strstr(path, ":pxcri:")) &&
+            cgroup_remove(path, &e) < 0)
+                log_warn("Removing the cgroups of %s: %s", bundle, e->msg);
+        json_decref(spec);
+}
+
 int cri_ctr_teardown(struct cri_server *s, const char *id, const char *bundle, bool in_runtime, struct pxe **err)
 {
         _cleanup_pxe_ struct pxe *e = NULL;
@@ -39,6 +60,8 @@ int cri_ctr_teardown(struct cri_server *s, const char *id, const char *bundle, b
                 pxe_freep(&e);
                 if (monitor_delete(&s->mon, id, true, &e) < 0 && e->code != ENOENT)
                         return pxe_set(err, e->code, "Removing container %s: %s", id, e->msg);
+                /* What a runtime create killed halfway left (delete knew nothing of it). */
+                cri_bundle_cgroup_remove(bundle);
         }
         if (bundle && fs_dir_exists(bundle) && bundle_remove(bundle, err) < 0)
                 return pxe_wrap(err, "Removing container %s", id);

@@ -183,6 +183,10 @@ int cri_pod_network_down(struct cri_server *s, struct cri_pod *p, struct pxe **e
  * remove the bundle of a container (worker; container_stop.c).  What is gone
  * already is fine. */
 int cri_ctr_teardown(struct cri_server *s, const char *id, const char *bundle, bool in_runtime, struct pxe **err);
+/* Remove the cgroups named in <bundle>/config.json (only pxcri-<id> ones),
+ * killing what is left in them: a runtime create killed halfway leaves
+ * cgroups its delete does not know (worker; container_stop.c). */
+void cri_bundle_cgroup_remove(const char *bundle);
 /* Wait (worker, at most timeout_ms) until no removal runs in the background:
  * their bundles still hold images. */
 void cri_removals_wait(struct cri_server *s, unsigned timeout_ms);

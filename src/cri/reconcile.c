@@ -177,7 +177,7 @@ static int conmon_pid(struct cri_server *s, const char *id)
 static bool unadoptable(struct cri_server *s, const char *id, json_t *st)
 {
         const char *status = json_string_value(json_object_get(st, "status"));
-        _cleanup_free_ char *exit_file = NULL;
+        _cleanup_free_ char *exit_file = NULL, *bundle = NULL;
         int pid = conmon_pid(s, id);
 
         if (asprintf(&exit_file, "%s/%s", s->exits_dir, id) < 0)
@@ -189,6 +189,8 @@ static bool unadoptable(struct cri_server *s, const char *id, json_t *st)
         if (pid > 0)
                 kill(pid, SIGKILL);
         monitor_delete(&s->mon, id, true, NULL);
+        if (asprintf(&bundle, "%s/%s", s->ctr_dir, id) >= 0)
+                cri_bundle_cgroup_remove(bundle);
         unlink(exit_file);
         log_info("Container %s: deleted from the runtime after an interrupted start (%s, conmon %s)", id,
                  status ? status : "unknown", pid > 0 ? "killed" : "gone");
@@ -207,6 +209,7 @@ static void orphans_run(struct cri_job *j)
                 monitor_delete(&s->mon, o->ctrs[i], true, NULL);
                 if (asprintf(&dir, "%s/%s", s->ctr_dir, o->ctrs[i]) < 0)
                         continue;
+                cri_bundle_cgroup_remove(dir);
                 if (half_made_bundle_remove(dir, &e) < 0)
                         log_warn("Removing the half-made container %s: %s", o->ctrs[i], e->msg);
                 else

@@ -33,3 +33,8 @@ int cgroup_stats_read_at(const char *root, bool v2, const char *path, struct cgr
  * added when missing), systemd's "slice:prefix:name" as
  * "/a.slice/a-b.slice/prefix-name.scope".  -EINVAL for a malformed one. */
 int cgroup_path_resolve(const char *path, char **ret, struct pxe **err);
+
+/* Remove the cgroup at path (as cgroup_stats_read takes it) in every mounted
+ * hierarchy, killing what is still inside; a cgroup that is not there is no
+ * error.  For a container whose runtime state is gone (cgremove.c). */
+int cgroup_remove(const char *path, struct pxe **err);

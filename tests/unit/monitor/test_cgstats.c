@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "monitor/cgstats.h"
 #include "util/fs.h"
@@ -138,9 +141,45 @@ static void test_real_cgroupfs_missing_is_enoent(void **state)
         assert_int_equal(cgroup_stats_read("/pxt-does-not-exist/c", &s, NULL), -ENOENT);
 }
 
+/* A cgroup with a live process in it, in every hierarchy that has room: what
+ * a runtime create killed halfway leaves.  cgroup_remove kills and removes. */
+static void test_remove_kills_and_removes(void **state)
+{
+        char rel[64], dir[160], procs[200];
+        int status;
+        pid_t child;
+
+        (void) state;
+        if (geteuid() != 0 || !fs_dir_exists("/sys/fs/cgroup/pids"))
+                skip();
+        snprintf(rel, sizeof(rel), "/pxt-cgrm-%d", (int) getpid());
+        snprintf(dir, sizeof(dir), "/sys/fs/cgroup/pids%s", rel);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        child = fork();
+        if (child == 0) {
+                pause();
+                _exit(0);
+        }
+        snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+        {
+                FILE *f = fopen(procs, "w");
+
+                assert_non_null(f);
+                fprintf(f, "%d\n", (int) child);
+                fclose(f);
+        }
+        assert_int_equal(cgroup_remove(rel, NULL), 0);
+        assert_false(fs_dir_exists(dir));
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        assert_int_equal(cgroup_remove(rel, NULL), 0); /* gone already: no error */
+        assert_int_equal(cgroup_remove("/", NULL), -EINVAL);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_remove_kills_and_removes),
                 cmocka_unit_test(test_path_resolve),
                 cmocka_unit_test(test_v1_stats),
                 cmocka_unit_test(test_v2_stats_systemd_path),
