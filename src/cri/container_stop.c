@@ -54,15 +54,16 @@ int cri_ctr_teardown(struct cri_server *s, const char *id, const char *bundle, b
 {
         _cleanup_pxe_ struct pxe *e = NULL;
 
-        if (in_runtime) {
-                if (monitor_stop(&s->mon, id, SIGKILL, 0, NULL, &e) < 0 && e->code != ENOENT)
-                        return pxe_set(err, e->code, "Removing container %s: %s", id, e->msg);
-                pxe_freep(&e);
-                if (monitor_delete(&s->mon, id, true, &e) < 0 && e->code != ENOENT)
-                        return pxe_set(err, e->code, "Removing container %s: %s", id, e->msg);
-                /* What a runtime create killed halfway left (delete knew nothing of it). */
-                cri_bundle_cgroup_remove(bundle);
-        }
+        if (in_runtime && monitor_stop(&s->mon, id, SIGKILL, 0, NULL, &e) < 0 && e->code != ENOENT)
+                return pxe_set(err, e->code, "Removing container %s: %s", id, e->msg);
+        pxe_freep(&e);
+        /* Also when the record says it never reached the runtime: a start cut
+         * short by a crash may have finished its `pxcri create` after pxcrid
+         * restarted.  Deleting what is not there is no error. */
+        if (monitor_delete(&s->mon, id, true, &e) < 0 && e->code != ENOENT)
+                return pxe_set(err, e->code, "Removing container %s: %s", id, e->msg);
+        /* What a runtime create killed halfway left (delete knew nothing of it). */
+        cri_bundle_cgroup_remove(bundle);
         if (bundle && fs_dir_exists(bundle) && bundle_remove(bundle, err) < 0)
                 return pxe_wrap(err, "Removing container %s", id);
         return 0;
