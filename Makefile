@@ -7,10 +7,10 @@ MESON_OPTS ?=
 
 # Everything pxcri needs to build, run and test, from Debian 12.
 DEPS_BUILD = meson ninja-build pkg-config gcc libc6-dev libjansson-dev libcurl4-openssl-dev libssl-dev libarchive-dev libsqlite3-dev lxc-dev \
-	libnghttp2-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler
+	libnghttp2-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler libwslay-dev
 DEPS_RUN = crun runc busybox-static lxc zstd conmon containernetworking-plugins iptables
 DEPS_TEST = libcmocka-dev python3 python3-pytest containerd conmon umoci skopeo iproute2 hyperfine docker-registry apache2-utils openssl \
-	python3-grpcio python3-protobuf protobuf-compiler sqlite3
+	python3-grpcio python3-protobuf protobuf-compiler sqlite3 python3-websocket
 # Only for `make fuzz` (libFuzzer).
 DEPS_FUZZ = clang
 APT = DEBIAN_FRONTEND=noninteractive apt-get
@@ -62,7 +62,7 @@ asan:
 # pxcrid built with ASan+UBSan (from `make asan`'s tree) under the CRI integration
 # tests; a sanitizer report in its log fails the test (tests/integration/cri_env.py).
 CRI_TESTS = tests/integration/test_cri_pods.py tests/integration/test_cri_containers.py \
-	tests/integration/test_cri_images.py tests/integration/test_cri_daemon.py
+	tests/integration/test_cri_images.py tests/integration/test_cri_daemon.py tests/integration/test_cri_stream.py
 asan-cri: build
 	[ -f $(BUILD)-asan/build.ninja ] || meson setup $(BUILD)-asan -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C $(BUILD)-asan pxcrid

@@ -139,6 +139,7 @@ struct cri_config {
         size_t n_cni_bin_dirs;
         char *stream_address;
         unsigned stream_port; /* 0: an ephemeral port */
+        unsigned stream_token_ttl_s; /* how long an Exec/Attach/PortForward URL stays good */
         struct cri_handler_config *handlers;
         size_t n_handlers;
         char *conmon_path;

@@ -29,6 +29,7 @@
 
 struct cri_call; /* an RPC in flight (an rpc_call underneath) */
 struct rpc_server;
+struct stream_server;
 struct store;
 
 enum cri_pod_state {
@@ -112,6 +113,8 @@ struct cri_server {
         _Atomic int removals_in_flight;
         bool prune_running, prune_again; /* image store prune after RemoveImage (image_remove.c) */
         struct rpc_server *rpc;      /* for the handling-time figures in Status (set by the daemon) */
+        struct stream_server *stream; /* exec/attach/port-forward URLs (src/stream/) */
+        char *stream_dir;            /* <run_dir>/stream: console sockets, pid files of execs */
 };
 
 /* ---- answering (server.c) ---- */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cri/cri.h"
+#include "stream/stream.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -317,12 +318,13 @@ static int make_dirs(struct cri_server *s, struct pxe **err)
             path_join(&s->exits_dir, cc->run_dir, "exits", err) < 0 ||
             path_join(&s->persist_dir, cc->run_dir, "persist", err) < 0 ||
             path_join(&s->socket_dir, cc->run_dir, "attach", err) < 0 ||
-            path_join(&s->ns_dir, cc->run_dir, "ns", err) < 0)
+            path_join(&s->ns_dir, cc->run_dir, "ns", err) < 0 ||
+            path_join(&s->stream_dir, cc->run_dir, "stream", err) < 0)
                 return -ENOMEM;
         if (fs_mkdir_p(cc->state_dir, 0700, err) < 0 || fs_mkdir_p(s->ctr_dir, 0711, err) < 0 ||
             fs_mkdir_p(s->pod_dir, 0711, err) < 0 || fs_mkdir_p(s->exits_dir, 0700, err) < 0 ||
             fs_mkdir_p(s->persist_dir, 0700, err) < 0 || fs_mkdir_p(s->socket_dir, 0700, err) < 0 ||
-            fs_mkdir_p(s->ns_dir, 0711, err) < 0)
+            fs_mkdir_p(s->ns_dir, 0711, err) < 0 || fs_mkdir_p(s->stream_dir, 0700, err) < 0)
                 return -pxe_code(err, EIO);
         return 0;
 }
@@ -353,12 +355,21 @@ int cri_server_init(struct cri_server *s, uv_loop_t *loop, struct config *cfg, c
             cri_state_load(s, err) < 0)
                 return -pxe_code(err, EIO);
         cri_reconcile(s);
+        if (stream_server_new(loop,
+                              &(struct stream_server_opts) { .address = cfg->cri.stream_address,
+                                                             .port = cfg->cri.stream_port,
+                                                             .token_ttl_ms = cfg->cri.stream_token_ttl_s * 1000,
+                                                             .run_dir = s->stream_dir },
+                              &s->stream, err) < 0)
+                return -pxe_code(err, EIO);
+        log_info("Streaming server on %s", stream_server_url(s->stream));
         return cri_exits_watch(s, err);
 }
 
 void cri_server_stop(struct cri_server *s)
 {
         events_close_all(s);
+        stream_server_shutdown(s->stream);
         if (s->exits_watch.type == UV_FS_EVENT && !uv_is_closing((uv_handle_t *) &s->exits_watch))
                 uv_close((uv_handle_t *) &s->exits_watch, NULL);
 }
@@ -381,5 +392,7 @@ void cri_server_done(struct cri_server *s)
         free(s->ctr_dir);
         free(s->pod_dir);
         free(s->ns_dir);
+        free(s->stream_dir);
+        stream_server_free(s->stream);
         free(s->pod_cidr);
 }

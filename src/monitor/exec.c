@@ -267,3 +267,36 @@ void monitor_exec_result_done(struct monitor_exec_result *r)
         r->out = r->err = NULL;
         r->out_len = r->err_len = 0;
 }
+
+int monitor_exec_argv(const struct monitor_config *mc, const char *id, const char *process_path, char ***ret,
+                      struct pxe **err)
+{
+        const char *args[] = { "exec", "--process", process_path, id };
+        struct runtime_argv a;
+        size_t n = 0;
+        char **v;
+        int r;
+
+        if (id_check(id, err) < 0)
+                return -EINVAL;
+        if ((r = runtime_argv_build(mc, args, ARRAY_SIZE(args), &a, err)) < 0)
+                return r;
+        while (a.argv[n])
+                n++;
+        v = calloc(n + 1, sizeof(*v));
+        for (size_t i = 0; v && i < n; i++)
+                if (!(v[i] = strdup(a.argv[i]))) {
+                        monitor_strv_free(v);
+                        v = NULL;
+                }
+        runtime_argv_done(&a);
+        if (!v)
+                return pxe_set(err, ENOMEM, "Building the exec command line for %s", id);
+        *ret = v;
+        return 0;
+}
+
+char *const *monitor_exec_envp(void)
+{
+        return monitor_envp;
+}

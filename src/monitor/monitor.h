@@ -110,6 +110,13 @@ int monitor_exec_sync_process(const struct monitor_config *mc, const char *id, c
                               struct pxe **err);
 void monitor_exec_result_done(struct monitor_exec_result *r);
 
+/* For a caller that runs the exec itself (the streaming server): the command
+ * line `pxcri <globals> exec --process F ID`, NULL-terminated (free with
+ * monitor_strv_free), and the environment it must run with. */
+int monitor_exec_argv(const struct monitor_config *mc, const char *id, const char *process_path, char ***ret,
+                      struct pxe **err);
+char *const *monitor_exec_envp(void);
+
 /* Ask the container's conmon to reopen its log file (kubelet rotated it):
  * through conmon's control FIFO <bundle>/ctl.  -ENOENT when conmon is gone. */
 int monitor_reopen_log(const struct monitor_config *mc, const char *bundle, struct pxe **err);

@@ -1,0 +1,236 @@
+/* One upgraded connection: writes with accounting (a client that does not
+ * read stops the container's output, not pxcrid's memory), channels, and the
+ * ordered end (handler released + connection closed -> freed). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "stream/session.h"
+#include "stream/server_int.h"
+#include "util/log.h"
+
+struct sess_write {
+        uv_write_t req;
+        struct stream_sess *sess;
+        size_t len;
+        char data[];
+};
+
+static void on_timer_closed(uv_handle_t *h)
+{
+        struct stream_sess *s = h->data;
+
+        if (s->t && s->t->free)
+                s->t->free(s);
+        while (s->chans) {
+                struct stream_chan *c = s->chans;
+
+                s->chans = c->next;
+                free(c);
+        }
+        stream_request_free(s->req);
+        free(s->hbuf);
+        stream_server_forget(s->srv, s);
+        free(s);
+}
+
+static void sess_finalize(struct stream_sess *s)
+{
+        if (!s->tcp_closed || !s->released || uv_is_closing((uv_handle_t *) &s->timer))
+                return;
+        uv_timer_stop(&s->timer);
+        /* The timer is the last handle: its close callback frees. */
+        uv_close((uv_handle_t *) &s->timer, on_timer_closed);
+}
+
+static void on_tcp_closed(uv_handle_t *h)
+{
+        struct stream_sess *s = h->data;
+
+        s->tcp_closed = true;
+        sess_finalize(s);
+}
+
+static void close_tcp(struct stream_sess *s)
+{
+        if (!uv_is_closing((uv_handle_t *) &s->tcp))
+                uv_close((uv_handle_t *) &s->tcp, on_tcp_closed);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+        struct sess_write *w = (struct sess_write *) req;
+        struct stream_sess *s = w->sess;
+        bool was_high = s->queued > STREAM_QUEUE_LOW;
+
+        s->queued -= w->len;
+        free(w);
+        if (status < 0 && !s->closing) {
+                log_debug("Stream session for %s: write failed: %s", s->req ? s->req->target : "?",
+                          uv_strerror(status));
+                stream_sess_close(s);
+                return;
+        }
+        if (s->closing) {
+                if (s->queued == 0)
+                        close_tcp(s);
+                return;
+        }
+        if (was_high && s->queued <= STREAM_QUEUE_LOW && s->h && s->h->drained)
+                s->h->drained(s);
+}
+
+int stream_sess_write(struct stream_sess *s, const void *buf, size_t len)
+{
+        struct sess_write *w;
+        uv_buf_t b;
+        int r;
+
+        if (s->closing || uv_is_closing((uv_handle_t *) &s->tcp))
+                return -EPIPE;
+        if (len == 0)
+                return 0;
+        w = malloc(sizeof(*w) + len);
+        if (!w)
+                return -ENOMEM;
+        w->sess = s;
+        w->len = len;
+        memcpy(w->data, buf, len);
+        b = uv_buf_init(w->data, (unsigned) len);
+        r = uv_write(&w->req, (uv_stream_t *) &s->tcp, &b, 1, on_written);
+        if (r < 0) {
+                free(w);
+                return r;
+        }
+        s->queued += len;
+        return 0;
+}
+
+void stream_sess_close(struct stream_sess *s)
+{
+        if (!s->closing) {
+                s->closing = true;
+                uv_timer_stop(&s->timer);
+                if (!uv_is_closing((uv_handle_t *) &s->tcp))
+                        uv_read_stop((uv_stream_t *) &s->tcp);
+                if (s->h && !s->gone_called) {
+                        s->gone_called = true;
+                        s->h->gone(s);
+                } else if (!s->h) {
+                        s->released = true;
+                }
+        }
+        /* What is queued still goes out (the status on the error channel),
+         * unless the client is gone or does not read: then a bounded wait. */
+        if (s->queued == 0)
+                close_tcp(s);
+        else
+                stream_sess_deadline(s, 5000);
+        sess_finalize(s);
+}
+
+void stream_sess_release(struct stream_sess *s)
+{
+        s->released = true;
+        sess_finalize(s);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+        struct stream_sess *s = t->data;
+
+        if (s->closing) {
+                close_tcp(s);
+                return;
+        }
+        log_debug("Stream session for %s: deadline passed", s->req ? s->req->target : "?");
+        stream_sess_close(s);
+}
+
+void stream_sess_deadline(struct stream_sess *s, unsigned ms)
+{
+        if (uv_is_closing((uv_handle_t *) &s->timer))
+                return;
+        if (!ms)
+                uv_timer_stop(&s->timer);
+        else
+                uv_timer_start(&s->timer, on_deadline, ms, 0);
+}
+
+struct stream_chan *stream_chan_new(struct stream_sess *s, enum stream_ch type, uint32_t id)
+{
+        struct stream_chan *c = calloc(1, sizeof(*c)), **p = &s->chans;
+
+        if (!c)
+                return NULL;
+        c->sess = s;
+        c->type = type;
+        c->id = id;
+        while (*p)
+                p = &(*p)->next;
+        *p = c;
+        return c;
+}
+
+struct stream_chan *stream_chan_find(struct stream_sess *s, enum stream_ch type)
+{
+        for (struct stream_chan *c = s->chans; c; c = c->next)
+                if (c->type == type)
+                        return c;
+        return NULL;
+}
+
+struct stream_chan *stream_chan_by_id(struct stream_sess *s, uint32_t id)
+{
+        for (struct stream_chan *c = s->chans; c; c = c->next)
+                if (c->id == id)
+                        return c;
+        return NULL;
+}
+
+void stream_chan_drop(struct stream_sess *s, struct stream_chan *ch)
+{
+        for (struct stream_chan **p = &s->chans; *p; p = &(*p)->next)
+                if (*p == ch) {
+                        *p = ch->next;
+                        free(ch);
+                        return;
+                }
+}
+
+unsigned stream_expected_chans(const struct stream_request *r)
+{
+        return 1 + r->in + r->out + (r->err && !r->tty);
+}
+
+char *stream_status_json(int exit_code, const char *error)
+{
+        json_t *st;
+        char *text, code[16];
+
+        if (error)
+                st = json_pack("{s:{},s:s,s:s,s:s,s:i}", "metadata", "status", "Failure", "message", error,
+                               "reason", "InternalError", "code", 500);
+        else if (exit_code == 0)
+                st = json_pack("{s:{},s:s}", "metadata", "status", "Success");
+        else {
+                char msg[96];
+
+                snprintf(code, sizeof(code), "%d", exit_code);
+                snprintf(msg, sizeof(msg), "command terminated with non-zero exit code: exit status %d", exit_code);
+                st = json_pack("{s:{},s:s,s:s,s:s,s:{s:[{s:s,s:s}]}}", "metadata", "status", "Failure", "message",
+                               msg, "reason", "NonZeroExitCode", "details", "causes", "reason", "ExitCode",
+                               "message", code);
+        }
+        text = st ? json_dumps(st, JSON_COMPACT) : NULL;
+        json_decref(st);
+        return text;
+}
+
+const struct stream_handler_ops *stream_handler_for(enum stream_kind k)
+{
+        return k == STREAM_EXEC ? &stream_exec_ops : k == STREAM_ATTACH ? &stream_attach_ops : &stream_portforward_ops;
+}
