@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,10 +24,27 @@ static int unix_addr(const char *path, struct sockaddr_un *addr)
 int console_listen(const char *path, uid_t uid, gid_t gid, int *ret_fd, struct pxe **err)
 {
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        _cleanup_close_ int dir = -EBADF;
+        _cleanup_free_ char *parent = NULL;
         struct sockaddr_un addr;
 
-        if (unix_addr(path, &addr) < 0)
-                return pxe_set(err, ENAMETOOLONG, "%s: path too long for a socket", path);
+        if (unix_addr(path, &addr) < 0) {
+                /* A long state root: bind through the directory's descriptor
+                 * (sun_path holds 108 bytes, the path may not fit). */
+                char *slash;
+
+                parent = strdup(path);
+                if (!parent || !(slash = strrchr(parent, '/')) || slash == parent)
+                        return pxe_set(err, ENAMETOOLONG, "%s: path too long for a socket", path);
+                *slash = '\0';
+                dir = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (dir < 0)
+                        return pxe_set_errno(err, errno, "Opening %s", parent);
+                addr = (struct sockaddr_un) { .sun_family = AF_UNIX };
+                if (snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s", dir, slash + 1) >=
+                    (int) sizeof(addr.sun_path))
+                        return pxe_set(err, ENAMETOOLONG, "%s: path too long for a socket", path);
+        }
         /* lchown: the directory may be the container's, which could swap
          * the socket for a symlink. */
         if (fd < 0 || bind(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0 || lchown(path, uid, gid) < 0 ||

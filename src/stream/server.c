@@ -319,7 +319,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 
         if (n < 0) {
                 free(buf->base);
-                stream_sess_close(s);
+                stream_sess_input_ended(s);
                 return;
         }
         if (n == 0 || s->closing) {
@@ -349,7 +349,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 
 void stream_sess_read_start(struct stream_sess *s)
 {
-        if (!s->closing && !uv_is_closing((uv_handle_t *) &s->tcp))
+        if (!uv_is_closing((uv_handle_t *) &s->tcp))
                 uv_read_start((uv_stream_t *) &s->tcp, on_alloc, on_read);
 }
 

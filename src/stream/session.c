@@ -12,6 +12,10 @@
 #include "stream/server_int.h"
 #include "util/log.h"
 
+#define LINGER_MS 2000
+
+static void sess_linger(struct stream_sess *s);
+
 struct sess_write {
         uv_write_t req;
         struct stream_sess *sess;
@@ -76,7 +80,7 @@ static void on_written(uv_write_t *req, int status)
         }
         if (s->closing) {
                 if (s->queued == 0)
-                        close_tcp(s);
+                        sess_linger(s);
                 return;
         }
         if (was_high && s->queued <= STREAM_QUEUE_LOW && s->h && s->h->drained)
@@ -109,13 +113,34 @@ int stream_sess_write(struct stream_sess *s, const void *buf, size_t len)
         return 0;
 }
 
+/* Everything queued went out: send our FIN, then read (and drop) what the
+ * client still sends until its own FIN or a short while: closing a socket
+ * with unread input makes the kernel answer with a reset, which can take the
+ * last output and the status away from a client that had not read them. */
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+        (void) req;
+        (void) status;
+}
+
+static void sess_linger(struct stream_sess *s)
+{
+        if (s->lingering || uv_is_closing((uv_handle_t *) &s->tcp))
+                return;
+        s->lingering = true;
+        if (uv_shutdown(&s->shutdown, (uv_stream_t *) &s->tcp, on_shutdown) < 0) {
+                close_tcp(s);
+                return;
+        }
+        stream_sess_read_start(s);
+        stream_sess_deadline(s, LINGER_MS);
+}
+
 void stream_sess_close(struct stream_sess *s)
 {
         if (!s->closing) {
                 s->closing = true;
                 uv_timer_stop(&s->timer);
-                if (!uv_is_closing((uv_handle_t *) &s->tcp))
-                        uv_read_stop((uv_stream_t *) &s->tcp);
                 if (s->h && !s->gone_called) {
                         s->gone_called = true;
                         s->h->gone(s);
@@ -126,10 +151,18 @@ void stream_sess_close(struct stream_sess *s)
         /* What is queued still goes out (the status on the error channel),
          * unless the client is gone or does not read: then a bounded wait. */
         if (s->queued == 0)
-                close_tcp(s);
-        else
+                sess_linger(s);
+        else if (!s->lingering)
                 stream_sess_deadline(s, 5000);
         sess_finalize(s);
+}
+
+void stream_sess_input_ended(struct stream_sess *s)
+{
+        if (s->closing)
+                close_tcp(s);
+        else
+                stream_sess_close(s);
 }
 
 void stream_sess_release(struct stream_sess *s)

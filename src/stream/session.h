@@ -107,6 +107,8 @@ struct stream_sess {
         struct stream_chan *chans;
         size_t queued;                /* bytes written to tcp and not yet sent */
         bool closing, tcp_closed, released, gone_called;
+        bool lingering;               /* our FIN sent, waiting for the client's */
+        uv_shutdown_t shutdown;
         uv_timer_t timer;             /* request / stream creation deadline */
         char *hbuf;                   /* the HTTP request until the upgrade */
         size_t hlen;
@@ -123,6 +125,8 @@ int stream_sess_write(struct stream_sess *s, const void *buf, size_t len);
 void stream_sess_close(struct stream_sess *s);
 /* Close the session unless cancelled before ms (0: cancel). */
 void stream_sess_deadline(struct stream_sess *s, unsigned ms);
+/* The client's side ended (EOF or a read error). */
+void stream_sess_input_ended(struct stream_sess *s);
 /* The handler let go of everything it held. */
 void stream_sess_release(struct stream_sess *s);
 /* A new channel on the session's list; NULL on ENOMEM. */

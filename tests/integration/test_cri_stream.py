@@ -212,6 +212,30 @@ def test_exec_command_not_found(pxcrid, ctr):
     assert r.exit_code not in (0, None) or (r.status and r.status["status"] == "Failure"), r
 
 
+@pytest.mark.parametrize("handler", ["runc", "lxc"])
+def test_exec_attach_on_other_backends(pxcrid, busybox, handler):
+    """The same sessions on runc and on lxc (pxcri-init relays the terminal)."""
+    pid, cfg = pxcrid.run_pod(handler=handler)
+    try:
+        cid = start(pxcrid, (pid, cfg), busybox, command=["sh"], stdin=True, stdin_once=True)
+        info = json.loads(pxcrid.rt("ContainerStatus", container_id=cid, verbose=True).info["info"])
+        assert info["backend"] == handler
+        r = ks.spdy_exec(exec_url(pxcrid, cid, ["sh", "-c", "echo out; echo err >&2; exit 3"]))
+        assert (r.stdout, r.stderr, r.exit_code) == (b"out\n", b"err\n", 3), r
+        url = exec_url(pxcrid, cid, ["sh", "-c", "sleep 0.3; stty size"], stdin=True, stderr=False, tty=True)
+        r = ks.spdy_exec(url, tty=True, stdin=b"", stderr=False, resize=(77, 22))
+        assert r.stdout.strip() == b"22 77" and r.exit_code == 0, r.error_text
+        url = pxcrid.rt("Attach", container_id=cid, stdin=True, stdout=True, stderr=True).url
+        with ks.SpdyRemoteCommand(url, stdin=True) as rc:
+            rc.send_stdin(b"echo attached-%s\n" % handler.encode())
+            rc.read_until(b"attached-" + handler.encode())
+            rc.close_stdin()
+            assert rc.wait(20).exit_code == 0
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid)
+
+
 # ---- attach ----
 
 @pytest.mark.parametrize("transport", ["spdy", "ws"])

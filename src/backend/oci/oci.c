@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
@@ -97,7 +99,81 @@ static int oci_passthrough(struct backend *b, const char *cmd, const struct back
                 return oci_passthrough(b, #cmd, c, st, err);                                             \
         }
 
-OCI_PASSTHROUGH(exec)
+static int read_pid(const char *path, long *ret, struct pxe **err)
+{
+        char buf[32] = "";
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        char *end = NULL;
+
+        if (n <= 0)
+                return pxe_set_errno(err, n < 0 ? errno : EIO, "Reading the pid file %s", path);
+        buf[n] = '\0';
+        *ret = strtol(buf, &end, 10);
+        if (*ret <= 1 || (*end && *end != '\n'))
+                return pxe_set(err, EIO, "The pid file %s holds no pid", path);
+        return 0;
+}
+
+/* runc hands a terminal to --console-socket only when it detaches (in the
+ * foreground it relays the terminal itself); crun does either.  So for runc
+ * pxcri runs the exec detached as a child subreaper: the command is handed to
+ * pxcri when runc exits, pxcri waits for it, and the caller sees the
+ * command's exit code, as with crun. */
+static int oci_exec(struct backend *b, const struct backend_call *c, int *ret_status, struct pxe **err)
+{
+        char tmp[] = "/tmp/pxcri-exec-pid-XXXXXX";
+        _cleanup_free_ char **args = NULL;
+        _cleanup_close_ int tmp_fd = -EBADF;
+        struct backend_call dc;
+        const char *pid_file = c->pid_file;
+        long pid = 0;
+        size_t n = 0;
+        int r, status;
+
+        if (!c->console_socket || c->detach || strcmp(b->name, "runc") != 0)
+                return oci_passthrough(b, "exec", c, ret_status, err);
+        args = calloc(c->n_args + 4, sizeof(char *));
+        if (!args)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        args[n++] = "--detach";
+        if (!pid_file) {
+                tmp_fd = mkostemp(tmp, O_CLOEXEC);
+                if (tmp_fd < 0)
+                        return pxe_set_errno(err, errno, "Creating %s", tmp);
+                args[n++] = "--pid-file";
+                args[n++] = tmp;
+                pid_file = tmp;
+        }
+        for (size_t i = 0; i < c->n_args; i++)
+                args[n++] = c->args[i];
+        dc = *c;
+        dc.args = args;
+        dc.n_args = n;
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+                r = pxe_set_errno(err, errno, "Becoming a child subreaper for runc exec");
+                goto out;
+        }
+        r = oci_passthrough(b, "exec", &dc, ret_status, err);
+        if (r < 0 || *ret_status != 0)
+                goto out;
+        r = read_pid(pid_file, &pid, err);
+        if (r < 0)
+                goto out;
+        while ((r = waitpid((pid_t) pid, &status, 0)) < 0 && errno == EINTR)
+                ;
+        if (r < 0) {
+                r = pxe_set_errno(err, errno, "Waiting for the exec'd process %ld", pid);
+                goto out;
+        }
+        *ret_status = spawn_exit_code(status);
+        r = 0;
+out:
+        if (tmp_fd >= 0)
+                unlink(tmp);
+        return r;
+}
+
 OCI_PASSTHROUGH(ps)
 OCI_PASSTHROUGH(pause)
 OCI_PASSTHROUGH(resume)

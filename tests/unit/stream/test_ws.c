@@ -390,7 +390,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         struct stream_sess *s = st->data;
 
         if (n < 0)
-                stream_sess_close(s);
+                stream_sess_input_ended(s);
         else if (n > 0 && !s->closing)
                 s->t->input(s, (const uint8_t *) b->base, (size_t) n);
         free(b->base);
