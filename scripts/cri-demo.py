@@ -61,6 +61,14 @@ def main():
     r = rt("ExecSync", pb.ExecSyncRequest(container_id=cid, cmd=["sh", "-c", "echo exec in $(hostname); exit 3"],
                                           timeout=10))
     print("== ExecSync: %r, exit code %d" % (r.stdout.decode(), r.exit_code))
+    # kubectl exec's way: a URL from the Exec call, then SPDY/3.1 on pxcrid's streaming server.
+    sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+    import kube_stream
+    url = rt("Exec", pb.ExecRequest(container_id=cid, cmd=["sh", "-c", "read l; echo got $l; exit 4"],
+                                    stdin=True, stdout=True, stderr=True)).url
+    res = kube_stream.spdy_exec(url, stdin=b"hello\n")
+    print("== Exec through %s (%s): %r, exit code %s" % (url.rsplit("/", 1)[0] + "/...", res.protocol,
+                                                          res.stdout.decode(), res.exit_code))
     rt("StopContainer", pb.StopContainerRequest(container_id=cid, timeout=2))
     st = rt("ContainerStatus", pb.ContainerStatusRequest(container_id=cid)).status
     print("== stopped: exit code %d, reason %s" % (st.exit_code, st.reason))
