@@ -62,7 +62,8 @@ asan:
 # pxcrid built with ASan+UBSan (from `make asan`'s tree) under the CRI integration
 # tests; a sanitizer report in its log fails the test (tests/integration/cri_env.py).
 CRI_TESTS = tests/integration/test_cri_pods.py tests/integration/test_cri_containers.py \
-	tests/integration/test_cri_images.py tests/integration/test_cri_daemon.py tests/integration/test_cri_stream.py
+	tests/integration/test_cri_images.py tests/integration/test_cri_daemon.py tests/integration/test_cri_stream.py \
+	tests/integration/test_cri_stream_tls.py
 asan-cri: build
 	[ -f $(BUILD)-asan/build.ninja ] || meson setup $(BUILD)-asan -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C $(BUILD)-asan pxcrid

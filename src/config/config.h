@@ -103,6 +103,7 @@ struct proxmox_config {
         char *template_dir;     /* pct: template_storage's vztmpl directory on this host */
         bool linked_clones;     /* clone containers from a template container per image */
         char *run_root;         /* pct: host directories bound into containers (mp0) go below it */
+        char *config_dir;       /* pct: the containers' Proxmox configs, /etc/pve/lxc (raw lxc.* keys) */
         char *bridge;
         unsigned vmid_lo, vmid_hi;
         unsigned timeout;             /* seconds per request (and per pct call) */
@@ -112,6 +113,7 @@ struct proxmox_config {
 #define PROXMOX_PCT_PATH_DEFAULT "/usr/sbin/pct"
 #define PROXMOX_PORT_DEFAULT 8006
 #define PROXMOX_RUN_ROOT_DEFAULT "/run/pxcri-proxmox"
+#define PROXMOX_CONFIG_DIR_DEFAULT "/etc/pve/lxc"
 #define PROXMOX_TEMPLATE_DIR_DEFAULT "/var/lib/vz/template/cache" /* the "local" storage */
 #define PROXMOX_VMID_LO_DEFAULT 10000
 #define PROXMOX_VMID_HI_DEFAULT 99999
@@ -140,6 +142,9 @@ struct cri_config {
         char *stream_address;
         unsigned stream_port; /* 0: an ephemeral port */
         unsigned stream_token_ttl_s; /* how long an Exec/Attach/PortForward URL stays good */
+        char *stream_tls_cert; /* PEM; with stream_tls_key (both or neither): https:// URLs */
+        char *stream_tls_key;  /* PEM, owned by root, mode 0600 or stricter (checked at start-up) */
+        char *stream_tls_ca;   /* client certificates required, verified against it */
         struct cri_handler_config *handlers;
         size_t n_handlers;
         char *conmon_path;

@@ -102,6 +102,9 @@ void config_cri_free(struct cri_config *cc)
         free(cc->cni_conf_dir);
         strv_free(cc->cni_bin_dirs, cc->n_cni_bin_dirs);
         free(cc->stream_address);
+        free(cc->stream_tls_cert);
+        free(cc->stream_tls_key);
+        free(cc->stream_tls_ca);
         handlers_free(cc);
         free(cc->conmon_path);
         free(cc->pxcri_path);
@@ -199,6 +202,9 @@ static int parse_key(struct ctx *x, const char *k, json_t *v, struct pxe **err)
                 { "cni_conf_dir", offsetof(struct cri_config, cni_conf_dir) },
                 { "conmon_path", offsetof(struct cri_config, conmon_path) },
                 { "pxcri_path", offsetof(struct cri_config, pxcri_path) },
+                { "stream_tls_cert", offsetof(struct cri_config, stream_tls_cert) },
+                { "stream_tls_key", offsetof(struct cri_config, stream_tls_key) },
+                { "stream_tls_ca", offsetof(struct cri_config, stream_tls_ca) },
         };
         char key[96];
 
@@ -226,6 +232,23 @@ static int parse_key(struct ctx *x, const char *k, json_t *v, struct pxe **err)
         return 0;
 }
 
+/* The streaming server's TLS takes a certificate and its key together. */
+static int check_stream_tls(struct ctx *x, struct pxe **err)
+{
+        const struct cri_config *cc = &x->c->cri;
+
+        if (cc->stream_tls_cert && !cc->stream_tls_key)
+                return pxe_set(err, EINVAL, "%s: cri.stream_tls_cert is set without cri.stream_tls_key: "
+                               "TLS for the streaming server needs both", x->origin);
+        if (cc->stream_tls_key && !cc->stream_tls_cert)
+                return pxe_set(err, EINVAL, "%s: cri.stream_tls_key is set without cri.stream_tls_cert: "
+                               "TLS for the streaming server needs both", x->origin);
+        if (cc->stream_tls_ca && !cc->stream_tls_cert)
+                return pxe_set(err, EINVAL, "%s: cri.stream_tls_ca (client certificates) needs "
+                               "cri.stream_tls_cert and cri.stream_tls_key", x->origin);
+        return 0;
+}
+
 int config_cri_parse(struct ctx *x, json_t *obj, struct pxe **err)
 {
         const char *k;
@@ -236,5 +259,5 @@ int config_cri_parse(struct ctx *x, json_t *obj, struct pxe **err)
         json_object_foreach(obj, k, v)
                 if (parse_key(x, k, v, err) < 0)
                         return -EINVAL;
-        return 0;
+        return check_stream_tls(x, err);
 }

@@ -126,6 +126,8 @@ static int parse_proxmox_key(struct ctx *x, const char *k, json_t *v, const char
                 return config_get_abs_path(x, v, key, &p->template_dir, err);
         if (streq(k, "run_root"))
                 return config_get_abs_path(x, v, key, &p->run_root, err);
+        if (streq(k, "config_dir"))
+                return config_get_abs_path(x, v, key, &p->config_dir, err);
         if (streq(k, "linked_clones"))
                 return config_get_bool(x, v, key, &p->linked_clones, err);
         if (streq(k, "hosts"))
@@ -230,12 +232,13 @@ int config_proxmox_defaults(struct proxmox_config *p)
         p->bridge = strdup("vmbr0");
         p->template_dir = strdup(PROXMOX_TEMPLATE_DIR_DEFAULT);
         p->run_root = strdup(PROXMOX_RUN_ROOT_DEFAULT);
+        p->config_dir = strdup(PROXMOX_CONFIG_DIR_DEFAULT);
         p->linked_clones = true;
         p->vmid_lo = PROXMOX_VMID_LO_DEFAULT;
         p->vmid_hi = PROXMOX_VMID_HI_DEFAULT;
         p->timeout = PROXMOX_TIMEOUT_DEFAULT;
         p->node_cache_duration = PROXMOX_NODE_CACHE_DEFAULT;
-        return p->pct_path && p->storage && p->template_storage && p->bridge && p->template_dir && p->run_root ? 0 : -ENOMEM;
+        return p->pct_path && p->storage && p->template_storage && p->bridge && p->template_dir && p->run_root && p->config_dir ? 0 : -ENOMEM;
 }
 
 void config_proxmox_free(struct proxmox_config *p)
@@ -254,4 +257,5 @@ void config_proxmox_free(struct proxmox_config *p)
         free(p->bridge);
         free(p->template_dir);
         free(p->run_root);
+        free(p->config_dir);
 }

@@ -389,6 +389,7 @@ static int ctr_new(struct cri_server *s, const Runtime__V1__CreateContainerReque
         const char *log_dir = p->config->log_directory;
         _cleanup_free_ char *default_dir = NULL;
         struct cri_ctr *c = calloc(1, sizeof(*c));
+        int r;
 
         *ret = c;
         if (!c || cri_new_id(c->id, err) < 0)
@@ -412,7 +413,21 @@ static int ctr_new(struct cri_server *s, const Runtime__V1__CreateContainerReque
                 if (asprintf(&c->log_path, "%s/%s", default_dir ? default_dir : log_dir, cc->log_path) < 0)
                         return pxe_set(err, ENOMEM, "Out of memory");
         }
-        return route(s, p, c, err);
+        if ((r = route(s, p, c, err)) < 0)
+                return r;
+        /* A Proxmox container joins the pod's network through raw LXC keys
+         * in its config file on the node (src/backend/proxmox/
+         * pmx_namespaces.c): the REST API cannot write those.  Never a
+         * network of its own instead. */
+        if (c->backend == BACKEND_PROXMOX && s->cfg->proxmox.transport ==
+                                                     PROXMOX_TRANSPORT_API && p->ns.net && *p->ns.net)
+                return pxe_set(err, EBUSY,
+                               "CreateContainer: container %s is routed to Proxmox (%s), but joining the pod's "
+                               "network namespace needs backends.proxmox.transport \"pct\" (pxcri on the Proxmox "
+                               "node): the REST API cannot set the raw LXC keys for it. Use the pct transport, or "
+                               "route this container elsewhere",
+                               cc->metadata ? cc->metadata->name : c->id, c->route_reason);
+        return 0;
 }
 
 CRI_HANDLER(create_container, Runtime__V1__CreateContainerRequest)

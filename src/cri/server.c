@@ -321,8 +321,15 @@ static int make_dirs(struct cri_server *s, struct pxe **err)
             path_join(&s->ns_dir, cc->run_dir, "ns", err) < 0 ||
             path_join(&s->stream_dir, cc->run_dir, "stream", err) < 0)
                 return -ENOMEM;
-        if (fs_mkdir_p(cc->state_dir, 0700, err) < 0 || fs_mkdir_p(s->ctr_dir, 0711, err) < 0 ||
-            fs_mkdir_p(s->pod_dir, 0711, err) < 0 || fs_mkdir_p(s->exits_dir, 0700, err) < 0 ||
+        /* Traversable (not listable): unprivileged Proxmox containers open
+         * pod files below it as their own root; what is secret in it has
+         * its own mode (the database 0600). */
+        if (fs_mkdir_p(cc->state_dir, 0711, err) < 0)
+                return -pxe_code(err, EIO);
+        if (chmod(cc->state_dir, 0711) < 0)
+                return pxe_set_errno(err, errno, "chmod %s", cc->state_dir);
+        if (fs_mkdir_p(s->ctr_dir, 0711, err) < 0 || fs_mkdir_p(s->pod_dir, 0711, err) < 0 ||
+            fs_mkdir_p(s->exits_dir, 0700, err) < 0 ||
             fs_mkdir_p(s->persist_dir, 0700, err) < 0 || fs_mkdir_p(s->socket_dir, 0700, err) < 0 ||
             fs_mkdir_p(s->ns_dir, 0711, err) < 0 || fs_mkdir_p(s->stream_dir, 0700, err) < 0)
                 return -pxe_code(err, EIO);
@@ -359,7 +366,10 @@ int cri_server_init(struct cri_server *s, uv_loop_t *loop, struct config *cfg, c
                               &(struct stream_server_opts) { .address = cfg->cri.stream_address,
                                                              .port = cfg->cri.stream_port,
                                                              .token_ttl_ms = cfg->cri.stream_token_ttl_s * 1000,
-                                                             .run_dir = s->stream_dir },
+                                                             .run_dir = s->stream_dir,
+                                                             .tls_cert = cfg->cri.stream_tls_cert,
+                                                             .tls_key = cfg->cri.stream_tls_key,
+                                                             .tls_ca = cfg->cri.stream_tls_ca },
                               &s->stream, err) < 0)
                 return -pxe_code(err, EIO);
         log_info("Streaming server on %s", stream_server_url(s->stream));

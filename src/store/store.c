@@ -1,9 +1,12 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/cleanup.h"
 
@@ -37,10 +40,25 @@ int store_open(const char *path, struct store **ret, struct pxe **err)
                 "  PRIMARY KEY (kind, id));";
         struct store *s = calloc(1, sizeof(*s));
 
+        int fd;
+
         if (!s || !(s->path = strdup(path))) {
                 free(s);
                 return pxe_set(err, ENOMEM, "Out of memory");
         }
+        /* Requests (with their env) are kept here: the file is root's only,
+         * and SQLite gives its -wal and -shm files the same mode. */
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 || fchmod(fd, 0600) < 0) {
+                int r = pxe_set_errno(err, errno, "Opening the state database %s", path);
+
+                if (fd >= 0)
+                        close(fd);
+                free(s->path);
+                free(s);
+                return r;
+        }
+        close(fd);
         if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                             NULL) != SQLITE_OK) {
                 int r = db_error(s, "opening", err);

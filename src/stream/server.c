@@ -312,39 +312,76 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
         buf->len = buf->base ? hint : 0;
 }
 
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+/* Plain bytes from the client: the HTTP request until the upgrade, the
+ * transport's input after it. */
+static void sess_input(struct stream_sess *s, const char *buf, size_t n)
 {
-        struct stream_sess *s = st->data;
         char *end;
 
-        if (n < 0) {
-                free(buf->base);
-                stream_sess_input_ended(s);
-                return;
-        }
-        if (n == 0 || s->closing) {
-                free(buf->base);
-                return;
-        }
         if (s->upgraded) {
-                s->t->input(s, (const uint8_t *) buf->base, (size_t) n);
-                free(buf->base);
+                s->t->input(s, (const uint8_t *) buf, n);
                 return;
         }
-        if (s->hlen + (size_t) n > REQUEST_MAX) {
-                free(buf->base);
+        if (s->hlen + n > REQUEST_MAX) {
                 answer(s, 431, "Request Header Fields Too Large", "Request too large");
                 return;
         }
-        memcpy(s->hbuf + s->hlen, buf->base, (size_t) n);
-        free(buf->base);
-        s->hlen += (size_t) n;
+        memcpy(s->hbuf + s->hlen, buf, n);
+        s->hlen += n;
         s->hbuf[s->hlen] = '\0';
         end = memmem(s->hbuf, s->hlen, "\r\n\r\n", 4);
         if (!end)
                 return;
         *end = '\0';
         dispatch(s, s->hbuf, (const uint8_t *) end + 4, s->hlen - (size_t) (end + 4 - s->hbuf));
+}
+
+/* TLS records from the client: buf (cap bytes) is reused for the plain
+ * text, the records being in the TLS state once fed.  Everything fed is
+ * decrypted now, as a plain read is handed over whole, also when the
+ * handler pauses reading on the way. */
+static void sess_input_tls(struct stream_sess *s, char *buf, size_t n, size_t cap)
+{
+        ssize_t r = 0;
+
+        if (stream_tls_feed(s->tls, buf, n) < 0)
+                r = -ENOMEM;
+        else
+                while (!s->closing && (r = stream_tls_read(s->tls, buf, cap)) > 0)
+                        sess_input(s, buf, (size_t) r);
+        /* Handshake messages, alerts. */
+        if (!s->closing && stream_sess_tls_flush(s) < 0 && r >= 0)
+                r = -EIO;
+        if (r == -EPIPE) {
+                stream_sess_input_ended(s);
+        } else if (r < 0 && !s->closing) {
+                /* Not a warning: anyone who can connect can cause these. */
+                if (s->req)
+                        log_debug("Streaming session for %s: TLS: %s", s->req->target,
+                                  r == -EPROTO ? stream_tls_error(s->tls) : strerror((int) -r));
+                else
+                        log_debug("Streaming server: TLS with a client failed: %s",
+                                  r == -EPROTO ? stream_tls_error(s->tls) : strerror((int) -r));
+                stream_sess_close(s);
+        }
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+        struct stream_sess *s = st->data;
+
+        if (n < 0) {
+                free(buf->base);
+                stream_sess_input_ended(s);
+                return;
+        }
+        if (n > 0 && !s->closing) {
+                if (s->tls)
+                        sess_input_tls(s, buf->base, (size_t) n, buf->len);
+                else
+                        sess_input(s, buf->base, (size_t) n);
+        }
+        free(buf->base);
 }
 
 void stream_sess_read_start(struct stream_sess *s)
@@ -378,7 +415,7 @@ static void on_connection(uv_stream_t *l, int status)
         s->next = srv->sessions;
         srv->sessions = s;
         srv->n_sessions++;
-        if (uv_accept(l, (uv_stream_t *) &s->tcp) < 0) {
+        if (uv_accept(l, (uv_stream_t *) &s->tcp) < 0 || (srv->tls && !(s->tls = stream_tls_new(srv->tls)))) {
                 s->released = true;
                 stream_sess_close(s);
                 return;
@@ -399,6 +436,17 @@ void stream_server_forget(struct stream_server *srv, struct stream_sess *s)
 }
 
 /* ---- the server ---- */
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *) ss)->sin6_addr;
+
+        if (ss->ss_family == AF_INET)
+                return (ntohl(((const struct sockaddr_in *) ss)->sin_addr.s_addr) >> 24) == 127;
+        if (IN6_IS_ADDR_V4MAPPED(a6))
+                return a6->s6_addr[12] == 127;
+        return IN6_IS_ADDR_LOOPBACK(a6);
+}
 
 static int bind_address(struct stream_server *srv, const char *address, unsigned port, struct pxe **err)
 {
@@ -423,8 +471,11 @@ static int bind_address(struct stream_server *srv, const char *address, unsigned
                 uv_ip4_name((struct sockaddr_in *) &ss, host, sizeof(host));
                 port = ntohs(((struct sockaddr_in *) &ss)->sin_port);
         }
-        if (asprintf(&srv->url, v6 ? "http://[%s]:%u" : "http://%s:%u", host, port) < 0)
+        if (asprintf(&srv->url, v6 ? "%s://[%s]:%u" : "%s://%s:%u", srv->tls ? "https" : "http", host, port) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
+        if (!srv->tls && !is_loopback(&ss))
+                log_warn("Streaming server on %s without TLS: exec, attach and port-forward streams cross the "
+                         "network in plain text (set cri.stream_tls_cert and cri.stream_tls_key)", srv->url);
         return 0;
 }
 
@@ -447,6 +498,12 @@ int stream_server_new(uv_loop_t *loop, const struct stream_server_opts *o, struc
                 r = pxe_set(err, ENOMEM, "Out of memory");
                 goto fail;
         }
+        if (!o->tls_cert != !o->tls_key) {
+                r = pxe_set(err, EINVAL, "Streaming server: TLS needs both a certificate and a key");
+                goto fail;
+        }
+        if (o->tls_cert && (r = stream_tls_ctx_new(o->tls_cert, o->tls_key, o->tls_ca, &srv->tls, err)) < 0)
+                goto fail;
         if ((r = bind_address(srv, o->address ? o->address : "127.0.0.1", o->port, err)) < 0)
                 goto fail;
         uv_timer_start(&srv->sweep, on_sweep, 30000, 30000);
@@ -507,5 +564,6 @@ void stream_server_free(struct stream_server *srv)
                 return;
         free(srv->url);
         free(srv->run_dir);
+        stream_tls_ctx_free(srv->tls);
         free(srv);
 }

@@ -10,6 +10,7 @@
 
 #include "stream/session.h"
 #include "stream/server_int.h"
+#include "stream/tls.h"
 #include "util/log.h"
 
 #define LINGER_MS 2000
@@ -36,6 +37,7 @@ static void on_timer_closed(uv_handle_t *h)
                 free(c);
         }
         stream_request_free(s->req);
+        stream_tls_free(s->tls);
         free(s->hbuf);
         stream_server_forget(s->srv, s);
         free(s);
@@ -87,30 +89,66 @@ static void on_written(uv_write_t *req, int status)
                 s->h->drained(s);
 }
 
+static struct sess_write *sess_write_new(struct stream_sess *s, size_t len)
+{
+        struct sess_write *w = malloc(sizeof(*w) + len);
+
+        if (!w)
+                return NULL;
+        w->sess = s;
+        w->len = len;
+        return w;
+}
+
+/* Hand w to libuv (or free it). */
+static int sess_write_submit(struct stream_sess *s, struct sess_write *w)
+{
+        uv_buf_t b = uv_buf_init(w->data, (unsigned) w->len);
+        int r;
+
+        r = uv_write(&w->req, (uv_stream_t *) &s->tcp, &b, 1, on_written);
+        if (r < 0) {
+                free(w);
+                return r;
+        }
+        s->queued += w->len;
+        return 0;
+}
+
+int stream_sess_tls_flush(struct stream_sess *s)
+{
+        size_t len = stream_tls_pending(s->tls);
+        struct sess_write *w;
+
+        if (len == 0)
+                return 0;
+        if (uv_is_closing((uv_handle_t *) &s->tcp))
+                return -EPIPE;
+        w = sess_write_new(s, len);
+        if (!w)
+                return -ENOMEM;
+        w->len = stream_tls_take(s->tls, w->data, len);
+        return sess_write_submit(s, w);
+}
+
 int stream_sess_write(struct stream_sess *s, const void *buf, size_t len)
 {
         struct sess_write *w;
-        uv_buf_t b;
         int r;
 
         if (s->closing || uv_is_closing((uv_handle_t *) &s->tcp))
                 return -EPIPE;
         if (len == 0)
                 return 0;
-        w = malloc(sizeof(*w) + len);
+        if (s->tls) {
+                r = stream_tls_write(s->tls, buf, len);
+                return r < 0 ? r : stream_sess_tls_flush(s);
+        }
+        w = sess_write_new(s, len);
         if (!w)
                 return -ENOMEM;
-        w->sess = s;
-        w->len = len;
         memcpy(w->data, buf, len);
-        b = uv_buf_init(w->data, (unsigned) len);
-        r = uv_write(&w->req, (uv_stream_t *) &s->tcp, &b, 1, on_written);
-        if (r < 0) {
-                free(w);
-                return r;
-        }
-        s->queued += len;
-        return 0;
+        return sess_write_submit(s, w);
 }
 
 /* Everything queued went out: send our FIN, then read (and drop) what the
@@ -148,6 +186,9 @@ void stream_sess_close(struct stream_sess *s)
                         s->released = true;
                 }
         }
+        /* TLS: our close_notify goes after the last record, before our FIN. */
+        if (s->tls && !uv_is_closing((uv_handle_t *) &s->tcp) && stream_tls_close_notify(s->tls))
+                stream_sess_tls_flush(s);
         /* What is queued still goes out (the status on the error channel),
          * unless the client is gone or does not read: then a bounded wait. */
         if (s->queued == 0)

@@ -48,6 +48,7 @@ enum stream_proto {
 };
 
 struct stream_sess;
+struct stream_tls;
 
 struct stream_chan {
         struct stream_sess *sess;
@@ -114,11 +115,13 @@ struct stream_sess {
         size_t hlen;
         bool upgraded;
         bool websocket;               /* the transport is WebSocket (else SPDY) */
+        struct stream_tls *tls;       /* with cri.stream_tls_*: all bytes on tcp are TLS records */
         struct stream_sess *next;     /* the server's list */
 };
 
 /* ---- session.c: the connection, shared by both transports ---- */
-/* Write bytes to the client (copied); counts in s->queued.  -EPIPE once closing. */
+/* Write bytes to the client (copied, or encrypted with TLS); counts what
+ * goes to the socket in s->queued.  -EPIPE once closing. */
 int stream_sess_write(struct stream_sess *s, const void *buf, size_t len);
 /* Close the connection after what is queued went out; calls the handler's
  * gone() (once), then frees everything when the handler released. */

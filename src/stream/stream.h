@@ -4,7 +4,8 @@
  *
  * A request is registered under a single-use token (128 bits from the
  * kernel's CSPRNG) that expires after ttl; the URL is
- * http://ADDRESS:PORT/{exec,attach,portforward}/TOKEN.  A client upgrades to
+ * http://ADDRESS:PORT/{exec,attach,portforward}/TOKEN, https:// with TLS
+ * (tls.h: OpenSSL over the same libuv connection).  A client upgrades to
  * SPDY/3.1 (channel.k8s.io v1-v4, portforward.k8s.io) or WebSocket
  * (v4/v5.channel.k8s.io; port forwarding with v4 framing).
  *
@@ -56,6 +57,10 @@ struct stream_server_opts {
         unsigned port;          /* 0: an ephemeral port */
         unsigned token_ttl_ms;  /* 0: STREAM_TOKEN_TTL_MS_DEFAULT */
         const char *run_dir;    /* private directory for console sockets */
+        /* TLS (both or neither): PEM certificate chain and private key (the
+         * key file owned by root, mode 0600 or stricter); with tls_ca,
+         * clients must present a certificate that chains to it. */
+        const char *tls_cert, *tls_key, *tls_ca;
 };
 
 struct stream_server;
@@ -64,7 +69,7 @@ int stream_server_new(uv_loop_t *loop, const struct stream_server_opts *o, struc
                       struct pxe **err);
 /* Register req (taken, also on failure) and return its URL (malloc'd). */
 int stream_server_register(struct stream_server *s, struct stream_request *req, char **url, struct pxe **err);
-/* The base URL, "http://127.0.0.1:43127". */
+/* The base URL, "http://127.0.0.1:43127" (https:// with TLS). */
 const char *stream_server_url(const struct stream_server *s);
 /* Stop listening and end every session (their processes are killed). */
 void stream_server_shutdown(struct stream_server *s);

@@ -27,6 +27,9 @@ WebSocket (python3-websocket)
   ws_exec(url, ...) -> StreamResult
   WsPortForward(url, ports, protocol="v4.channel.k8s.io", timeout=30)
       .send(i, data) .recv(i, timeout=None) .read_all(i, timeout=None) .errors(i) .close()
+TLS: every class and *_exec function takes https:// URLs (and ssl_context=, an
+  ssl.SSLContext; None: ssl.create_default_context(), the system's trust store).
+  tls_context(cafile, certfile=None, keyfile=None) -> a verifying SSLContext.
 Offline decoding of captured bytes (tests/fixtures/stream)
   decode_spdy_remotecommand(client_bytes, server_bytes) -> StreamResult
   decode_ws_remotecommand(server_bytes) -> StreamResult
@@ -86,6 +89,7 @@ import base64
 import json
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -105,7 +109,7 @@ __all__ = [
     "SpdyConnection", "SpdyRemoteCommand", "spdy_exec", "SpdyPortForward",
     "SpdyPortForwardPair", "WsRemoteCommand", "ws_exec", "WsPortForward",
     "WsFrameParser", "decode_spdy_remotecommand", "decode_ws_remotecommand",
-    "parse_http_head",
+    "parse_http_head", "tls_context", "TlsSocket",
 ]
 
 REMOTECOMMAND_PROTOCOLS = ("v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io",
@@ -561,16 +565,111 @@ class SpdySessionState:
 
 
 # --------------------------------------------------------------------------
+# TLS (https:// URLs)
+
+def tls_context(cafile=None, certfile=None, keyfile=None):
+    """A client SSLContext that verifies the server (certificate chain and host
+    name or IP address): against cafile, or the system's trust store; with
+    certfile, a client certificate."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if certfile:
+        ctx.load_cert_chain(certfile, keyfile)
+    return ctx
+
+
+class TlsSocket:
+    """A TLS connection that a reader thread and writer threads can share.
+    OpenSSL does not allow two threads in one SSL object at once, so every TLS
+    call runs non-blocking under a lock and the waiting (select, honouring the
+    socket timeout) is done outside it.  The handshake happens here; its
+    failures (ssl.SSLCertVerificationError, ...) propagate."""
+
+    def __init__(self, raw, ssl_context, hostname, timeout):
+        self._lock = threading.Lock()
+        self._timeout = timeout
+        raw.settimeout(timeout)
+        self._ssl = ssl_context.wrap_socket(raw, server_hostname=hostname)
+        self._ssl.setblocking(False)
+
+    def fileno(self):
+        return self._ssl.fileno()
+
+    def gettimeout(self):
+        return self._timeout
+
+    def settimeout(self, timeout):
+        self._timeout = timeout
+
+    def pending(self):
+        with self._lock:
+            return self._ssl.pending()
+
+    def version(self):
+        return self._ssl.version()
+
+    def _call(self, fn, *args):
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        while True:
+            with self._lock:
+                try:
+                    return fn(*args)
+                except ssl.SSLWantReadError:
+                    rd, wr = [self], []
+                except ssl.SSLWantWriteError:
+                    rd, wr = [], [self]
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise socket.timeout("timed out")
+            r, w, _ = select.select(rd, wr, [], left)
+            if not r and not w:
+                raise socket.timeout("timed out")
+
+    def recv(self, n, flags=0):
+        return self._call(self._ssl.recv, n)
+
+    def send(self, data, flags=0):
+        # one record at a time; after SSLWantWriteError the same bytes again
+        return self._call(self._ssl.send, memoryview(data)[:16384])
+
+    def sendall(self, data, flags=0):
+        view = memoryview(bytes(data))
+        while view:
+            view = view[self.send(view):]
+
+    def shutdown(self, how):
+        # TCP only (SSLSocket.shutdown would also drop the TLS state under a reader)
+        socket.socket.shutdown(self._ssl, how)
+
+    def close(self):
+        self._ssl.close()
+
+
+def _connect(u, timeout, ssl_context=None):
+    """A TCP connection to the host of u (urlsplit result), with TLS for
+    https/wss: verified with ssl_context, ssl.create_default_context() when None."""
+    tls = u.scheme in ("https", "wss")
+    raw = socket.create_connection((u.hostname, u.port or (443 if tls else 80)), timeout=timeout)
+    if not tls:
+        return raw
+    try:
+        return TlsSocket(raw, ssl_context or ssl.create_default_context(), u.hostname, timeout)
+    except BaseException:
+        raw.close()
+        raise
+
+
+# --------------------------------------------------------------------------
 # SPDY connection (HTTP/1.1 upgrade + reader thread)
 
 class SpdyConnection:
     """A client SPDY/3.1 connection made by an HTTP/1.1 upgrade of url."""
 
-    def __init__(self, url, protocols, timeout=30, extra_headers=()):
+    def __init__(self, url, protocols, timeout=30, extra_headers=(), ssl_context=None):
         self.timeout = timeout
         u = urllib.parse.urlsplit(url)
-        if u.scheme != "http":
-            raise StreamError("only http:// URLs are supported, not %r" % url)
+        if u.scheme not in ("http", "https"):
+            raise StreamError("only http:// and https:// URLs are supported, not %r" % url)
         path = (u.path or "/") + ("?" + u.query if u.query else "")
         self.cond = threading.Condition()
         self.wlock = threading.Lock()
@@ -584,7 +683,7 @@ class SpdyConnection:
         self.next_ping = 1
         self._closed = False
         self._thread = None
-        self.sock = socket.create_connection((u.hostname, u.port or 80), timeout=timeout)
+        self.sock = _connect(u, timeout, ssl_context)
         try:
             lines = ["POST %s HTTP/1.1" % path, "Host: %s" % u.netloc,
                      "User-Agent: pxcri-kube-stream/1", "Content-Length: 0",
@@ -647,7 +746,9 @@ class SpdyConnection:
                 self._dispatch(rest)
             while not self._closed:
                 try:
-                    r, _, _ = select.select([self.sock], [], [], 0.2)
+                    # TLS: a record may already be read and decrypted in part
+                    r = self.sock.pending() if isinstance(self.sock, TlsSocket) else 0
+                    r = r or select.select([self.sock], [], [], 0.2)[0]
                 except (OSError, ValueError):
                     break
                 if not r:
@@ -892,10 +993,10 @@ class SpdyRemoteCommand(_RemoteCommandBase):
     executor."""
 
     def __init__(self, url, *, stdin=False, stdout=True, stderr=True, tty=False,
-                 protocols=REMOTECOMMAND_PROTOCOLS, timeout=30):
+                 protocols=REMOTECOMMAND_PROTOCOLS, timeout=30, ssl_context=None):
         self.timeout = timeout
         self.tty = tty
-        self.conn = SpdyConnection(url, protocols, timeout)
+        self.conn = SpdyConnection(url, protocols, timeout, ssl_context=ssl_context)
         self.protocol = self.conn.protocol
         self.frames = self.conn.frames
         self.version = _remotecommand_version(self.protocol)
@@ -966,11 +1067,11 @@ def _remotecommand_version(protocol):
 
 
 def spdy_exec(url, *, stdin=None, stdout=True, stderr=True, tty=False, resize=None,
-              protocols=REMOTECOMMAND_PROTOCOLS, timeout=30):
+              protocols=REMOTECOMMAND_PROTOCOLS, timeout=30, ssl_context=None):
     """Run a whole exec/attach session: optional resize, stdin sent then
     closed, wait for the end.  Returns a StreamResult."""
     rc = SpdyRemoteCommand(url, stdin=stdin is not None, stdout=stdout, stderr=stderr, tty=tty,
-                           protocols=protocols, timeout=timeout)
+                           protocols=protocols, timeout=timeout, ssl_context=ssl_context)
     try:
         if resize:
             rc.resize(*resize)
@@ -1083,9 +1184,9 @@ class SpdyPortForwardPair:
 class SpdyPortForward:
     """A port-forward session (portforward.k8s.io) over SPDY/3.1."""
 
-    def __init__(self, url, timeout=30):
+    def __init__(self, url, timeout=30, ssl_context=None):
         self.timeout = timeout
-        self.conn = SpdyConnection(url, [PORTFORWARD_PROTOCOL], timeout)
+        self.conn = SpdyConnection(url, [PORTFORWARD_PROTOCOL], timeout, ssl_context=ssl_context)
         self.protocol = self.conn.protocol
         self.frames = self.conn.frames
         self._request_id = 0
@@ -1240,7 +1341,7 @@ class _WsConnection:
     """python3-websocket connection + reader thread; on_message(opcode, data)
     is called under self.cond for every data message."""
 
-    def __init__(self, url, protocols, timeout, on_message, headers=()):
+    def __init__(self, url, protocols, timeout, on_message, headers=(), ssl_context=None):
         self.timeout = timeout
         self.cond = threading.Condition()
         self.frames = []            # (opcode, payload) of every frame/message received
@@ -1251,12 +1352,11 @@ class _WsConnection:
         self._on_message = on_message
         if websocket is None:
             raise StreamError("python3-websocket is not installed")
-        u = urllib.parse.urlsplit(url)
-        raw = socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)),
-                                       timeout=timeout)
+        raw = _connect(urllib.parse.urlsplit(url), timeout, ssl_context)
         self.sock = _RecordingSocket(raw)
         try:
-            # our own socket: no proxy lookup from the environment
+            # our own socket: no proxy lookup from the environment, and TLS
+            # by _connect (python3-websocket's sslopt does not apply)
             self.ws = websocket.create_connection(ws_url(url), subprotocols=list(protocols),
                                                   header=list(headers), socket=self.sock,
                                                   timeout=timeout)
@@ -1392,11 +1492,11 @@ class WsRemoteCommand(_RemoteCommandBase):
     query parameters are added."""
 
     def __init__(self, url, *, stdin=False, stdout=True, stderr=True, tty=False,
-                 protocols=WS_REMOTECOMMAND_PROTOCOLS, timeout=30):
+                 protocols=WS_REMOTECOMMAND_PROTOCOLS, timeout=30, ssl_context=None):
         self.timeout = timeout
         self.opts = dict(stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
         self.chan = _WsChannelState()
-        self.conn = _WsConnection(url, protocols, timeout, self.chan.on_message)
+        self.conn = _WsConnection(url, protocols, timeout, self.chan.on_message, ssl_context=ssl_context)
         self.protocol = self.chan.protocol = self.conn.protocol
         self.frames = self.conn.frames
         self.version = _remotecommand_version(self.protocol)
@@ -1448,11 +1548,11 @@ class WsRemoteCommand(_RemoteCommandBase):
 
 
 def ws_exec(url, *, stdin=None, stdout=True, stderr=True, tty=False, resize=None,
-            protocols=WS_REMOTECOMMAND_PROTOCOLS, timeout=30):
+            protocols=WS_REMOTECOMMAND_PROTOCOLS, timeout=30, ssl_context=None):
     """Run a whole exec/attach session over WebSocket.  stdin is sent, then
     closed when the protocol can (v5); on v4 the process gets no EOF."""
     rc = WsRemoteCommand(url, stdin=stdin is not None, stdout=stdout, stderr=stderr, tty=tty,
-                         protocols=protocols, timeout=timeout)
+                         protocols=protocols, timeout=timeout, ssl_context=ssl_context)
     try:
         if resize:
             rc.resize(*resize)
@@ -1498,7 +1598,7 @@ class WsPortForward:
     channel is the port, uint16 little endian (checked and stripped).  A CRI
     server takes the ports from the CRI request, so they must match it."""
 
-    def __init__(self, url, ports, protocol="v4.channel.k8s.io", timeout=30):
+    def __init__(self, url, ports, protocol="v4.channel.k8s.io", timeout=30, ssl_context=None):
         self.timeout = timeout
         self.ports = [int(p) for p in ports]
         n = len(self.ports)
@@ -1507,7 +1607,7 @@ class WsPortForward:
         self.read_pos = [0] * n
         self.port_seen = [[False, False] for _ in range(n)]
         self._protocol = protocol
-        self.conn = _WsConnection(url, [protocol], timeout, self._on_message)
+        self.conn = _WsConnection(url, [protocol], timeout, self._on_message, ssl_context=ssl_context)
         self.protocol = self.conn.protocol
         self.frames = self.conn.frames
 

@@ -357,6 +357,10 @@ def raw_request(url, method="POST", headers=()):
     head = "%s %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (method, u.path, u.netloc,
                                                      "".join("%s: %s\r\n" % h for h in headers))
     s.sendall(head.encode())
+    return read_to_eof(s)
+
+
+def read_to_eof(s):
     data = b""
     while True:
         chunk = s.recv(4096)
@@ -365,6 +369,15 @@ def raw_request(url, method="POST", headers=()):
         data += chunk
     s.close()
     return data
+
+
+def spdy_upgrade(url):
+    """A raw socket after a SPDY/3.1 upgrade request (not waiting for the answer)."""
+    u = urllib.parse.urlparse(url)
+    s = socket.create_connection((u.hostname, u.port), timeout=10)
+    s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+               "X-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n" % u.path).encode())
+    return s
 
 
 def test_rpc_errors(pxcrid, pod, ctr):
@@ -440,11 +453,8 @@ def test_client_that_never_reads(pxcrid, ctr):
     base = fd_count(pxcrid)
     rss0 = rss(pxcrid)
     url = exec_url(pxcrid, ctr, ["yes", "pxt-flood"])
-    u = urllib.parse.urlparse(url)
-    s = socket.create_connection((u.hostname, u.port), timeout=10)
+    s = spdy_upgrade(url)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
-               "X-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n" % u.path).encode())
     w = ks.FrameWriter()
     for i, t in enumerate(["error", "stdout", "stderr"]):
         s.sendall(w.syn_stream(2 * i + 1, [("streamtype", t)]))
@@ -462,19 +472,9 @@ def test_client_that_never_reads(pxcrid, ctr):
 def test_garbage_after_upgrade(pxcrid, ctr):
     base = fd_count(pxcrid)
     url = exec_url(pxcrid, ctr, ["sleep", "5"])
-    u = urllib.parse.urlparse(url)
-    s = socket.create_connection((u.hostname, u.port), timeout=10)
-    s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
-               "X-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n" % u.path).encode())
+    s = spdy_upgrade(url)
     s.sendall(b"\x80\x07\x00\x01\x00\xff\xff\xff" + b"x" * 64)  # version 7, 16 MiB length
-    data = b""
-    while True:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    assert data.startswith(b"HTTP/1.1 101 ")
+    assert read_to_eof(s).startswith(b"HTTP/1.1 101 ")
     assert settle_fds(pxcrid, base) <= base
     pxcrid.rt("Version")
 

@@ -412,13 +412,14 @@ def test_template_container_removed_behind_our_back_is_made_again(ppx, pve, work
 
 @pytest.mark.parametrize("what", ["terminal", "no-args", "dev-dir", "tmpfs-option"])
 def test_what_it_cannot_do_is_a_clear_error_and_leaves_nothing(ppx, pve, workdir, what):
-    ppx.write_config(proxmox_cfg(pve))
+    # A directory under /dev is a staged mount point with pct (test_cri_proxmox.py); the API cannot.
+    ppx.write_config(proxmox_cfg(pve, "api" if what == "dev-dir" else "pct"))
     b = mk(workdir, ["true"], terminal=(what == "terminal"))
     with open(os.path.join(b, "config.json")) as f:
         cfg = json.load(f)
     if what == "no-args":
         cfg["process"]["args"] = []
-    if what == "dev-dir":  # a directory under /dev: hidden by LXC's tmpfs, not a file pxcri could copy
+    if what == "dev-dir":  # a directory under /dev: hidden by LXC's tmpfs, no host path through the API
         cfg["mounts"].append({"destination": "/dev/shared", "type": "bind", "source": workdir, "options": ["rbind"]})
     if what == "tmpfs-option":
         cfg["mounts"].append({"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["exec"]})
@@ -429,7 +430,7 @@ def test_what_it_cannot_do_is_a_clear_error_and_leaves_nothing(ppx, pve, workdir
     assert res.returncode == 1
     assert {"terminal": "process.terminal needs --console-socket",
             "no-args": "process.args",
-            "dev-dir": "not supported yet",
+            "dev-dir": "only with the pct transport",
             "tmpfs-option": 'option "exec" is not supported'}[what] in res.stderr
     assert_nothing_left(ppx, pve, cid)
 

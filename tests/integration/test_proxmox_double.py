@@ -638,3 +638,42 @@ def test_unprivileged_needs_a_reachable_rootfs(env, cts, tmp_path):
     ok(Pct(env).create(vmid, rootfs="local:1", unprivileged=1, mp0="%s,mp=/data" % tmp_path))
     exitstatus, _ = Pct(env).action(vmid, "start")
     assert "is not searchable by host uid 100000" in exitstatus and "mp0" in exitstatus
+
+
+def test_config_file_and_raw_lxc_keys(env, cts, tmp_path):
+    """/etc/pve/lxc/<vmid>.conf: Proxmox's file format, written after every
+    change; raw lxc.* keys added by hand stay across API changes, reach LXC at
+    start and show in GET config and pct config -- the ones pve-container
+    accepts; lxc.namespace.* is dropped as pve-container drops it."""
+    dbl, vmid = env["double"], cts()
+    ok(Pct(env).create(vmid, hostname="rawkeys", rootfs="local-zfs:1", entrypoint="/bin/sh /run.sh 30",
+                       description="line one\nline two"))
+    conf = os.path.join(dbl.state, "etc-pve", "lxc", "%d.conf" % vmid)
+    text = read(conf)
+    assert text.startswith("#line one\n#line two\n") and "\nhostname: rawkeys\n" in text, text
+    include = tmp_path / "inc.conf"
+    include.write_text("lxc.environment = FROM_INCLUDE=1\n")
+    with open(conf, "a") as f:
+        f.write("lxc.include: %s\nlxc.namespace.share.net = /proc/1/ns/net\nlxc.rootfs.path: /x\n" % include)
+    pct(env, "set", str(vmid), "--memory", "256", check=True)
+    text = read(conf)
+    assert "lxc.include: %s\n" % include in text and "\nmemory: 256\n" in text, text
+    assert "lxc.namespace" not in text and "lxc.rootfs.path" not in text, text
+    st, _, ans = api(env, "GET", "/nodes/pve1/lxc/%d/config" % vmid)
+    assert st == 200 and ans["data"]["lxc"] == [["lxc.include", str(include)]]
+    assert "lxc.include: %s" % include in pct(env, "config", str(vmid), check=True).stdout
+    run = tmp_path / "run"
+    run.mkdir()
+    pct(env, "set", str(vmid), "--mp0", "%s,mp=/.pxcri/run" % run, check=True)
+    ok(Pct(env).action(vmid, "start"))
+    lxc_conf = read(os.path.join(dbl.lxcpath, str(vmid), "config"))
+    assert lxc_conf.rstrip().endswith("lxc.include = %s" % include), lxc_conf
+    assert "lxc.net." not in lxc_conf  # no netN: no network keys at all
+    for _ in range(100):
+        if os.path.exists(run / "env"):
+            break
+        time.sleep(0.05)
+    assert "FROM_INCLUDE=1" in read(run / "env").splitlines()
+    ok(Pct(env).action(vmid, "stop"))
+    ok(Pct(env).destroy(vmid))
+    assert not os.path.exists(conf)

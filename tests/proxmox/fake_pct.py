@@ -144,6 +144,8 @@ def run(st, schema, cmd, argv):
             cfg = pm.get_ct(st, params["vmid"])["config"]
             for k in sorted(cfg):
                 print("%s: %s" % (k, cfg[k]))
+            for k, v in pm.read_raw_lxc(st, params["vmid"])[0]:
+                print("%s: %s" % (k, v))
             return
     wait_task(st, u)
 

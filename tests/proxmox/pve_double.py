@@ -105,8 +105,8 @@ class Api:
         if key == "GET /nodes/{node}/lxc":
             return [dict(pm.status_current(st, v), vmid=v) for v in sorted(d["cts"])]
         if key == "GET /nodes/{node}/lxc/{vmid}/config":
-            return dict(pm.get_ct(st, p["vmid"])["config"], digest="%040x" % abs(hash(json.dumps(
-                pm.get_ct(st, p["vmid"])["config"], sort_keys=True))))
+            return dict(pm.config_with_raw(st, p["vmid"], pm.get_ct(st, p["vmid"])["config"]),
+                        digest="%040x" % abs(hash(json.dumps(pm.get_ct(st, p["vmid"])["config"], sort_keys=True))))
         if key == "PUT /nodes/{node}/lxc/{vmid}/config":
             pm.op_config_set(st, p["vmid"], p, user)
             return None

@@ -26,6 +26,16 @@ State layout (<state> is the state directory):
   its parents (and bind-mount sources' parents) must be searchable by it
   (the storage directories are 0711); otherwise start fails saying which.
   <lxcpath>/<vmid>/config, <lxcpath>/<vmid>/lxc.log
+  etc-pve/nodes/<node>/lxc/<vmid>.conf   each container's config in Proxmox's
+                                file format (/etc/pve/lxc, written after every
+                                change; etc-pve/lxc links to the node's), the
+                                place for raw lxc.* keys as on a real node: the
+                                ones pve-container accepts (valid_lxc_conf_keys:
+                                lxc.include, lxc.mount.entry, lxc.cgroup*.*,
+                                lxc.net.*, ...) are kept across changes, passed
+                                to LXC at start and shown by GET config ("lxc")
+                                and `pct config`; others (lxc.namespace.*) are
+                                dropped with pve-container's warning.
 
 Operations (the same for both front ends; real work is done when the request
 is accepted, under the state lock, and the task ends after faults.task_delay):
@@ -42,7 +52,9 @@ is accepted, under the state lock, and the task ends after faults.task_delay):
             (v1 memory controller only), unprivileged=1 -> lxc.idmap u/g 0
             100000 65536, netN: the bridge must be in faults.bridges (default
             ["vmbr0"]) else the task fails; inside, lxc.net.0.type = empty (the
-            double does not wire networks).  lxc-start failing fails the task
+            double does not wire networks); no netN: no lxc.net keys (a network
+            namespace of the container's own, unless a raw key shares one);
+            the raw lxc.* keys of the config file last.  lxc-start failing fails the task
             with the tail of lxc.log.
   status    the real one: when the model says running, lxc-info -s is asked
             (once per container looked at); a container whose init exited is
@@ -271,6 +283,9 @@ class State:
         d.setdefault("storages", json.loads(json.dumps(DEFAULT_STORAGES)))
         d["faults"].setdefault("bridges", list(DEFAULT_BRIDGES))
         d.setdefault("lxcpath", default_lxcpath(self.dir))
+        if not os.path.isdir(self.conf_dir):
+            os.makedirs(self.conf_dir)
+            os.symlink(os.path.join("nodes", self.node, "lxc"), os.path.join(self.dir, "etc-pve", "lxc"))
         for sid in d["storages"]:
             p = self.storage_dir(sid)
             if not os.path.isdir(p):
@@ -307,6 +322,7 @@ class State:
     def __exit__(self, *exc):
         try:
             if exc[0] is None:
+                sync_conf_files(self)
                 self._write(self.d)
         finally:
             self._lock.close()
@@ -317,6 +333,14 @@ class State:
 
     def storage_dir(self, sid):
         return os.path.join(self.dir, "storage", sid)
+
+    @property
+    def conf_dir(self):
+        """/etc/pve/nodes/<node>/lxc."""
+        return os.path.join(self.dir, "etc-pve", "nodes", self.node, "lxc")
+
+    def conf_path(self, vmid):
+        return os.path.join(self.conf_dir, "%s.conf" % vmid)
 
     @property
     def lxcpath(self):
@@ -568,6 +592,95 @@ def _memory_v1():
     return os.path.exists("/sys/fs/cgroup/memory/memory.limit_in_bytes")
 
 
+
+# pve-container's PVE::LXC::Config valid_lxc_conf_keys (Proxmox VE 8/9): 1 is
+# kept, a string is refused with that reason; lxc.cgroup.*, lxc.cgroup2.*,
+# lxc.prlimit.* and lxc.net.* are allowed as prefixes; anything else is
+# "unable to parse config" (dropped, with a warning).
+VALID_LXC_KEYS = dict.fromkeys([
+    "lxc.apparmor.profile", "lxc.apparmor.allow_incomplete", "lxc.apparmor.allow_nesting", "lxc.apparmor.raw",
+    "lxc.selinux.context", "lxc.include", "lxc.arch", "lxc.uts.name", "lxc.signal.halt", "lxc.signal.reboot",
+    "lxc.signal.stop", "lxc.init.cmd", "lxc.init.cwd", "lxc.pty.max", "lxc.console.logfile", "lxc.console.path",
+    "lxc.tty.max", "lxc.devtty.dir", "lxc.hook.autodev", "lxc.autodev", "lxc.kmsg", "lxc.mount.fstab",
+    "lxc.mount.entry", "lxc.mount.auto", "lxc.rootfs.mount", "lxc.cap.drop", "lxc.cap.keep",
+    "lxc.seccomp.profile", "lxc.seccomp.notify.proxy", "lxc.seccomp.notify.cookie", "lxc.idmap",
+    "lxc.hook.pre-start", "lxc.hook.pre-mount", "lxc.hook.mount", "lxc.hook.start", "lxc.hook.stop",
+    "lxc.hook.post-stop", "lxc.hook.clone", "lxc.hook.destroy", "lxc.hook.version", "lxc.log.level",
+    "lxc.log.file", "lxc.start.auto", "lxc.start.delay", "lxc.start.order", "lxc.group", "lxc.environment",
+    "lxc.environment.runtime", "lxc.environment.hooks", "lxc.sysctl.fs.mqueue", "lxc.sysctl.kernel.msgmax",
+    "lxc.sysctl.kernel.msgmnb", "lxc.sysctl.kernel.msgmni", "lxc.sysctl.kernel.sem", "lxc.sysctl.kernel.shmall",
+    "lxc.sysctl.kernel.shmmax", "lxc.sysctl.kernel.shmmni", "lxc.sysctl.kernel.shm_rmid_forced"], 1)
+VALID_LXC_KEYS["lxc.rootfs.path"] = "lxc.rootfs.path is auto generated from rootfs"
+VALID_LXC_KEYS["lxc.rootfs.options"] = ('lxc.rootfs.options is not supported, please use mount point options in '
+                                        'the "rootfs" key')
+RAW_LXC_LINE = re.compile(r"^(lxc\.[a-z0-9_\-\.]+)(:|\s*=)\s*(.*?)\s*$")
+
+
+def lxc_key_validity(key):
+    v = VALID_LXC_KEYS.get(key)
+    if v is not None:
+        return v
+    return 1 if re.match(r"^lxc\.(cgroup2?|prlimit|net)\.", key) else 0
+
+
+def read_raw_lxc(st, vmid):
+    """The raw lxc.* keys of a container's config file: ([(key, value)],
+    [warnings]) as pve-container's parse_pct_config (non-strict) gives them."""
+    path = st.conf_path(vmid)
+    keys, warnings = [], []
+    if not os.path.exists(path):
+        return keys, warnings
+    with open(path) as f:
+        for line in f.read().splitlines():
+            if line.startswith("["):
+                break
+            m = RAW_LXC_LINE.match(line)
+            if not m:
+                continue
+            v = lxc_key_validity(m.group(1))
+            if v == 1:
+                keys.append((m.group(1), m.group(3)))
+            elif v:
+                warnings.append("vm %s - %s: %s" % (vmid, m.group(1), v))
+            else:
+                warnings.append("vm %s - unable to parse config: %s" % (vmid, line))
+    return keys, warnings
+
+
+def write_conf_file(st, vmid, cfg, raw):
+    """write_pct_config: the description as comments, keys sorted, raw keys last."""
+    out = ["#" + ln for ln in str(cfg.get("description", "")).split("\n") if cfg.get("description")]
+    for k in sorted(cfg):
+        if k in ("description", "digest", "lxc"):
+            continue
+        out.append("%s: %s" % (k, str(cfg[k]).replace("\0", "\\0")))
+    out += ["%s: %s" % kv for kv in raw]
+    path = st.conf_path(vmid)
+    tmp = path + ".tmp.%d" % os.getpid()
+    with open(tmp, "w") as f:
+        f.write("\n".join(out) + "\n")
+    os.replace(tmp, path)
+
+
+def sync_conf_files(st):
+    """Every container's file after a change; raw keys read back first, so
+    lines an admin (or pxcri) added stay, as Proxmox keeps them."""
+    present = set()
+    for vmid, ct in st.d["cts"].items():
+        raw, _ = read_raw_lxc(st, vmid)
+        write_conf_file(st, vmid, ct["config"], raw)
+        present.add("%s.conf" % vmid)
+    for name in os.listdir(st.conf_dir):
+        if name.endswith(".conf") and name not in present:
+            os.unlink(os.path.join(st.conf_dir, name))
+
+
+def config_with_raw(st, vmid, cfg):
+    """GET config: the config plus its raw keys ("lxc": [[key, value], ...])."""
+    raw, _ = read_raw_lxc(st, vmid)
+    return dict(cfg, lxc=[list(kv) for kv in raw]) if raw else dict(cfg)
+
+
 def lxc_config(st, vmid, cfg):
     """The LXC config of a container, from its Proxmox config."""
     rootvol = str(cfg["rootfs"]).split(",")[0]
@@ -579,9 +692,10 @@ def lxc_config(st, vmid, cfg):
              "lxc.init.cmd = %s" % cfg.get("entrypoint", "/sbin/init"),
              "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed",
              "lxc.autodev = 1", "lxc.tty.max = 0", "lxc.pty.max = 16", "lxc.console.path = none",
-             "lxc.signal.halt = SIGPWR",
-             "# networks are not wired by the double: a network namespace with lo only",
-             "lxc.net.0.type = empty"]
+             "lxc.signal.halt = SIGPWR"]
+    if any(re.match(r"^net\d+$", k) for k in cfg):
+        lines += ["# networks are not wired by the double: a network namespace with lo only",
+                  "lxc.net.0.type = empty"]
     if "ro=1" in str(cfg["rootfs"]).split(",")[1:]:
         lines.append("lxc.rootfs.options = ro")
     for kv in str(cfg.get("env", "")).split("\0"):
@@ -604,6 +718,8 @@ def lxc_config(st, vmid, cfg):
         kind = "dir" if os.path.isdir(src) else "file"
         flags = "bind,create=%s" % kind + (",ro" if is_true(opts.get("ro", 0)) else "")
         lines.append("lxc.mount.entry = %s %s none %s 0 0" % (src, target, flags))
+    raw, _ = read_raw_lxc(st, vmid)
+    lines += ["%s = %s" % kv for kv in raw]
     return "\n".join(lines) + "\n"
 
 
@@ -652,6 +768,9 @@ def lxc_start(st, vmid, cfg):
     r = run_cmd(["lxc-start", "-n", str(vmid), "-P", st.lxcpath, "-d", "-o", log, "-l", "INFO"], timeout=60)
     if r.returncode == 0:
         return None
+    if os.environ.get("PXT_DEBUG_LXC"):
+        shutil.copy(log, "/tmp/pxt-lxc-debug.log")
+        shutil.copy(os.path.join(cdir, "config"), "/tmp/pxt-lxc-debug.config")
     tail = []
     if os.path.exists(log):
         with open(log, errors="replace") as f:

@@ -641,12 +641,42 @@ static void test_cri_errors_and_warnings(void **state)
         config_free(c);
 }
 
+/* The streaming server's TLS files: both or neither (a CA only with them). */
+static void test_cri_stream_tls(void **state)
+{
+        struct config *c = parse_ok("{}");
+
+        assert_null(c->cri.stream_tls_cert);
+        assert_null(c->cri.stream_tls_key);
+        assert_null(c->cri.stream_tls_ca);
+        config_free(c);
+        c = parse_ok("{\"cri\": {\"stream_address\": \"0.0.0.0\", \"stream_tls_cert\": \"/etc/pxcri/s.pem\","
+                     " \"stream_tls_key\": \"/etc/pxcri/s.key\", \"stream_tls_ca\": \"/etc/pxcri/ca.pem\"}}");
+        assert_string_equal(c->cri.stream_tls_cert, "/etc/pxcri/s.pem");
+        assert_string_equal(c->cri.stream_tls_key, "/etc/pxcri/s.key");
+        assert_string_equal(c->cri.stream_tls_ca, "/etc/pxcri/ca.pem");
+        assert_int_equal(c->n_warnings, 0);
+        config_free(c);
+        c = parse_ok("{\"cri\": {\"stream_tls_cert\": \"/s.pem\", \"stream_tls_key\": \"/s.key\"}}");
+        assert_null(c->cri.stream_tls_ca);
+        config_free(c);
+        expect_error("{\"cri\": {\"stream_tls_cert\": \"/s.pem\"}}",
+                     "cri.stream_tls_cert is set without cri.stream_tls_key");
+        expect_error("{\"cri\": {\"stream_tls_key\": \"/s.key\"}}",
+                     "cri.stream_tls_key is set without cri.stream_tls_cert");
+        expect_error("{\"cri\": {\"stream_tls_ca\": \"/ca.pem\"}}", "cri.stream_tls_ca");
+        expect_error("{\"cri\": {\"stream_tls_cert\": \"s.pem\", \"stream_tls_key\": \"/s.key\"}}",
+                     "cri.stream_tls_cert: must be an absolute path");
+        expect_error("{\"cri\": {\"stream_tls_cert\": \"/s.pem\", \"stream_tls_key\": 7}}", "cri.stream_tls_key");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cri_defaults),
                 cmocka_unit_test(test_cri_keys),
                 cmocka_unit_test(test_cri_errors_and_warnings),
+                cmocka_unit_test(test_cri_stream_tls),
                 cmocka_unit_test(test_defaults_root_and_level),
                 cmocka_unit_test(test_defaults_routing_rules),
                 cmocka_unit_test(test_defaults_crun_name_patterns),

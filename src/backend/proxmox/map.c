@@ -69,6 +69,8 @@ void pve_params_free(struct pve_params *p)
                 free(p->init_mounts[i].options);
         }
         free(p->init_mounts);
+        for (int i = 0; i < PVE_NS_MAX; i++)
+                free(p->ns_paths[i]);
         free(p);
 }
 
@@ -359,6 +361,9 @@ static int map_net(struct map *m)
         const char *ip = annotation(m, PVE_MAP_ANN_IP), *gw = annotation(m, PVE_MAP_ANN_GW);
         const char *bridge = m->req->bridge;
 
+        /* In a pod's network namespace: no interface of its own. */
+        if (m->p->ns_paths[PVE_NS_NET])
+                return 0;
         if (!bridge || !valid_bridge(bridge))
                 return pxe_set(m->err, EINVAL, "Bridge \"%s\": not a Proxmox bridge name", bridge ? bridge : "");
         if (!ip || !*ip)
@@ -585,7 +590,7 @@ static int map_mount(struct map *m, size_t idx, const json_t *mnt)
         if (!src || !valid_mp_path(src))
                 return pxe_set(m->err, EINVAL, "mounts[%zu].source \"%s\": Proxmox needs an absolute host path without ',', '=', '.' or '..'",
                                idx, src ? src : "");
-        if (!valid_mp_path(dest) || streq(dest, "/") || !strncmp(dest, PVE_MAP_INIT_DIR, strlen(PVE_MAP_INIT_DIR)))
+        if (!valid_mp_path(dest) || streq(dest, "/") || streq(dest, "/.pxcri") || !strncmp(dest, "/.pxcri/", 8))
                 return pxe_set(m->err, EINVAL, "mounts[%zu].destination \"%s\": not a path Proxmox can mount on", idx, dest);
         r = bind_options(m, idx, opts, &ro, mo, sizeof(mo));
         if (r < 0)
@@ -593,7 +598,19 @@ static int map_mount(struct map *m, size_t idx, const json_t *mnt)
         if (stat(src, &st) < 0)
                 return pxe_set_errno(m->err, errno, "mounts[%zu].source %s", idx, src);
         /* Mount points under /dev would be hidden by the tmpfs LXC mounts
-         * there after Proxmox made them. */
+         * there after Proxmox made them: a directory goes to a mount point
+         * of its own first and pxcri-init binds it on (live, as a
+         * Proxmox mount point is); a file is copied (pmx_binds.c). */
+        if (S_ISDIR(st.st_mode) && (streq(dest, "/dev") || !strncmp(dest, "/dev/", 5)) && m->req->init_dir) {
+                char stage[64];
+
+                snprintf(stage, sizeof(stage), PVE_MAP_STAGE_DIR "/%u", m->n_mp);
+                if ((r = add_mp(m, src, stage, ro, mo)) < 0 || (r = add_init_bind(m, src, dest, ro)) < 0)
+                        return r;
+                m->p->init_binds[m->p->n_init_binds - 1].staged = true;
+                m->p->init_binds[m->p->n_init_binds - 1].stage = m->n_mp - 1;
+                return 0;
+        }
         if (!S_ISDIR(st.st_mode) || streq(dest, "/dev") || !strncmp(dest, "/dev/", 5))
                 return add_init_bind(m, src, dest, ro);
         return add_mp(m, src, dest, ro, mo);
@@ -743,20 +760,32 @@ static int map_description(struct map *m)
 
 static int check_namespaces(struct map *m, const json_t *nss)
 {
-        const json_t *ns;
+        const json_t *entry;
+        enum pve_map_ns ns;
         size_t i;
 
-        json_array_foreach (nss, i, ns) {
-                const char *type = json_string_value(json_object_get(ns, "type"));
-                const char *path = json_string_value(json_object_get(ns, "path"));
+        json_array_foreach (nss, i, entry) {
+                const char *type = json_string_value(json_object_get(entry, "type"));
+                const char *path = json_string_value(json_object_get(entry, "path"));
 
                 if (!type)
                         return pxe_set(m->err, EINVAL, "linux.namespaces[%zu].type: expected a string", i);
-                /* A Proxmox container is a pod of one: on the pod network
-                 * through its own net0 (docs/proxmox.md#mapping). */
-                if (path && *path && !streq(type, "network") && !streq(type, "ipc") && !streq(type, "uts"))
+                if (!path || !*path)
+                        continue;
+                /* A pod's network, IPC and UTS namespaces: joined through
+                 * LXC's lxc.namespace.share.* (pmx_namespaces.c). */
+                ns = streq(type, "network") ? PVE_NS_NET : streq(type, "ipc") ? PVE_NS_IPC
+                                                         : streq(type, "uts")   ? PVE_NS_UTS
+                                                                                : PVE_NS_MAX;
+                if (ns == PVE_NS_MAX)
                         return pxe_set(m->err, ENOTSUP, "linux.namespaces[%zu]: a Proxmox container cannot join the %s namespace %s",
                                        i, type, path);
+                if (path[0] != '/' || strpbrk(path, "\n\r"))
+                        return pxe_set(m->err, EINVAL, "linux.namespaces[%zu].path \"%s\": expected an absolute path", i,
+                                       path);
+                free(m->p->ns_paths[ns]);
+                if (!(m->p->ns_paths[ns] = strdup(path)))
+                        return pxe_set(m->err, ENOMEM, "Out of memory");
         }
         return 0;
 }

@@ -26,6 +26,9 @@
  * container.  Not under /dev as with the lxc backend: Proxmox mounts its
  * mount points before LXC puts a tmpfs on /dev, which would hide them. */
 #define PVE_MAP_INIT_DIR "/.pxcri/run"
+/* Where directories pxcri-init binds elsewhere (under /dev) are mounted
+ * first, as Proxmox mount points: PVE_MAP_STAGE_DIR/<n>. */
+#define PVE_MAP_STAGE_DIR "/.pxcri/mnt"
 
 /* Defaults when req leaves a field 0.  Memory is never left to Proxmox,
  * whose silent default is 512 MiB. */
@@ -56,7 +59,15 @@ struct pve_map_init_bind {
         char *source; /* absolute host path */
         char *dest;   /* absolute path in the container */
         bool ro;
+        /* A directory: bound live from a Proxmox mount point at
+         * PVE_MAP_STAGE_DIR/<stage> (needs init_dir, i.e. pct) rather than
+         * copied as files are. */
+        bool staged;
+        unsigned stage;
 };
+
+/* The namespaces a container joins by path (a pod's, pinned by pxcrid). */
+enum pve_map_ns { PVE_NS_NET, PVE_NS_IPC, PVE_NS_UTS, PVE_NS_MAX };
 
 /* A tmpfs Proxmox cannot mount (its mount points are binds or volumes;
  * containerd's default spec has one on /run): pxcri-init mounts it. */
@@ -72,6 +83,9 @@ struct pve_params {
         size_t n_init_binds;
         struct pve_map_init_mount *init_mounts;
         size_t n_init_mounts;
+        /* linux.namespaces paths to join (NULL: a namespace of its own);
+         * with a network path there is no net0. */
+        char *ns_paths[PVE_NS_MAX];
 };
 
 int pve_map_bundle(const json_t *oci_config, const struct pve_map_request *req, struct pve_params **ret,

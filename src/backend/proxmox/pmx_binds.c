@@ -7,6 +7,9 @@
  *                          before).  pxcri copies the source file into
  *                          <run>/binds/<n>, src is /.pxcri/run/binds/<n>: a
  *                          copy taken at create (docs/proxmox.md).
+ *                          A directory under /dev (a pod's /dev/shm) is a
+ *                          Proxmox mount point at /.pxcri/mnt/<n> first and
+ *                          src is that: live, not a copy.
  *   M<dest>\t<options>      a tmpfs (containerd's spec has one on /run).
  */
 #include <errno.h>
@@ -44,14 +47,21 @@ int pmx_binds_records(const struct pve_params *params, char **records, size_t *l
                 _cleanup_free_ char *rec = NULL;
                 struct stat st;
 
+                if (strchr(ib->dest, '\t'))
+                        return pxe_set(err, EINVAL, "mount destination %s: a tab is not allowed", ib->dest);
+                if (ib->staged) {
+                        if (asprintf(&rec, "b%c" PVE_MAP_STAGE_DIR "/%u\t%s", ib->ro ? 'r' : 'w', ib->stage,
+                                     ib->dest) < 0 ||
+                            append(records, len, rec, err) < 0)
+                                return pxe_set(err, ENOMEM, "Out of memory");
+                        continue;
+                }
                 if (stat(ib->source, &st) < 0)
                         return pxe_set_errno(err, errno, "mount source %s", ib->source);
                 if (!S_ISREG(st.st_mode))
-                        return pxe_set(err, ENOSYS, "mount of %s on %s: the proxmox backend binds directories under "
-                                       "/dev and other non-files only as Proxmox mount points (not supported yet)",
+                        return pxe_set(err, ENOSYS, "mount of %s on %s: the proxmox backend binds a directory under "
+                                       "/dev only with the pct transport (through a Proxmox mount point with a host path)",
                                        ib->source, ib->dest);
-                if (strchr(ib->dest, '\t'))
-                        return pxe_set(err, EINVAL, "mount destination %s: a tab is not allowed", ib->dest);
                 if (asprintf(&rec, "b%c" PMX_RUN_DIR "/binds/%zu\t%s", ib->ro ? 'r' : 'w', i, ib->dest) < 0 ||
                     append(records, len, rec, err) < 0)
                         return pxe_set(err, ENOMEM, "Out of memory");
@@ -69,8 +79,11 @@ int pmx_binds_records(const struct pve_params *params, char **records, size_t *l
 int pmx_binds_copy(const char *run, const struct pve_params *params, uid_t owner, struct pxe **err)
 {
         _cleanup_free_ char *dir = NULL;
+        size_t copies = 0;
 
-        if (params->n_init_binds == 0)
+        for (size_t i = 0; i < params->n_init_binds; i++)
+                copies += !params->init_binds[i].staged;
+        if (copies == 0)
                 return 0;
         if (asprintf(&dir, "%s/binds", run) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
@@ -83,6 +96,8 @@ int pmx_binds_copy(const char *run, const struct pve_params *params, uid_t owner
                 struct stat st;
                 size_t n = 0;
 
+                if (params->init_binds[i].staged)
+                        continue;
                 if (stat(params->init_binds[i].source, &st) < 0 ||
                     fs_read_file(params->init_binds[i].source, BIND_FILE_MAX, &data, &n, err) < 0)
                         return pxe_set_errno(err, errno ? errno : EIO, "Copying mount source %s",

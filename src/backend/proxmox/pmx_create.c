@@ -422,7 +422,8 @@ static int create_in(struct create *x, struct pxe **err)
         if (pve_map_bundle(x->config, &req, &params, err) < 0)
                 return -pxe_code(err, EINVAL);
         x->params = params;
-        if (pmx_binds_records(params, &x->records, &x->records_len, err) < 0)
+        if (pmx_namespaces_check(x->b, params, x->c->id, err) < 0 ||
+            pmx_binds_records(params, &x->records, &x->records_len, err) < 0)
                 return -pxe_code(err, EINVAL);
         if (add_entrypoint(params, NULL, 0, false) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
@@ -464,6 +465,8 @@ static int create_in(struct create *x, struct pxe **err)
                 r = create_full(x, &t, params, err);
         pmx_template_done(&t);
         if (r < 0)
+                return r;
+        if ((r = pmx_namespaces_share(x->b, x->vmid, x->c->id, params, x->unprivileged, err)) < 0)
                 return r;
         if (!pct && (r = find_run_in_volume(x, err)) < 0)
                 return r;

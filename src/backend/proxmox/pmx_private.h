@@ -93,6 +93,14 @@ int pmx_task_wait(struct backend *b, struct pve_client *client, char *upid, stru
 
 /* pmx_create.c */
 int pmx_create(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
+
+/* Joining a pod's namespaces (pmx_namespaces.c): whether the transport can,
+ * and, once the container exists and before its start, the include with the
+ * lxc.namespace.share.* keys added to its Proxmox config. */
+struct pve_params;
+int pmx_namespaces_check(struct backend *b, const struct pve_params *p, const char *id, struct pxe **err);
+int pmx_namespaces_share(struct backend *b, unsigned vmid, const char *id, const struct pve_params *p,
+                         bool unprivileged, struct pxe **err);
 int pmx_start(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 int pmx_run(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 /* The process records pxcri-init reads (src/init/init.c) for an OCI

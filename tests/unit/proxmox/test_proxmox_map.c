@@ -290,16 +290,22 @@ static void test_mounts(void **state)
         assert_true(asprintf(&want, "%s,mp=/cfg,ro=1,mountoptions=nosuid;nodev", data) > 0);
         assert_string_equal(pve_params_get(p, "mp2"), want);
         free(want);
-        assert_null(pve_params_get(p, "mp3"));
         /* A file: pxcri-init binds it, Proxmox mount points are directories. */
         assert_int_equal(p->n_init_binds, 2);
         assert_string_equal(p->init_binds[0].source, hosts);
         assert_string_equal(p->init_binds[0].dest, "/etc/hosts");
         assert_true(p->init_binds[0].ro);
-        /* /dev is LXC's tmpfs, which would hide a mount point: pxcri-init binds it. */
+        /* /dev is LXC's tmpfs, which would hide a mount point: a directory
+         * is a mount point at a stage (mp3) pxcri-init binds it from. */
         assert_string_equal(p->init_binds[1].source, data);
         assert_string_equal(p->init_binds[1].dest, "/dev/shm");
         assert_false(p->init_binds[1].ro);
+        assert_true(p->init_binds[1].staged);
+        assert_int_equal(p->init_binds[1].stage, 3);
+        assert_false(p->init_binds[0].staged);
+        assert_true(asprintf(&want, "%s,mp=/.pxcri/mnt/3", data) > 0);
+        assert_string_equal(pve_params_get(p, "mp3"), want);
+        free(want);
         pve_params_free(p);
         free(text);
         unit_rm_rf(dir);
@@ -338,6 +344,7 @@ static void test_mounts_errors(void **state)
         map_fails("{'mounts':[{'destination':'/x','type':'bind','source':'/a/../b'}]}", EINVAL, "mounts[0].source");
         map_fails("{'mounts':[{'destination':'x','type':'bind','source':'/tmp'}]}", EINVAL, "mounts[0].destination \"x\"");
         map_fails("{'mounts':[{'destination':'/.pxcri/run','type':'bind','source':'/tmp'}]}", EINVAL, "mounts[0].destination");
+        map_fails("{'mounts':[{'destination':'/.pxcri/mnt/0','type':'bind','source':'/tmp'}]}", EINVAL, "mounts[0].destination");
         map_fails("{'mounts':[{'destination':'/x','type':'bind','source':'/tmp','options':['rslave']}]}", ENOTSUP,
                   "mounts[0].options[0]: \"rslave\"");
         map_fails("{'mounts':[{'destination':'/x','type':'bind','source':'/nonexistent-pxcri'}]}", ENOENT,
@@ -452,10 +459,20 @@ static void test_unsupported_fields(void **state)
         map_fails("{'hooks':{'prestart':[{'path':'/bin/true'}]}}", ENOTSUP, "hooks.prestart: Proxmox cannot run OCI hooks");
         map_fails("{'linux':{'namespaces':[{'type':'pid','path':'/proc/1/ns/pid'}]}}", ENOTSUP,
                   "linux.namespaces[0]: a Proxmox container cannot join the pid namespace");
-        /* The pod's network, IPC and UTS namespaces: the container's own (documented). */
+        /* The pod's network, IPC and UTS namespaces: joined (pmx_namespaces.c), no net0. */
         expect("{'linux':{'namespaces':[{'type':'network','path':'/var/run/netns/cni-1'},{'type':'ipc','path':'/proc/9/ns/ipc'},"
                "{'type':'pid'},{'type':'mount'}]}}",
-               "net0", "name=eth0,bridge=vmbr0,ip=dhcp");
+               "net0", NULL);
+        map_fails("{'linux':{'namespaces':[{'type':'network','path':'netns/cni-1'}]}}", EINVAL,
+                  "linux.namespaces[0].path \"netns/cni-1\": expected an absolute path");
+        map_fails("{'linux':{'namespaces':[{'type':'uts','path':'/x\\ny'}]}}", EINVAL, "linux.namespaces[0].path");
+        struct pve_params *ns = map_ok("{'linux':{'namespaces':[{'type':'network','path':'/n'},{'type':'uts','path':'/u'},"
+                                       "{'type':'ipc'}]}}");
+
+        assert_string_equal(ns->ns_paths[PVE_NS_NET], "/n");
+        assert_null(ns->ns_paths[PVE_NS_IPC]);
+        assert_string_equal(ns->ns_paths[PVE_NS_UTS], "/u");
+        pve_params_free(ns);
         map_fails("[]", EINVAL, "config.json is not a JSON object");
         map_fails("{'linux':[]}", EINVAL, "linux: expected an object");
 }

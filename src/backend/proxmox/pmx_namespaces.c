@@ -1,0 +1,133 @@
+/* A Proxmox container in a pod: it joins the network, IPC and UTS namespaces
+ * pxcrid pinned for the pod (linux.namespaces paths), as the pod's other
+ * containers do, instead of getting a network of its own.
+ *
+ * LXC inherits a namespace from a path with lxc.namespace.share.<ns>, but
+ * Proxmox passes on only the raw LXC keys it knows (pve-container's
+ * valid_lxc_conf_keys; lxc.namespace.* is not one: such a line is dropped
+ * with "unable to parse config").  It does pass lxc.include: so pxcri writes
+ * the share keys into a file of its own (<root>/proxmox/<id>/namespaces.conf,
+ * root's, out of the container's reach) and adds `lxc.include: FILE` to the
+ * container's Proxmox config, /etc/pve/lxc/<vmid>.conf (config_dir) -- a file
+ * only the node itself can write, under the lock pct takes for it.  The REST
+ * API has no way to set raw keys, so with transport "api" a container that
+ * must join namespaces is refused before anything is made.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend/proxmox/map.h"
+#include "backend/proxmox/pmx_private.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#define PVE_LOCK_DIR "/run/lock/lxc"
+#define CONFIG_MAX (1u << 20)
+#define KEYS_MAX ((size_t) PVE_NS_MAX * (PATH_MAX + 64) + 256)
+
+static const char *const ns_lxc[PVE_NS_MAX] = {
+        [PVE_NS_NET] = "net",
+        [PVE_NS_IPC] = "ipc",
+        [PVE_NS_UTS] = "uts",
+};
+
+static bool joins_any(const struct pve_params *p)
+{
+        for (int i = 0; i < PVE_NS_MAX; i++)
+                if (p->ns_paths[i])
+                        return true;
+        return false;
+}
+
+int pmx_namespaces_check(struct backend *b, const struct pve_params *p, const char *id, struct pxe **err)
+{
+        if (!joins_any(p) || b->cfg->proxmox.transport == PROXMOX_TRANSPORT_PCT)
+                return 0;
+        return pxe_set(err, EOPNOTSUPP,
+                       "Container %s joins its pod's namespaces (network %s): Proxmox takes the LXC keys for that "
+                       "only from the container's config file on the node, which its REST API cannot write; use "
+                       "backends.proxmox.transport \"pct\" with pxcri on the Proxmox node",
+                       id, p->ns_paths[PVE_NS_NET] ? p->ns_paths[PVE_NS_NET] : "-");
+}
+
+/* The config with `lxc.include: include` added at the end of its main
+ * section (before the first [snapshot] or [pve:pending] section). */
+static char *with_include(const char *text, size_t len, const char *include)
+{
+        const char *end = text, *p;
+        char *out = NULL;
+        int n;
+
+        for (p = text; p < text + len;) {
+                const char *nl = memchr(p, '\n', (size_t) (text + len - p));
+                const char *next = nl ? nl + 1 : text + len;
+
+                if (*p == '[')
+                        break;
+                end = next;
+                p = next;
+        }
+        n = asprintf(&out, "%.*s%slxc.include: %s\n%.*s", (int) (end - text), text,
+                     end > text && end[-1] != '\n' ? "\n" : "", include, (int) (text + len - end), end);
+        return n < 0 ? NULL : out;
+}
+
+int pmx_namespaces_share(struct backend *b, unsigned vmid, const char *id, const struct pve_params *p,
+                         bool unprivileged, struct pxe **err)
+{
+        _cleanup_free_ char *include = NULL, *keys = NULL, *conf = NULL, *text = NULL, *updated = NULL;
+        _cleanup_free_ char *lock = NULL;
+        _cleanup_close_ int lock_fd = -EBADF;
+        size_t len = 0, used = 0;
+        struct stat st;
+
+        if (!joins_any(p))
+                return 0;
+        if (pmx_namespaces_check(b, p, id, err) < 0)
+                return -EOPNOTSUPP;
+        include = pmx_path(b, id, "namespaces.conf");
+        keys = calloc(1, KEYS_MAX);
+        if (!include || !keys || asprintf(&conf, "%s/%u.conf", b->cfg->proxmox.config_dir, vmid) < 0 ||
+            asprintf(&lock, PVE_LOCK_DIR "/pve-config-%u.lock", vmid) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        for (int i = 0; i < PVE_NS_MAX; i++)
+                if (p->ns_paths[i])
+                        used += (size_t) snprintf(keys + used, KEYS_MAX - used, "lxc.namespace.share.%s = %s\n",
+                                                  ns_lxc[i], p->ns_paths[i]);
+        /* An unprivileged container may not mount a sysfs of a network
+         * namespace its user namespace does not own (the pod's is the
+         * host's): it gets the host's /sys bound instead, as runc does for
+         * containers in a user namespace -- writable in name only, its root
+         * is host uid 100000. */
+        if (unprivileged && p->ns_paths[PVE_NS_NET])
+                used += (size_t) snprintf(keys + used, KEYS_MAX - used,
+                                          "lxc.mount.auto =\nlxc.mount.auto = proc:mixed cgroup:mixed\n"
+                                          "lxc.mount.entry = /sys sys none rbind,create=dir 0 0\n");
+        if (fs_write_atomic(include, keys, used, 0600, err) < 0)
+                return -pxe_code(err, EIO);
+        /* pct's own lock for the config (PVE::LXC::Config->lock_config). */
+        if (fs_mkdir_p(PVE_LOCK_DIR, 0755, err) < 0)
+                return -pxe_code(err, EIO);
+        lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0)
+                return pxe_set_errno(err, errno, "Locking %s", lock);
+        if (stat(conf, &st) < 0)
+                return pxe_set_errno(err, errno,
+                                     "The Proxmox config of container %u, %s (backends.proxmox.config_dir)", vmid,
+                                     conf);
+        if (fs_read_file(conf, CONFIG_MAX, &text, &len, err) < 0)
+                return -pxe_code(err, EIO);
+        updated = with_include(text, len, include);
+        if (!updated)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (fs_write_atomic(conf, updated, strlen(updated), st.st_mode & 0777, err) < 0)
+                return -pxe_code(err, EIO);
+        return 0;
+}

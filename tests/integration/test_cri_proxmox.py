@@ -1,0 +1,260 @@
+"""Proxmox pods through pxcrid: containers of the Proxmox double (real LXC
+behind a faithful API and pct) in pods whose network, IPC and UTS namespaces
+pxcrid pinned; driven by python3-grpcio like kubelet."""
+
+import json
+import signal
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import grpc
+import pytest
+
+import images
+from cri_env import PXCRI, Daemon, pb
+from pve_env import FAKE_PCT, PY, TOKEN, Double, make_cert
+
+RUNNING, EXITED = 1, 2
+LO, HI = 4100, 4199
+
+
+@pytest.fixture(scope="module")
+def pve():
+    d = tempfile.mkdtemp(prefix="pxt-cpv-")
+    os.chmod(d, 0o711)  # the double's storage, reached by unprivileged containers
+    cert, key, _ = make_cert(d, "pve")
+    dbl = Double(d, cert, key)
+    bindir = os.path.join(d, "bin")
+    os.mkdir(bindir)
+    # pxcrid runs pxcri with an environment of its own: the fake pct learns
+    # where the double's state is from its wrapper.
+    pct = os.path.join(bindir, "pct")
+    with open(pct, "w") as f:
+        debug = "PXT_DEBUG_LXC=1 " if os.environ.get("PXT_DEBUG_LXC") else ""
+        f.write("#!/bin/sh\n%sPVE_DOUBLE_STATE='%s' exec %s %s \"$@\"\n" % (debug, dbl.state, PY, FAKE_PCT))
+    os.chmod(pct, 0o755)
+    tok = os.path.join(d, "token")
+    with open(tok, "w") as f:
+        f.write(TOKEN + "\n")
+    os.chmod(tok, 0o600)
+    e = {"dir": d, "cert": cert, "double": dbl, "pct": pct, "token": tok}
+    try:
+        yield e
+    finally:
+        dbl.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def proxmox_backend(pve, transport="pct"):
+    p = {"transport": transport, "storage": "local-zfs", "template_storage": "local",
+         "template_dir": os.path.join(pve["double"].state, "storage", "local", "template", "cache"),
+         "run_root": os.path.join(pve["dir"], "run"), "vmid_range": [LO, HI], "timeout": 30,
+         "config_dir": os.path.join(pve["double"].state, "etc-pve", "lxc")}
+    if transport == "pct":
+        p["pct_path"] = pve["pct"]
+    else:
+        p.update({"hosts": [pve["double"].host], "token_file": pve["token"], "tls": {"ca_file": pve["cert"]}})
+    return p
+
+
+@pytest.fixture(scope="module")
+def pxcrid(cri_registry, pve):
+    d = Daemon(cri_registry, extra={"backends": {"proxmox": proxmox_backend(pve)},
+                                    "runtime": {"routing": [{"image": "db-*", "runtime": "proxmox"}]}},
+               bridge_index=140)
+    os.chmod(d.dir, 0o711)  # unprivileged CTs (host uid 100000) walk to the pod's files
+    yield d
+    d.cleanup()
+
+
+@pytest.fixture(scope="module")
+def db_image(pxcrid, cri_registry, busybox):
+    """The busybox image again under a name the routing rule sends to Proxmox."""
+    cri_registry.push(cri_registry.layout, images.go_arch(), "db-busybox:1")
+    ref = "%s/db-busybox:1" % cri_registry.host
+    pxcrid.img("PullImage", image=pb().ImageSpec(image=ref))
+    return ref
+
+
+def cts(pve):
+    """The double's containers: vmid -> config."""
+    subprocess.run([pve["pct"], "list"], capture_output=True, check=True)
+    with open(os.path.join(pve["double"].state, "state.json")) as f:
+        return {int(k): v for k, v in json.load(f)["cts"].items()}
+
+
+def http_get(url, timeout=20):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=5).read()
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def run(pxcrid, pod, image, script, **kw):
+    cid = pxcrid.create(pod[0], pod[1], image, command=["sh", "-c", script], **kw)
+    pxcrid.rt("StartContainer", container_id=cid, deadline=120)
+    return cid
+
+
+def test_proxmox_pod_runs_in_the_pods_network(pxcrid, busybox, pve):
+    pid, cfg = pxcrid.run_pod(handler="proxmox")
+    try:
+        st = pxcrid.rt("PodSandboxStatus", pod_sandbox_id=pid).status
+        ip = st.network.ip
+        assert ip.startswith("10.233.")
+        cid = run(pxcrid, (pid, cfg), busybox,
+                  "echo hello-pve; hostname; ip -4 -o addr; echo pve > /tmp/index.html; "
+                  "exec httpd -f -p 8080 -h /tmp")
+        st = pxcrid.wait_state(cid, RUNNING, timeout=60)
+        info = json.loads(pxcrid.rt("ContainerStatus", container_id=cid, verbose=True).info["info"])
+        assert info["backend"] == "proxmox", info
+        time.sleep(1)
+        with open(st.log_path) as f:
+            log = f.read()
+        assert "hello-pve" in log and ip in log, log
+        assert http_get("http://%s:8080/index.html" % ip) == b"pve\n"
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+
+
+def vmid_of(pxcrid, cid, pve=None):
+    """The VMID of a container: pxcri's state of it (its annotation)."""
+    info = json.loads(pxcrid.rt("ContainerStatus", container_id=cid, verbose=True).info["info"])
+    assert info["backend"] == "proxmox", info
+    r = subprocess.run([PXCRI, "--config", pxcrid.config_path, "state", cid], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return int(json.loads(r.stdout)["annotations"]["pxcri.io/proxmox-vmid"])
+
+
+def wait_gone(pve, vmid, timeout=30):
+    """RemoveContainer answers before the runtime's delete ran (background)."""
+    deadline = time.time() + timeout
+    while vmid in cts(pve):
+        if time.time() > deadline:
+            return False
+        time.sleep(0.3)
+    return True
+
+
+def exec_sync(pxcrid, cid, *cmd):
+    return pxcrid.rt("ExecSync", container_id=cid, cmd=list(cmd), timeout=30, deadline=60)
+
+
+def test_mixed_pod_over_localhost_and_from_another_pod(pxcrid, busybox, db_image, pve):
+    """A crun sidecar and a db-* container on Proxmox in one pod: one network
+    (localhost between them), one hostname; the pod IP serves other pods."""
+    pid, cfg = pxcrid.run_pod()
+    other, ocfg = pxcrid.run_pod()
+    try:
+        ip = pxcrid.rt("PodSandboxStatus", pod_sandbox_id=pid).status.network.ip
+        db = run(pxcrid, (pid, cfg), db_image, "echo db > /tmp/index.html; exec httpd -f -p 8080 -h /tmp")
+        side = run(pxcrid, (pid, cfg), busybox, "sleep 100000")
+        vmid = vmid_of(pxcrid, db)
+        conf = cts(pve)[vmid]["config"]
+        assert not any(k.startswith("net") for k in conf), conf  # no network of its own
+        # The same network namespace: the sidecar reaches the Proxmox container on localhost.
+        deadline = time.time() + 20
+        while True:
+            r = exec_sync(pxcrid, side, "wget", "-qO-", "http://127.0.0.1:8080/index.html")
+            if r.exit_code == 0 or time.time() > deadline:
+                break
+            time.sleep(0.3)
+        assert r.stdout == b"db\n", r
+        # One UTS namespace: the pod's hostname in both.
+        assert exec_sync(pxcrid, db, "hostname").stdout == exec_sync(pxcrid, side, "hostname").stdout == \
+            (cfg.hostname + "\n").encode()
+        # Another pod (crun) reaches it at the pod IP.
+        client = run(pxcrid, (other, ocfg), busybox, "sleep 100000")
+        r = exec_sync(pxcrid, client, "wget", "-qO-", "http://%s:8080/index.html" % ip)
+        assert r.stdout == b"db\n", r
+        # What an admin sees in Proxmox: names the pod and container.
+        assert cfg.metadata.name in str(conf.get("description", "")) + str(conf.get("tags", "")), conf
+    finally:
+        for p in (pid, other):
+            pxcrid.rt("StopPodSandbox", pod_sandbox_id=p, deadline=120)
+            pxcrid.rt("RemovePodSandbox", pod_sandbox_id=p, deadline=120)
+    assert wait_gone(pve, vmid), "the Proxmox container outlived its pod"
+
+
+def test_logs_exec_exit_code_stop_remove(pxcrid, pod_pve, busybox, pve):
+    cid = run(pxcrid, pod_pve, busybox, "echo out-line; echo err-line >&2; exec sleep 100000")
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    vmid = vmid_of(pxcrid, cid)
+    r = exec_sync(pxcrid, cid, "sh", "-c", "echo in-ct; exit 3")
+    assert (r.stdout, r.exit_code) == (b"in-ct\n", 3), r.stderr
+    pxcrid.rt("StopContainer", container_id=cid, timeout=2, deadline=120)
+    st = pxcrid.wait_state(cid, EXITED, timeout=60)
+    assert st.exit_code in (137, 143), st
+    with open(st.log_path) as f:
+        log = f.read()
+    assert " stdout F out-line" in log and " stderr F err-line" in log, log
+    pxcrid.rt("RemoveContainer", container_id=cid, deadline=120)
+    assert wait_gone(pve, vmid)
+    cid = run(pxcrid, pod_pve, busybox, "exit 7")
+    assert pxcrid.wait_state(cid, EXITED, timeout=60).exit_code == 7
+
+
+@pytest.fixture
+def pod_pve(pxcrid, busybox):
+    pid, cfg = pxcrid.run_pod(handler="proxmox")
+    yield pid, cfg
+    pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+    pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+
+
+def test_directory_mount_is_live_and_shm_is_the_pods(pxcrid, pod_pve, busybox, pve):
+    """A configMap-like directory: a file changed on the host after the start
+    is seen inside; /dev/shm is the pod's (a file a crun sibling writes)."""
+    src = tempfile.mkdtemp(prefix="pxt-cfgmap-", dir=pxcrid.dir)
+    os.chmod(src, 0o755)
+    with open(os.path.join(src, "key"), "w") as f:
+        f.write("v1")
+    p = pb()
+    cid = run(pxcrid, pod_pve, busybox, "sleep 100000",
+              mounts=[p.Mount(container_path="/config", host_path=src, readonly=True)])
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    assert exec_sync(pxcrid, cid, "cat", "/config/key").stdout == b"v1"
+    with open(os.path.join(src, "key.new"), "w") as f:
+        f.write("v2")
+    os.rename(os.path.join(src, "key.new"), os.path.join(src, "key"))
+    assert exec_sync(pxcrid, cid, "cat", "/config/key").stdout == b"v2"
+    r = exec_sync(pxcrid, cid, "sh", "-c", "echo x > /config/w")
+    assert r.exit_code != 0  # read-only
+    assert exec_sync(pxcrid, cid, "sh", "-c", "echo shared > /dev/shm/pxt && cat /dev/shm/pxt").stdout == b"shared\n"
+    shm = os.path.join(pxcrid.dir, "state", "pods", pod_pve[0], "shm", "pxt")
+    with open(shm) as f:
+        assert f.read() == "shared\n"
+
+
+def test_restart_finds_proxmox_containers(pxcrid, pod_pve, busybox, pve):
+    cid = run(pxcrid, pod_pve, busybox, "sleep 100000")
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    vmid = vmid_of(pxcrid, cid)
+    pxcrid.restart(signal.SIGKILL)
+    assert pxcrid.status(cid).state == RUNNING
+    assert exec_sync(pxcrid, cid, "echo", "alive").stdout == b"alive\n"
+    assert cts(pve)[vmid]["status"] == "running"
+
+
+def test_api_transport_refuses_pod_network(cri_registry, pve, busybox):
+    d = Daemon(cri_registry, extra={"backends": {"proxmox": proxmox_backend(pve, "api")}}, bridge_index=141)
+    try:
+        pid, cfg = d.run_pod(handler="proxmox")
+        d.img("PullImage", image=pb().ImageSpec(image=busybox))
+        with pytest.raises(grpc.RpcError) as e:
+            d.create(pid, cfg, busybox, command=["true"])
+        assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "transport" in e.value.details() and "pct" in e.value.details()
+        assert len(d.rt("ListContainers").containers) == 0
+    finally:
+        d.cleanup()
