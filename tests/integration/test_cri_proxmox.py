@@ -258,3 +258,20 @@ def test_api_transport_refuses_pod_network(cri_registry, pve, busybox):
         assert len(d.rt("ListContainers").containers) == 0
     finally:
         d.cleanup()
+
+
+def test_streaming_exec_through_pct(pxcrid, pod_pve, busybox):
+    """kubectl exec into a Proxmox container: the streaming server runs pxcri
+    exec, which is `pct exec` on the node (with a terminal: pxcri-init's pty)."""
+    import kube_stream as ks
+
+    cid = run(pxcrid, pod_pve, busybox, "sleep 100000")
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    url = pxcrid.rt("Exec", container_id=cid, cmd=["sh", "-c", "echo out; echo err >&2; exit 3"], stdout=True,
+                    stderr=True).url
+    r = ks.spdy_exec(url, timeout=60)
+    assert (r.stdout, r.stderr, r.exit_code) == (b"out\n", b"err\n", 3), r
+    url = pxcrid.rt("Exec", container_id=cid, cmd=["sh", "-c", "sleep 0.5; stty size"], stdin=True, stdout=True,
+                    tty=True).url
+    r = ks.spdy_exec(url, tty=True, stdin=b"", stderr=False, resize=(101, 27), timeout=60)
+    assert r.stdout.strip() == b"27 101" and r.exit_code == 0, r
