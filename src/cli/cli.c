@@ -13,13 +13,18 @@ const struct cli_opt cli_no_opts[] = { { 0 } };
 
 static void usage(const struct cli_program *prog, FILE *f)
 {
+        int width = 9;
+
         fprintf(f,
                 "Usage: pxcri [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n\n"
                 "A runc-compatible OCI runtime that routes each container to a backend\n"
                 "(crun, runc, lxc, proxmox) by the rules in its configuration.\n\n"
                 "Commands:\n");
         for (size_t i = 0; i < prog->n_commands; i++)
-                fprintf(f, "  %-9s %s\n", prog->commands[i].name, prog->commands[i].summary);
+                if ((int) strlen(prog->commands[i].name) > width)
+                        width = (int) strlen(prog->commands[i].name);
+        for (size_t i = 0; i < prog->n_commands; i++)
+                fprintf(f, "  %-*s %s\n", width, prog->commands[i].name, prog->commands[i].summary);
         fprintf(f, "\nGlobal options:\n"
                    "  --root DIR            state root (default: runtime.root_path, /run/pxcri)\n"
                    "  --config FILE         configuration file (default: $PXCRI_CONFIG, "

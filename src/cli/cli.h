@@ -63,6 +63,9 @@ int cmd_list(struct cli *c, struct cli_args *a, struct pxe **err);
 int cmd_spec(struct cli *c, struct cli_args *a, struct pxe **err);
 int cmd_features(struct cli *c, struct cli_args *a, struct pxe **err);
 int cmd_version(struct cli *c, struct cli_args *a, struct pxe **err);
+/* cmd_proxmox.c */
+int cmd_proxmox_templates(struct cli *c, struct cli_args *a, struct pxe **err);
+int cmd_proxmox_prune(struct cli *c, struct cli_args *a, struct pxe **err);
 
 /* Option tables, shared with the command table in cli.c.  Indexes are the
  * enum values in each command's file. */
@@ -76,6 +79,8 @@ extern const struct cli_opt cli_delete_opts[];
 extern const struct cli_opt cli_list_opts[];
 extern const struct cli_opt cli_spec_opts[];
 extern const struct cli_opt cli_features_opts[];
+extern const struct cli_opt cli_proxmox_templates_opts[];
+extern const struct cli_opt cli_proxmox_prune_opts[];
 extern const struct cli_opt cli_no_opts[];
 
 /* Turn the error of parsing COMMAND's arguments into "<message> (see pxcri

@@ -467,6 +467,24 @@ static int escaped_volume_path(struct pve_client *c, const char *storage, const 
         return r;
 }
 
+/* DELETE .../storage/<s>/content/<s>:vztmpl/<name>: Proxmox answers the
+ * imgdel task's UPID (or null). */
+static int api_template_delete(struct pve_client *c, const char *name, struct pxe **err)
+{
+        const char *storage = c->cfg->template_storage;
+        _cleanup_free_ char *volid = NULL, *path = NULL;
+        json_t *d = NULL;
+        int r;
+
+        if (asprintf(&volid, "%s:vztmpl/%s", storage, name) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (escaped_volume_path(c, storage, volid, &path, err) < 0)
+                return -pxe_code(err, EIO);
+        if ((r = call(c, "DELETE", path, NULL, 0, 0, &d, err)) < 0)
+                return r;
+        return wait_answer_task(c, d, err);
+}
+
 static int api_volume_path(struct pve_client *c, const char *volid, char **ret, struct pxe **err)
 {
         _cleanup_free_ char *storage = strndup(volid, strcspn(volid, ":")), *path = NULL;
@@ -508,5 +526,6 @@ const struct pve_transport_ops pve_transport_api = {
         .clone = api_clone,
         .template_exists = api_template_exists,
         .template_upload = api_template_upload,
+        .template_delete = api_template_delete,
         .volume_path = api_volume_path,
 };

@@ -347,6 +347,29 @@ int pve_template_upload(struct pve_client *c, const char *path, const char *name
         return 0;
 }
 
+int pve_template_delete(struct pve_client *c, const char *name, struct pxe **err)
+{
+        bool exists = true;
+        int r;
+
+        if (!template_name_ok(name))
+                return pxe_set(err, EINVAL, "Bad template name");
+        /* Asked first: Proxmox deletes a missing file with a warning, and a
+         * task that ends with "WARNINGS: 1" is not one that ended "OK". */
+        if (c->ops->template_exists(c, name, &exists, err) < 0)
+                return pxe_wrap(err, "Looking for template %s:vztmpl/%s", c->cfg->template_storage, name);
+        if (!exists)
+                return 0;
+        r = c->ops->template_delete(c, name, err);
+        if (r == -ENOENT) {
+                pxe_freep(err);
+                return 0;
+        }
+        if (r < 0)
+                return pxe_wrap(err, "Deleting template %s:vztmpl/%s", c->cfg->template_storage, name);
+        return 0;
+}
+
 int pve_volume_path(struct pve_client *c, const char *volid, char **ret, struct pxe **err)
 {
         if (!c->ops->volume_path)

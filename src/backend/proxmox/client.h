@@ -125,6 +125,11 @@ int pve_exec(struct pve_client *c, unsigned vmid, const char *const *argv, int *
 int pve_template_exists(struct pve_client *c, const char *name, bool *ret, struct pxe **err);
 int pve_template_upload(struct pve_client *c, const char *path, const char *name, const char *sha256_hex,
                         struct pxe **err);
+/* Remove a template file: with the API DELETE
+ * .../storage/<template_storage>/content/<template_storage>:vztmpl/<name>
+ * (Datastore.Allocate on the storage) and its task; with pct the file in
+ * template_dir.  A file that is already gone is success. */
+int pve_template_delete(struct pve_client *c, const char *name, struct pxe **err);
 
 /* The host path of a volume ("local:vztmpl/x", "local-zfs:subvol-100-disk-0")
  * on the node: GET .../storage/{storage}/content/{volume} "path".  ENOSYS

@@ -34,6 +34,8 @@ struct pve_transport_ops {
         int (*template_exists)(struct pve_client *c, const char *name, bool *ret, struct pxe **err);
         int (*template_upload)(struct pve_client *c, const char *path, const char *name, const char *sha256_hex,
                                struct pxe **err);
+        /* -ENOENT when the file is not there */
+        int (*template_delete)(struct pve_client *c, const char *name, struct pxe **err);
         int (*volume_path)(struct pve_client *c, const char *volid, char **ret, struct pxe **err);
 };
 

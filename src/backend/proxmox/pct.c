@@ -343,6 +343,18 @@ static int pct_template_upload(struct pve_client *c, const char *src, const char
         return 0;
 }
 
+/* The file the upload wrote (pvesm free would do the same on this host). */
+static int pct_template_delete(struct pve_client *c, const char *name, struct pxe **err)
+{
+        _cleanup_free_ char *path = NULL;
+
+        if (tmpl_path(c, name, &path, err) < 0)
+                return -ENOMEM;
+        if (unlink(path) < 0)
+                return pxe_set_errno(err, errno, "Removing %s (backends.proxmox.template_dir)", path);
+        return 0;
+}
+
 const struct pve_transport_ops pve_transport_pct = {
         .name = "pct",
         .open = pct_open,
@@ -363,4 +375,5 @@ const struct pve_transport_ops pve_transport_pct = {
         .exec = pct_exec,
         .template_exists = pct_template_exists,
         .template_upload = pct_template_upload,
+        .template_delete = pct_template_delete,
 };

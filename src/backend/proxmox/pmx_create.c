@@ -392,6 +392,16 @@ static int wait_init(struct create *x, struct pxe **err)
                        x->b->cfg->proxmox.timeout);
 }
 
+/* Under the template's lock (pmx_template_get()): once saved, a prune sees
+ * that this container uses the template (pmx_prune.c). */
+static int use_template(void *data, const char *key, struct pxe **err)
+{
+        struct create *x = data;
+
+        json_object_set_new(x->state, "template", json_string(key));
+        return save(x, err);
+}
+
 static int create_in(struct create *x, struct pxe **err)
 {
         const struct proxmox_config *pc = &x->b->cfg->proxmox;
@@ -441,9 +451,9 @@ static int create_in(struct create *x, struct pxe **err)
                 return r;
         if (save(x, err) < 0)
                 return -pxe_code(err, EIO);
-        if ((r = pmx_template_get(x->b, x->client, x->c->bundle, x->config, x->unprivileged, &t, err)) < 0)
+        if ((r = pmx_template_get(x->b, x->client, x->c->bundle, x->config, x->unprivileged, use_template, x, &t,
+                                  err)) < 0)
                 return r;
-        json_object_set_new(x->state, "template", json_string(t.key));
         r = -1;
         if (t.ct) {
                 _cleanup_pxe_ struct pxe *e = NULL;

@@ -9,8 +9,9 @@
  * root@pam pass host paths); the run directory is then /.pxcri/run inside
  * the rootfs volume when that volume is a directory on this host, else there
  * is none and only the control plane works.
- *   templates/<key>.json  one image's template: its vztmpl file and the
- *                    template containers linked clones come from
+ *   templates/<key>.json  one image's template: its vztmpl file, the image,
+ *                    and the template containers linked clones come from;
+ *                    <key>.lock while it is made, used or removed
  * The <id> directory exists exactly as long as pxcri knows the container.
  */
 #pragma once
@@ -21,6 +22,7 @@
 
 #include "backend/backend.h"
 #include "backend/proxmox/client.h"
+#include "backend/proxmox/proxmox.h"
 #include "util/err.h"
 
 /* In the container: pxcri-init (in every template pxcri builds) and the
@@ -133,17 +135,53 @@ pid_t pmx_waiter_start(const char *run, struct pxe **err);
 /* pmx_template.c: the template for a bundle's rootfs (with pxcri-init added
  * at PMX_INIT_PATH): a vztmpl file in template_storage, made once per image,
  * and -- with linked_clones -- a template container to clone. */
+#define PMX_IMAGE_ANNOTATION "io.pxcri.image-id"
+#define PMX_TEMPLATE_FILE_FMT "pxcri-%s.tar.zst" /* the key */
+
 struct pmx_template {
         char *volid;       /* "<template_storage>:vztmpl/pxcri-<key>.tar.zst" */
         unsigned ct;       /* template container for linked clones, 0: create from volid */
         char key[65];
 };
+/* use(data, key) runs under the key's lock once the template is there: the
+ * caller records that its container uses key (state.json "template"), so a
+ * prune that comes later sees the container and one that came first has
+ * finished.  Its failure is the call's. */
 int pmx_template_get(struct backend *b, struct pve_client *client, const char *bundle, const json_t *config,
-                     bool unprivileged, struct pmx_template *ret, struct pxe **err);
+                     bool unprivileged, int (*use)(void *data, const char *key, struct pxe **err), void *data,
+                     struct pmx_template *ret, struct pxe **err);
 /* The linked clone failed: the template container is gone (made again next
  * time), or the storage cannot (full creates from the file from now on). */
 void pmx_template_clone_failed(struct backend *b, const char *key, bool gone);
 void pmx_template_done(struct pmx_template *t);
+
+/* <dir>/<key>.lock, exclusively (flock), into *ret_fd; without wait
+ * -EWOULDBLOCK (no message) when someone holds it.  Whoever removes the
+ * template unlinks the lock file while holding it; a waiter that then gets
+ * the lock of the unlinked file opens the path again. */
+int pmx_template_lock(const char *dir, const char *key, bool wait, int *ret_fd, struct pxe **err);
+/* Write a record atomically (0600). */
+int pmx_template_record_save(const char *path, json_t *rec, struct pxe **err);
+/* Set the record's "file" and "image" (image NULL or "": left as it is);
+ * whether anything changed. */
+bool pmx_template_record_note(json_t *rec, const char *file, const char *image);
+/* Whether vmid is still key's template container (a template named
+ * pxcri-template-<key>): 1, 0 when gone or something else, or -errno. */
+int pmx_template_ct_ours(struct pve_client *client, unsigned vmid, const char *key, struct pxe **err);
+
+/* pmx_prune.c (pure parts, exposed for unit tests) */
+/* A record's file name is "<key>.json" with key of lowercase hex digits. */
+bool pmx_template_key_ok(const char *key);
+/* Whether a record's image is the image asked for ("sha256:" optional on
+ * either side); a record without image (NULL) matches nothing. */
+bool pmx_image_matches(const char *recorded, const char *wanted);
+/* The record (any JSON: fields of the wrong type are ignored) as info,
+ * without users. */
+int pmx_template_info_parse(const char *key, const json_t *rec, struct pmx_template_info *ret);
+/* Whether a failure of Proxmox is the prune's (it cannot go on: no host
+ * answered, the token is refused or lacks a privilege, a deadline passed)
+ * rather than one template's. */
+bool pmx_prune_error_fatal(int code);
 
 /* pmx_console.c: terminals (backend/console.h).  Listen on path for
  * pxcri-init, connecting as the owner of the run directory run. */

@@ -9,9 +9,10 @@
  * is what later containers of the image are cloned from; a storage that
  * cannot clone linked turns that off for the key (full creates from then on).
  *
- * <root>/proxmox/templates/<key>.json  {"file", "ct": {"unprivileged": VMID,
+ * <root>/proxmox/templates/<key>.json  {"file", "image" (the image ID the key
+ * was made from, when there was one), "ct": {"unprivileged": VMID,
  * "privileged": VMID}, "linked": false when refused}; <key>.lock serializes
- * the creates of one image.
+ * the creates of one image and their removal (pmx_prune.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,6 +35,7 @@
 #define KEY_LEN 24 /* hex digits of the key in names */
 #define TEMPLATE_ROOTFS_GIB "8"
 #define RECORD_MAX (64u << 10)
+#define TEMPLATE_HOSTNAME_FMT "pxcri-template-%.12s"
 
 static const char *const tar_paths[] = { "/usr/bin/tar", "/bin/tar" };
 
@@ -174,11 +176,15 @@ static int build(struct backend *b, const char *dir, const char *rootfs, char **
         return 0;
 }
 
+static const char *config_image(const json_t *config)
+{
+        return json_string_value(json_object_get(json_object_get(config, "annotations"), PMX_IMAGE_ANNOTATION));
+}
+
 /* The key without building: the image and the pxcri-init that goes in. */
 static int image_key(struct backend *b, const json_t *config, char key[65], struct pxe **err)
 {
-        const char *image = json_string_value(json_object_get(json_object_get(config, "annotations"),
-                                                              "io.pxcri.image-id"));
+        const char *image = config_image(config);
         char init[DIGEST_STR_LEN + 1], both[DIGEST_STR_LEN + 1];
         _cleanup_free_ char *text = NULL;
 
@@ -190,6 +196,26 @@ static int image_key(struct backend *b, const json_t *config, char key[65], stru
                 return pxe_set(err, ELIBACC, "SHA-256 is not available (libcrypto)");
         snprintf(key, 65, "%.*s", KEY_LEN, digest_hex(both));
         return 1;
+}
+
+static bool str_is(const json_t *v, const char *s)
+{
+        return json_is_string(v) && streq(json_string_value(v), s);
+}
+
+bool pmx_template_record_note(json_t *rec, const char *file, const char *image)
+{
+        bool changed = false;
+
+        if (file && !str_is(json_object_get(rec, "file"), file)) {
+                json_object_set_new(rec, "file", json_string(file));
+                changed = true;
+        }
+        if (image && image[0] && !str_is(json_object_get(rec, "image"), image)) {
+                json_object_set_new(rec, "image", json_string(image));
+                changed = true;
+        }
+        return changed;
 }
 
 static int load_record(const char *path, json_t **ret)
@@ -206,7 +232,7 @@ static int load_record(const char *path, json_t **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
-static int save_record(const char *path, json_t *rec, struct pxe **err)
+int pmx_template_record_save(const char *path, json_t *rec, struct pxe **err)
 {
         _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
 
@@ -224,7 +250,7 @@ static int make_template_ct(struct backend *b, struct pve_client *client, const 
         unsigned vmid = 0;
         char *upid = NULL;
 
-        if (asprintf(&hostname, "pxcri-template-%.12s", key) < 0 ||
+        if (asprintf(&hostname, TEMPLATE_HOSTNAME_FMT, key) < 0 ||
             asprintf(&rootfs, "%s:" TEMPLATE_ROOTFS_GIB, pc->storage) < 0 ||
             asprintf(&desc, "pxcri template of %s (linked clones of it run containers of that image)", volid) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
@@ -246,6 +272,29 @@ static int make_template_ct(struct backend *b, struct pve_client *client, const 
         }
         *ret = vmid;
         return 0;
+}
+
+int pmx_template_ct_ours(struct pve_client *client, unsigned vmid, const char *key, struct pxe **err)
+{
+        _cleanup_free_ char *want = NULL;
+        json_auto_t *cfg = NULL;
+        json_t *tmpl;
+        const char *host;
+        int r;
+
+        if (asprintf(&want, TEMPLATE_HOSTNAME_FMT, key) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        r = pve_config_get(client, vmid, &cfg, err);
+        if (r == -ENOENT) {
+                pxe_freep(err);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        host = json_string_value(json_object_get(cfg, "hostname"));
+        tmpl = json_object_get(cfg, "template");
+        return host && streq(host, want) &&
+               ((json_is_integer(tmpl) && json_integer_value(tmpl) == 1) || str_is(tmpl, "1"));
 }
 
 /* The template container for unprivileged-ness u, made when missing. */
@@ -271,33 +320,61 @@ static int template_ct(struct backend *b, struct pve_client *client, json_t *rec
         if (!json_is_object(cts))
                 json_object_set_new(rec, "ct", cts = json_object());
         json_object_set_new(cts, which, json_integer(vmid));
-        if (save_record(record_path, rec, err) < 0)
+        if (pmx_template_record_save(record_path, rec, err) < 0)
                 return -pxe_code(err, EIO);
         t->ct = vmid;
         return 0;
 }
 
-static int lock_key(const char *dir, const char *key, int *ret_fd, struct pxe **err)
+/* The file was made again (it was gone: removed by hand, or by a prune in
+ * another pxcri root sharing template_storage).  Template containers the
+ * record names are kept when they still are this key's; gone ones, or a
+ * VMID that now holds something else, are forgotten. */
+static void forget_stale_cts(struct pve_client *client, json_t *rec, const char *key)
+{
+        static const char *const which[] = { "unprivileged", "privileged" };
+        json_t *cts = json_object_get(rec, "ct");
+
+        for (size_t i = 0; i < ARRAY_SIZE(which); i++) {
+                json_int_t vmid = json_integer_value(json_object_get(cts, which[i]));
+
+                if (vmid > 0 && pmx_template_ct_ours(client, (unsigned) vmid, key, NULL) != 1)
+                        json_object_del(cts, which[i]);
+        }
+}
+
+int pmx_template_lock(const char *dir, const char *key, bool wait, int *ret_fd, struct pxe **err)
 {
         _cleanup_free_ char *path = NULL;
-        int fd;
 
         if (asprintf(&path, "%s/%s.lock", dir, key) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-                int e = errno;
+        for (;;) {
+                _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                struct stat held, now;
 
-                if (fd >= 0)
-                        close(fd);
-                return pxe_set_errno(err, e, "Locking %s", path);
+                if (fd >= 0 && flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) < 0) {
+                        if (errno == EWOULDBLOCK && !wait)
+                                return -EWOULDBLOCK;
+                        return pxe_set_errno(err, errno, "Locking %s", path);
+                }
+                if (fd < 0 || fstat(fd, &held) < 0)
+                        return pxe_set_errno(err, errno, "Locking %s", path);
+                /* A prune that removed the template unlinks the lock file
+                 * while holding it: a lock on that file locks nothing. */
+                if (stat(path, &now) < 0) {
+                        if (errno != ENOENT)
+                                return pxe_set_errno(err, errno, "Locking %s", path);
+                } else if (now.st_dev == held.st_dev && now.st_ino == held.st_ino) {
+                        *ret_fd = TAKE_FD(fd);
+                        return 0;
+                }
         }
-        *ret_fd = fd;
-        return 0;
 }
 
 int pmx_template_get(struct backend *b, struct pve_client *client, const char *bundle, const json_t *config,
-                     bool unprivileged, struct pmx_template *t, struct pxe **err)
+                     bool unprivileged, int (*use)(void *data, const char *key, struct pxe **err), void *data,
+                     struct pmx_template *t, struct pxe **err)
 {
         const struct proxmox_config *pc = &b->cfg->proxmox;
         _cleanup_free_ char *dir = pmx_path(b, "templates", NULL), *rootfs = NULL, *built = NULL, *name = NULL,
@@ -324,7 +401,8 @@ int pmx_template_get(struct backend *b, struct pve_client *client, const char *b
                         return -pxe_code(err, EIO);
                 snprintf(t->key, sizeof(t->key), "%.*s", KEY_LEN, digest_hex(sha));
         }
-        if (lock_key(dir, t->key, &lock, err) < 0 || asprintf(&name, "pxcri-%s.tar.zst", t->key) < 0 ||
+        if (pmx_template_lock(dir, t->key, true, &lock, err) < 0 ||
+            asprintf(&name, PMX_TEMPLATE_FILE_FMT, t->key) < 0 ||
             asprintf(&t->volid, "%s:vztmpl/%s", pc->template_storage, name) < 0 ||
             asprintf(&record_path, "%s/%s.json", dir, t->key) < 0 || load_record(record_path, &rec) < 0) {
                 r = pxe_code(err, 0) ? -pxe_code(err, EIO) : pxe_set(err, ENOMEM, "Out of memory");
@@ -337,14 +415,16 @@ int pmx_template_get(struct backend *b, struct pve_client *client, const char *b
                         goto out;
                 if ((r = pve_template_upload(client, built, name, digest_hex(sha), err)) < 0)
                         goto out;
-                /* A new file: template containers of an older one are stale. */
-                json_object_del(rec, "ct");
-                json_object_set_new(rec, "file", json_string(name));
-                if ((r = save_record(record_path, rec, err)) < 0)
-                        goto out;
+                forget_stale_cts(client, rec, t->key);
         }
-        if (pc->linked_clones)
-                r = template_ct(b, client, rec, record_path, t, unprivileged, err);
+        /* Saved when made or used: prune --image finds the template by it. */
+        if ((pmx_template_record_note(rec, name, config_image(config)) || !exists) &&
+            (r = pmx_template_record_save(record_path, rec, err)) < 0)
+                goto out;
+        if (pc->linked_clones && (r = template_ct(b, client, rec, record_path, t, unprivileged, err)) < 0)
+                goto out;
+        if (use)
+                r = use(data, t->key, err);
 out:
         if (built)
                 unlink(built);
@@ -356,15 +436,18 @@ out:
 void pmx_template_clone_failed(struct backend *b, const char *key, bool gone)
 {
         _cleanup_free_ char *dir = pmx_path(b, "templates", NULL), *path = NULL;
+        _cleanup_close_ int lock = -EBADF;
         json_auto_t *rec = NULL;
 
-        if (!dir || asprintf(&path, "%s/%s.json", dir, key) < 0 || load_record(path, &rec) < 0)
+        /* A record a prune removed meanwhile stays removed. */
+        if (!dir || asprintf(&path, "%s/%s.json", dir, key) < 0 ||
+            pmx_template_lock(dir, key, true, &lock, NULL) < 0 || !fs_exists(path) || load_record(path, &rec) < 0)
                 return;
         if (gone)
                 json_object_del(rec, "ct"); /* made again by the next create */
         else
                 json_object_set_new(rec, "linked", json_false());
-        save_record(path, rec, NULL);
+        pmx_template_record_save(path, rec, NULL);
 }
 
 void pmx_template_done(struct pmx_template *t)
