@@ -10,22 +10,25 @@ DEPS_BUILD = meson ninja-build pkg-config gcc libc6-dev libjansson-dev libcurl4-
 	libnghttp2-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler libwslay-dev
 DEPS_RUN = crun runc busybox-static lxc zstd conmon containernetworking-plugins iptables
 DEPS_TEST = libcmocka-dev python3 python3-pytest containerd conmon umoci skopeo iproute2 hyperfine docker-registry apache2-utils openssl \
-	python3-grpcio python3-protobuf protobuf-compiler sqlite3 python3-websocket
+	python3-grpcio python3-protobuf protobuf-compiler sqlite3 python3-websocket gcovr
 # Only for `make fuzz` (libFuzzer).
 DEPS_FUZZ = clang
+# Only for `make deb` (with DEPS_BUILD) and `make check-package` (docs/install.md).
+DEPS_DEB = debhelper dpkg-dev help2man libcmocka-dev zlib1g-dev
+DEPS_PACKAGE_TEST = debootstrap equivs systemd umoci busybox-static python3-pytest python3-grpcio python3-protobuf protobuf-compiler
+DEB_OUT ?= build-deb
+# Packages `make deps` may remove, when you accept that (scripts/deps).
+DEPS_ALLOW_REMOVE ?=
 APT = DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: all deps build run check unit integration bench install clean asan asan-cri fuzz
+.PHONY: all deps build run check unit integration bench install clean asan asan-cri fuzz deb check-package coverage
 
 all: build
 
+# Installs what is missing; never removes, replaces or downgrades a package
+# (apt-get -s first; on Proxmox VE lxc-pve-dev instead of lxc-dev): scripts/deps.
 deps:
-	@missing=$$(for p in $(DEPS_BUILD) $(DEPS_RUN) $(DEPS_TEST); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "Installing:" $$missing; \
-		$(APT) update -q && $(APT) install -y --no-install-recommends $$missing; \
-	fi
+	@DEPS_ALLOW_REMOVE="$(DEPS_ALLOW_REMOVE)" ./scripts/deps $(DEPS_BUILD) $(DEPS_RUN) $(DEPS_TEST)
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) $(MESON_OPTS)
@@ -98,5 +101,18 @@ install: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
 
+# pxcri_<version>_<arch>.deb in $(DEB_OUT)/, built by dpkg-buildpackage in a copy
+# under /tmp (scripts/build-deb, docs/install.md).
+deb:
+	@DEPS_ALLOW_REMOVE="$(DEPS_ALLOW_REMOVE)" ./scripts/deps $(DEPS_BUILD) $(DEPS_DEB)
+	./scripts/build-deb $(DEB_OUT)
+
+# The package in fresh Debian 12 roots: with stand-ins of Proxmox VE's packages,
+# plain, and upgraded under a running pod (docs/install.md, "The package tests").
+check-package:
+	@DEPS_ALLOW_REMOVE="$(DEPS_ALLOW_REMOVE)" ./scripts/deps $(DEPS_BUILD) $(DEPS_DEB) $(DEPS_PACKAGE_TEST)
+	./scripts/host-setup
+	./tests/package/run $(DEB_OUT)
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz $(BUILD)-coverage

@@ -142,6 +142,7 @@ struct cri_config {
         char *stream_address;
         unsigned stream_port; /* 0: an ephemeral port */
         unsigned stream_token_ttl_s; /* how long an Exec/Attach/PortForward URL stays good */
+        bool enable_unprivileged_ports; /* pods' net.ipv4.ip_unprivileged_port_start=0 */
         char *stream_tls_cert; /* PEM; with stream_tls_key (both or neither): https:// URLs */
         char *stream_tls_key;  /* PEM, owned by root, mode 0600 or stricter (checked at start-up) */
         char *stream_tls_ca;   /* client certificates required, verified against it */
@@ -151,6 +152,7 @@ struct cri_config {
         char *pxcri_path;    /* NULL: the pxcri next to pxcrid */
         enum cgroup_driver cgroup_driver;
         unsigned workers;    /* worker threads for runtime calls, pulls and CNI */
+        unsigned cni_plugin_timeout_s; /* one CNI plugin run (ADD, DEL) is killed after it */
         unsigned max_message_mib;
 };
 

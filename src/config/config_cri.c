@@ -87,6 +87,8 @@ int config_cri_defaults(struct cri_config *cc)
         cc->workers = CRI_WORKERS_DEFAULT;
         cc->max_message_mib = 16;
         cc->stream_token_ttl_s = 60;
+        cc->enable_unprivileged_ports = true;
+        cc->cni_plugin_timeout_s = 60;
         if (!cc->listen || !cc->state_dir || !cc->run_dir || !cc->log_dir || !cc->cni_conf_dir ||
             !cc->cni_bin_dirs || !cc->stream_address || !cc->conmon_path)
                 return -ENOMEM;
@@ -222,8 +224,12 @@ static int parse_key(struct ctx *x, const char *k, json_t *v, struct pxe **err)
                 return config_get_string(x, v, key, &cc->stream_address, err);
         if (streq(k, "stream_port"))
                 return config_get_uint(x, v, key, 0, 65535, &cc->stream_port, err);
+        if (streq(k, "enable_unprivileged_ports"))
+                return config_get_bool(x, v, key, &cc->enable_unprivileged_ports, err);
         if (streq(k, "stream_token_ttl_s"))
                 return config_get_uint(x, v, key, 1, 3600, &cc->stream_token_ttl_s, err);
+        if (streq(k, "cni_plugin_timeout_s"))
+                return config_get_uint(x, v, key, 1, 3600, &cc->cni_plugin_timeout_s, err);
         if (streq(k, "workers"))
                 return config_get_uint(x, v, key, 1, 128, &cc->workers, err);
         if (streq(k, "max_message_mib"))

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bundle/bundle.h"
 #include "cri/image_common.h"
@@ -165,9 +166,28 @@ static int make_bundle(struct create_job *cj, struct pxe **err)
         if (r >= 0)
                 image_names(cj, rec);
         strv_free(env);
-        if (r < 0 && pxe_code(err, 0) == ENOENT && strstr((*err)->msg, "not found"))
+        /* Only the store's "Image X not found": a user missing from the
+         * image's /etc/passwd is ENOENT "not found" too. */
+        if (r < 0 && pxe_code(err, 0) == ENOENT && strncmp((*err)->msg, "Image ", 6) == 0 &&
+            strstr((*err)->msg, "not found"))
                 pxe_wrap(err, "Image \"%s\" is not present (pull it first)", cc->image->image);
         return r;
+}
+
+int cri_ctr_log_dir_ready(const char *log_path, struct pxe **err)
+{
+        _cleanup_free_ char *dir = strdup(log_path);
+
+        if (!dir)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        /* kubelet made it already: one stat instead of a walk */
+        if (!fs_dir_exists(dirname(dir)) && fs_mkdir_p(dir, 0755, err) < 0)
+                return pxe_wrap(err, "Log directory");
+        /* conmon opens the log only after it forked, and its error names no
+         * path: a read-only directory is found here (root gets EROFS). */
+        if (access(dir, W_OK) < 0)
+                return pxe_set_errno(err, errno, "Log directory %s cannot be written", dir);
+        return 0;
 }
 
 static void create_work(struct cri_job *j)
@@ -176,12 +196,9 @@ static void create_work(struct cri_job *j)
         struct cri_ctr *c = cj->ctr;
         int64_t t0 = cri_now_ns();
 
-        if (c->log_path) {
-                _cleanup_free_ char *dir = strdup(c->log_path);
-
-                /* kubelet made it already: one stat instead of a walk */
-                if (!dir || (!fs_dir_exists(dirname(dir)) && fs_mkdir_p(dir, 0755, &j->err) < 0))
-                        return;
+        if (c->log_path && cri_ctr_log_dir_ready(c->log_path, &j->err) < 0) {
+                pxe_wrap(&j->err, "Creating container %s", cj->cc->metadata->name);
+                return;
         }
         if (make_bundle(cj, &j->err) < 0)
                 return;
@@ -200,7 +217,7 @@ static void abandon_work(struct cri_job *j)
 {
         struct abandon_job *aj = (struct abandon_job *) j;
 
-        cri_ctr_teardown(j->srv, aj->ctr->id, aj->ctr->bundle, aj->ctr->in_runtime, &j->err);
+        cri_ctr_teardown(j->srv, aj->ctr->id, aj->ctr->bundle, aj->ctr->in_runtime, NULL, &j->err);
 }
 
 static void abandon_done(struct cri_job *j)

@@ -29,6 +29,8 @@ static int runtime_create(struct cri_server *s, struct start_job *sj, struct pxe
         /* conmon always writes a log: without a path from kubelet, into the bundle. */
         if (!c->log_path && asprintf(&bundle_log, "%s/container.log", c->bundle) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
+        if (c->log_path && cri_ctr_log_dir_ready(c->log_path, err) < 0)
+                return pxe_wrap(err, "Creating container %s (%s)", cc->metadata->name, c->id);
         struct monitor_create_request mr = {
                 .id = c->id,
                 .name = cc->metadata->name,

@@ -29,6 +29,7 @@ struct stop_job {
         unsigned timeout;
         bool remove;
         bool in_runtime;
+        struct monitor_exit exit; /* a removal's: code -1 when none was recorded */
 };
 
 void cri_bundle_cgroup_remove(const char *bundle)
@@ -50,10 +51,13 @@ void cri_bundle_cgroup_remove(const char *bundle)
         json_decref(spec);
 }
 
-int cri_ctr_teardown(struct cri_server *s, const char *id, const char *bundle, bool in_runtime, struct pxe **err)
+int cri_ctr_teardown(struct cri_server *s, const char *id, const char *bundle, bool in_runtime,
+                     struct monitor_exit *ret_exit, struct pxe **err)
 {
         _cleanup_pxe_ struct pxe *e = NULL;
 
+        if (ret_exit)
+                ret_exit->code = -1;
         if (in_runtime && monitor_stop(&s->mon, id, SIGKILL, 0, NULL, &e) < 0 && e->code != ENOENT)
                 return pxe_set(err, e->code, "Removing container %s: %s", id, e->msg);
         pxe_freep(&e);
@@ -64,6 +68,11 @@ int cri_ctr_teardown(struct cri_server *s, const char *id, const char *bundle, b
                 return pxe_set(err, e->code, "Removing container %s: %s", id, e->msg);
         /* What a runtime create killed halfway left (delete knew nothing of it). */
         cri_bundle_cgroup_remove(bundle);
+        /* Before the bundle: a crash in between leaves a bundle without a
+         * record, whose cleanup at the next start forgets these too. */
+        if (ret_exit && monitor_read_exit(&s->mon, id, ret_exit, NULL) < 0)
+                ret_exit->code = -1;
+        monitor_forget(&s->mon, id);
         if (bundle && fs_dir_exists(bundle) && bundle_remove(bundle, err) < 0)
                 return pxe_wrap(err, "Removing container %s", id);
         return 0;
@@ -80,7 +89,7 @@ static void stop_work(struct cri_job *j)
         struct stop_job *sj = (struct stop_job *) j;
 
         if (sj->remove) {
-                cri_ctr_teardown(j->srv, sj->id, sj->bundle, sj->in_runtime, &j->err);
+                cri_ctr_teardown(j->srv, sj->id, sj->bundle, sj->in_runtime, &sj->exit, &j->err);
                 return;
         }
         if (monitor_stop(&j->srv->mon, sj->id, sj->sig, sj->timeout, NULL, &j->err) < 0)
@@ -111,10 +120,10 @@ static void stop_done(struct cri_job *j)
         struct cri_ctr *c = sj->ctr;
         Runtime__V1__StopContainerResponse sr = RUNTIME__V1__STOP_CONTAINER_RESPONSE__INIT;
         Runtime__V1__RemoveContainerResponse rr = RUNTIME__V1__REMOVE_CONTAINER_RESPONSE__INIT;
-        struct monitor_exit ex = {};
+        struct monitor_exit ex = sj->exit; /* a removal read it before dropping the file */
 
         c->busy = false;
-        if (c->state != CRI_CTR_EXITED && monitor_read_exit(&j->srv->mon, c->id, &ex, NULL) == 0)
+        if (c->state != CRI_CTR_EXITED && (ex.code >= 0 || monitor_read_exit(&j->srv->mon, c->id, &ex, NULL) == 0))
                 cri_ctr_apply_exit(j->srv, c, &ex);
         if (j->err) {
                 cri_fail(j->call, TAKE_PTR(j->err));
@@ -143,6 +152,7 @@ static struct stop_job *stop_job_new(struct cri_ctr *ct)
         }
         memcpy(sj->id, ct->id, sizeof(sj->id));
         sj->in_runtime = ct->in_runtime;
+        sj->exit.code = -1;
         sj->sig = ct->stop_signal > 0 ? ct->stop_signal : SIGTERM;
         return sj;
 }

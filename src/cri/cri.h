@@ -112,6 +112,8 @@ struct cri_server {
          * after RemoveContainer answered (workers read it: atomic). */
         _Atomic int removals_in_flight;
         bool prune_running, prune_again; /* image store prune after RemoveImage (image_remove.c) */
+        char **removed_images;       /* IDs whose Proxmox templates the next prune looks at */
+        size_t n_removed_images;
         struct rpc_server *rpc;      /* for the handling-time figures in Status (set by the daemon) */
         struct stream_server *stream; /* exec/attach/port-forward URLs (src/stream/) */
         char *stream_dir;            /* <run_dir>/stream: console sockets, pid files of execs */
@@ -182,10 +184,13 @@ void cri_pod_dir_remove(const char *dir);
 void cri_pod_queue_teardown(struct cri_server *s, struct cri_call *c, struct cri_pod *p, bool remove);
 /* CNI DEL of a pod (worker; sandbox_run.c): the pod must be busy. */
 int cri_pod_network_down(struct cri_server *s, struct cri_pod *p, struct pxe **err);
-/* Kill (if still running), delete from the runtime (when in_runtime) and
- * remove the bundle of a container (worker; container_stop.c).  What is gone
- * already is fine. */
-int cri_ctr_teardown(struct cri_server *s, const char *id, const char *bundle, bool in_runtime, struct pxe **err);
+/* Kill (if still running), delete from the runtime (when in_runtime), drop
+ * conmon's files (exit, persist, attach) and remove the bundle of a container
+ * (worker; container_stop.c).  What is gone already is fine.  ret_exit (may
+ * be NULL) gets the exit conmon recorded before its file went, code -1 when
+ * there was none. */
+int cri_ctr_teardown(struct cri_server *s, const char *id, const char *bundle, bool in_runtime,
+                     struct monitor_exit *ret_exit, struct pxe **err);
 /* Remove the cgroups named in <bundle>/config.json (only pxcri-<id> ones),
  * killing what is left in them: a runtime create killed halfway leaves
  * cgroups its delete does not know (worker; container_stop.c). */
@@ -193,6 +198,10 @@ void cri_bundle_cgroup_remove(const char *bundle);
 /* Wait (worker, at most timeout_ms) until no removal runs in the background:
  * their bundles still hold images. */
 void cri_removals_wait(struct cri_server *s, unsigned timeout_ms);
+
+/* The directory of a container's log file exists (made when missing) and
+ * can be written: else an error naming it (worker; container_create.c). */
+int cri_ctr_log_dir_ready(const char *log_path, struct pxe **err);
 
 /* Signals (signal.c): "SIGTERM", "TERM", "15", "SIGRTMIN+3" / the CRI enum; 0 unknown. */
 int cri_signal_from_name(const char *name);

@@ -46,11 +46,13 @@ static int list_records(struct image_store *st, const char *filter, struct image
 static void list_run(struct cri_job *j)
 {
         struct list_job *lj = (struct list_job *) j;
-        _cleanup_image_store_ struct image_store *st = NULL;
+        struct image_store *st;
         struct image_rec **v = NULL;
         size_t n = 0;
 
-        if (image_store_open(lj->root, &st, &j->err) < 0 || list_records(st, lj->filter, &v, &n, &j->err) < 0) {
+        if (!image_store_present(lj->root))
+                return; /* nothing was ever stored: an empty list */
+        if (!(st = cri_thread_image_store(lj->root, &j->err)) || list_records(st, lj->filter, &v, &n, &j->err) < 0) {
                 pxe_wrap(&j->err, "Listing images");
                 return;
         }

@@ -137,6 +137,10 @@ static void pull_done(struct cri_job *j)
 
         if (j->err) {
                 log_info("PullImage %s failed: %s", pj->ref, j->err->msg);
+                /* The blobs and layers it did store hold space a full disk
+                 * needs back; nothing of a failed pull is listed. */
+                if (pxe_code(&j->err, 0) == ENOSPC)
+                        cri_image_prune_queue(j->srv);
                 cri_fail(j->call, TAKE_PTR(j->err));
         } else {
                 log_info("PullImage %s: %s", pj->ref, pj->id);

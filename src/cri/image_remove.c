@@ -3,6 +3,7 @@
  * error.  An image a container's bundle holds is refused (FAILED_PRECONDITION)
  * naming the container. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "image/import.h"
 #include "image/store.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 struct remove_job {
@@ -66,12 +68,14 @@ static int remove_image(struct remove_job *rj, struct image_store *st, struct px
 static void remove_run(struct cri_job *j)
 {
         struct remove_job *rj = (struct remove_job *) j;
-        _cleanup_image_store_ struct image_store *st = NULL;
+        struct image_store *st;
 
         /* Containers removed a moment ago may still be letting go of their
          * bundles (RemoveContainer answers before that is done). */
         cri_removals_wait(j->srv, 10000);
-        if (image_store_open(rj->root, &st, &j->err) < 0 || remove_image(rj, st, &j->err) < 0)
+        if (!image_store_present(rj->root))
+                return; /* nothing was ever stored: nothing to remove */
+        if (!(st = cri_thread_image_store(rj->root, &j->err)) || remove_image(rj, st, &j->err) < 0)
                 pxe_wrap(&j->err, "Removing image %s", rj->ref);
 }
 
@@ -82,9 +86,32 @@ static void remove_run(struct cri_job *j)
 struct prune_job {
         struct cri_job job;
         char *root;
+        char **images;   /* removed image IDs: their Proxmox templates go too */
+        size_t n_images;
 };
 
-static void prune_queue(struct cri_server *s);
+/* The Proxmox templates made from removed images (`pxcri proxmox-prune`),
+ * when pxcri has made any in its root. */
+static void prune_templates(struct prune_job *pj)
+{
+        const struct monitor_config *mc = &pj->job.srv->mon;
+        _cleanup_free_ char *dir = NULL;
+
+        if (!pj->n_images || asprintf(&dir, "%s/proxmox/templates", mc->runtime_root) < 0 || !fs_exists(dir))
+                return;
+        for (size_t i = 0; i < pj->n_images; i++) {
+                _cleanup_free_ char *report = NULL;
+                struct pxe *e = NULL;
+
+                if (monitor_proxmox_prune(mc, pj->images[i], &report, &e) < 0) {
+                        log_warn("%s", e->msg);
+                        pxe_free(e);
+                        continue;
+                }
+                log_info("Proxmox templates of image %s: %.*s", pj->images[i],
+                         report ? (int) strcspn(report, "\n") : 0, report ? report : "");
+        }
+}
 
 static void prune_run(struct cri_job *j)
 {
@@ -92,9 +119,11 @@ static void prune_run(struct cri_job *j)
         _cleanup_blobstore_ struct blobstore *bs = NULL;
         struct image_prune_report rep = { 0 };
 
+        prune_templates(pj);
         if (blobstore_open(pj->root, &bs, &j->err) < 0 || image_prune(pj->root, bs, &rep, &j->err) < 0)
                 return;
-        log_debug("Pruned %zu layers and %zu blobs no image uses", rep.layers_removed, rep.blobs_removed);
+        log_debug("Pruned %zu layers and %zu blobs no image uses, %zu partial downloads", rep.layers_removed,
+                  rep.blobs_removed, rep.partials_removed);
 }
 
 static void prune_done(struct cri_job *j)
@@ -106,15 +135,18 @@ static void prune_done(struct cri_job *j)
                 log_warn("Removing unused layers and blobs: %s", j->err->msg);
         pxe_free(j->err);
         free(pj->root);
+        for (size_t i = 0; i < pj->n_images; i++)
+                free(pj->images[i]);
+        free(pj->images);
         free(pj);
         s->prune_running = false;
         if (s->prune_again) {
                 s->prune_again = false;
-                prune_queue(s);
+                cri_image_prune_queue(s);
         }
 }
 
-static void prune_queue(struct cri_server *s)
+void cri_image_prune_queue(struct cri_server *s)
 {
         struct prune_job *pj;
 
@@ -128,6 +160,9 @@ static void prune_queue(struct cri_server *s)
                 return;
         }
         s->prune_running = true;
+        pj->images = TAKE_PTR(s->removed_images);
+        pj->n_images = s->n_removed_images;
+        s->n_removed_images = 0;
         pj->job.run = prune_run;
         pj->job.done = prune_done;
         cri_queue(s, &pj->job);
@@ -144,8 +179,16 @@ static void remove_done(struct cri_job *j)
                 if (rj->removed)
                         log_info("RemoveImage %s: removed %s", rj->ref, rj->removed);
                 cri_answer(j->call, &resp.base);
-                if (rj->removed)
-                        prune_queue(j->srv);
+                if (rj->removed) {
+                        char **v = reallocarray(j->srv->removed_images, j->srv->n_removed_images + 1,
+                                                sizeof(*v));
+
+                        if (v) {
+                                j->srv->removed_images = v;
+                                v[j->srv->n_removed_images++] = TAKE_PTR(rj->removed);
+                        }
+                        cri_image_prune_queue(j->srv);
+                }
         }
         free(rj->root);
         free(rj->ctr_dir);

@@ -22,11 +22,13 @@ struct status_job {
 static void status_run(struct cri_job *j)
 {
         struct status_job *sj = (struct status_job *) j;
-        _cleanup_image_store_ struct image_store *st = NULL;
         _cleanup_image_rec_ struct image_rec *rec = NULL;
+        struct image_store *st;
         int r;
 
-        if (image_store_open(sj->root, &st, &j->err) < 0) {
+        if (!image_store_present(sj->root))
+                return; /* nothing was ever stored */
+        if (!(st = cri_thread_image_store(sj->root, &j->err))) {
                 pxe_wrap(&j->err, "Image status of %s", sj->ref);
                 return;
         }

@@ -3,7 +3,8 @@
  * that directory while it runs, and by reading the files when it starts, so
  * exits that happened while it was down are not lost.  What a crash left
  * half-made (a bundle or a pod directory without a record: a create in
- * flight) is cleaned away on start, never listed. */
+ * flight) is cleaned away on start, never listed, and so are conmon's files
+ * (exit, persist, attach) of containers nobody records. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -106,6 +107,8 @@ struct orphans_job {
         json_t **states; /* per start: the runtime's state, NULL when it does not know it */
         struct cri_pod **stops; /* recorded pods whose network namespace is gone, busy */
         size_t n_stops;
+        char **forgets; /* conmon's files (exit, persist, attach) of unknown containers */
+        size_t n_forgets;
 };
 
 /* CNI DEL of a pod nobody recorded: RunPodSandbox may have died after the
@@ -127,7 +130,8 @@ static void orphan_pod_network_down(struct cri_server *s, const char *id, const 
         _cleanup_pxe_ struct pxe *e = NULL;
         _cleanup_free_ char *netns = NULL;
         struct cni_net *net = NULL;
-        struct cni_request r = { .container_id = id, .ifname = "eth0", .pod_cidr = s->pod_cidr };
+        struct cni_request r = { .container_id = id, .ifname = "eth0", .pod_cidr = s->pod_cidr,
+                                 .timeout_s = cc->cni_plugin_timeout_s };
 
         if (asprintf(&netns, "%s/net", ns_dir) < 0)
                 return;
@@ -191,7 +195,7 @@ static bool unadoptable(struct cri_server *s, const char *id, json_t *st)
         monitor_delete(&s->mon, id, true, NULL);
         if (asprintf(&bundle, "%s/%s", s->ctr_dir, id) >= 0)
                 cri_bundle_cgroup_remove(bundle);
-        unlink(exit_file);
+        monitor_forget(&s->mon, id);
         log_info("Container %s: deleted from the runtime after an interrupted start (%s, conmon %s)", id,
                  status ? status : "unknown", pid > 0 ? "killed" : "gone");
         return true;
@@ -210,6 +214,7 @@ static void orphans_run(struct cri_job *j)
                 if (asprintf(&dir, "%s/%s", s->ctr_dir, o->ctrs[i]) < 0)
                         continue;
                 cri_bundle_cgroup_remove(dir);
+                monitor_forget(&s->mon, o->ctrs[i]);
                 if (half_made_bundle_remove(dir, &e) < 0)
                         log_warn("Removing the half-made container %s: %s", o->ctrs[i], e->msg);
                 else
@@ -234,6 +239,8 @@ static void orphans_run(struct cri_job *j)
                 if (cri_pod_network_down(s, o->stops[i], &e) < 0 || netns_unpin(o->stops[i]->ns_dir, &e) < 0)
                         log_warn("Finishing the stop of pod %s: %s", o->stops[i]->id, e->msg);
         }
+        for (size_t i = 0; i < o->n_forgets; i++)
+                monitor_forget(&s->mon, o->forgets[i]);
         for (size_t i = 0; i < o->n_starts; i++) {
                 if (monitor_state(&s->mon, o->starts[i], &o->states[i], NULL) < 0) {
                         o->states[i] = NULL;
@@ -298,6 +305,7 @@ static void orphans_done(struct cri_job *j)
         strv_free(o->ctrs, o->n_ctrs);
         strv_free(o->pods, o->n_pods);
         strv_free(o->starts, o->n_starts);
+        strv_free(o->forgets, o->n_forgets);
         free(o);
 }
 
@@ -440,8 +448,11 @@ void cri_reconcile(struct cri_server *s)
         unknown_entries(s, s->ctr_dir, false, &o->ctrs, &o->n_ctrs);
         unknown_entries(s, s->pod_dir, true, &o->pods, &o->n_pods);
         unknown_entries(s, s->ns_dir, true, &o->pods, &o->n_pods);
+        unknown_entries(s, s->exits_dir, false, &o->forgets, &o->n_forgets);
+        unknown_entries(s, s->persist_dir, false, &o->forgets, &o->n_forgets);
+        unknown_entries(s, s->socket_dir, false, &o->forgets, &o->n_forgets);
         unrecorded_starts(s, o);
-        if (!o->n_ctrs && !o->n_pods && !o->n_starts && !o->n_stops) {
+        if (!o->n_ctrs && !o->n_pods && !o->n_starts && !o->n_stops && !o->n_forgets) {
                 orphans_done(&o->job);
                 return;
         }

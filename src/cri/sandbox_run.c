@@ -76,6 +76,7 @@ static int pod_network_up(struct cri_server *s, struct cri_pod *p, const char *p
                 cni_net_free(net);
                 return pxe_set(err, ENOMEM, "Out of memory");
         }
+        r.timeout_s = cc->cni_plugin_timeout_s;
         rc = cni_add(net, (const char *const *) cc->cni_bin_dirs, cc->n_cni_bin_dirs, &r, &res, err);
         cni_net_free(net);
         if (rc < 0)
@@ -106,6 +107,7 @@ int cri_pod_network_down(struct cri_server *s, struct cri_pod *p, struct pxe **e
                 cni_net_free(net);
                 return pxe_set(err, ENOMEM, "Out of memory");
         }
+        r.timeout_s = cc->cni_plugin_timeout_s;
         rc = cni_del(net, (const char *const *) cc->cni_bin_dirs, cc->n_cni_bin_dirs, &r, p->cni_result, err);
         cni_net_free(net);
         if (rc < 0)
@@ -114,23 +116,30 @@ int cri_pod_network_down(struct cri_server *s, struct cri_pod *p, struct pxe **e
         return 0;
 }
 
-static int pin_namespaces(struct cri_pod *p, const struct pod_modes *m, const char *hostname, struct pxe **err)
+static int pin_namespaces(struct cri_pod *p, const struct pod_modes *m, const char *hostname, bool low_ports,
+                          struct pxe **err)
 {
         const Runtime__V1__LinuxPodSandboxConfig *lx = p->config->linux;
-        size_t n = lx ? lx->n_sysctls : 0;
+        size_t n = lx ? lx->n_sysctls : 0, k = 0;
         _cleanup_free_ struct netns_sysctl *sysctls = calloc(n + 1, sizeof(*sysctls));
         struct netns_pin_request req = {
                 .dir = p->ns_dir,
                 .kinds = (m->host_network ? 0 : NETNS_NET | NETNS_UTS) | (m->host_ipc ? 0 : NETNS_IPC),
                 .hostname = m->host_network ? NULL : hostname,
                 .sysctls = sysctls,
-                .n_sysctls = n,
         };
 
         if (!sysctls)
                 return pxe_set(err, ENOMEM, "Out of memory");
+        /* cri.enable_unprivileged_ports (containerd 2's default): any user
+         * may bind low ports in the pod -- also root of an unprivileged
+         * Proxmox container, whose user namespace does not own the pod's
+         * network namespace.  The pod's own sysctls come after and win. */
+        if (low_ports && !m->host_network)
+                sysctls[k++] = (struct netns_sysctl) { "net.ipv4.ip_unprivileged_port_start", "0" };
         for (size_t i = 0; i < n; i++)
-                sysctls[i] = (struct netns_sysctl) { lx->sysctls[i]->key, lx->sysctls[i]->value };
+                sysctls[k++] = (struct netns_sysctl) { lx->sysctls[i]->key, lx->sysctls[i]->value };
+        req.n_sysctls = k;
         if (!req.kinds)
                 return 0;
         return netns_pin(&req, &p->ns, err);
@@ -147,12 +156,15 @@ static void run_work(struct cri_job *j)
 
         if (fs_mkdir_p(p->dir, 0711, &j->err) < 0)
                 goto fail;
-        if (log_dir && *log_dir && fs_mkdir_p(log_dir, 0755, &j->err) < 0)
+        if (log_dir && *log_dir && fs_mkdir_p(log_dir, 0755, &j->err) < 0) {
+                pxe_wrap(&j->err, "Pod %s/%s: log_directory", p->config->metadata->namespace_,
+                         p->config->metadata->name);
                 goto fail;
+        }
         if (cri_pod_files_write(p->dir, p->config, &rj->modes, &hostname, &p->shm_path, &j->err) < 0)
                 goto fail;
         t1 = cri_now_ns();
-        if (pin_namespaces(p, &rj->modes, hostname, &j->err) < 0)
+        if (pin_namespaces(p, &rj->modes, hostname, s->cfg->cri.enable_unprivileged_ports, &j->err) < 0)
                 goto fail;
         t2 = cri_now_ns();
         if (!rj->modes.host_network && pod_network_up(s, p, rj->pod_cidr, &j->err) < 0)

@@ -23,6 +23,7 @@ struct pod_job {
         char **ids;             /* copies for the worker */
         char **bundles;
         bool *in_runtime;
+        struct monitor_exit *exits; /* a removal's, read before their files went; code -1: none */
         bool remove;
 };
 
@@ -54,7 +55,7 @@ static void pod_work(struct cri_job *j)
         if (!pj->remove)
                 return;
         for (size_t i = 0; i < pj->n_ctrs; i++)
-                if (cri_ctr_teardown(s, pj->ids[i], pj->bundles[i], pj->in_runtime[i], &j->err) < 0)
+                if (cri_ctr_teardown(s, pj->ids[i], pj->bundles[i], pj->in_runtime[i], &pj->exits[i], &j->err) < 0)
                         return;
         cri_pod_dir_remove(p->dir);
         /* The logs of a pod without a log directory of its own were ours to keep. */
@@ -75,6 +76,7 @@ static void pod_job_free(struct pod_job *pj)
         free(pj->ids);
         free(pj->bundles);
         free(pj->in_runtime);
+        free(pj->exits);
         free(pj->ctrs);
         free(pj);
 }
@@ -89,10 +91,10 @@ static void pod_done(struct cri_job *j)
 
         for (size_t i = 0; i < pj->n_ctrs; i++) {
                 struct cri_ctr *c = pj->ctrs[i];
-                struct monitor_exit ex = {};
+                struct monitor_exit ex = pj->exits[i];
 
                 c->busy = false;
-                if (c->state != CRI_CTR_EXITED && monitor_read_exit(&s->mon, c->id, &ex, NULL) == 0)
+                if (c->state != CRI_CTR_EXITED && (ex.code >= 0 || monitor_read_exit(&s->mon, c->id, &ex, NULL) == 0))
                         cri_ctr_apply_exit(s, c, &ex);
                 else if (c->state != CRI_CTR_EXITED && c->in_runtime && !j->err) {
                         /* Gone with the pod: nothing will record an exit. */
@@ -144,8 +146,9 @@ void cri_pod_queue_teardown(struct cri_server *s, struct cri_call *c, struct cri
                 pj->ids = calloc(n + 1, sizeof(char *));
                 pj->bundles = calloc(n + 1, sizeof(char *));
                 pj->in_runtime = calloc(n + 1, sizeof(bool));
+                pj->exits = calloc(n + 1, sizeof(*pj->exits));
         }
-        if (!pj || !pj->ctrs || !pj->ids || !pj->bundles || !pj->in_runtime) {
+        if (!pj || !pj->ctrs || !pj->ids || !pj->bundles || !pj->in_runtime || !pj->exits) {
                 if (pj)
                         pod_job_free(pj);
                 if (c)
@@ -161,6 +164,7 @@ void cri_pod_queue_teardown(struct cri_server *s, struct cri_call *c, struct cri
                 pj->ids[pj->n_ctrs] = strdup(ct->id);
                 pj->bundles[pj->n_ctrs] = ct->bundle ? strdup(ct->bundle) : NULL;
                 pj->in_runtime[pj->n_ctrs] = ct->in_runtime;
+                pj->exits[pj->n_ctrs].code = -1;
                 pj->n_ctrs++;
                 ct->busy = true;
         }

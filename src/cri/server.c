@@ -403,6 +403,9 @@ void cri_server_done(struct cri_server *s)
         free(s->pod_dir);
         free(s->ns_dir);
         free(s->stream_dir);
+        for (size_t i = 0; i < s->n_removed_images; i++)
+                free(s->removed_images[i]);
+        free(s->removed_images);
         stream_server_free(s->stream);
         free(s->pod_cidr);
 }

@@ -1,5 +1,6 @@
 #include "image/blobstore.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -313,6 +314,33 @@ void blobstore_ingest_end(struct blob_ingest *in, bool keep)
         digest_free(in->hash);
         free(in->digest);
         free(in);
+}
+
+int blobstore_clean_ingest(struct blobstore *bs, size_t *ret_removed, struct pxe **err)
+{
+        DIR *d = opendir(bs->ingest);
+        struct dirent *de;
+        size_t removed = 0;
+        int r = 0;
+
+        if (!d)
+                return errno == ENOENT ? 0 : pxe_set_errno(err, errno, "Opening %s", bs->ingest);
+        while ((de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+                bool partial = n > 8 && streq(de->d_name + n - 8, ".partial");
+
+                if (!partial && !(n > 5 && streq(de->d_name + n - 5, ".lock")))
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
+                        r = pxe_set_errno(err, errno, "Removing %s/%s", bs->ingest, de->d_name);
+                        break;
+                }
+                removed += partial;
+        }
+        closedir(d);
+        if (ret_removed)
+                *ret_removed = removed;
+        return r;
 }
 
 int blobstore_put(struct blobstore *bs, const char *digest, const void *data, size_t len, struct pxe **err)

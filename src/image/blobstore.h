@@ -8,6 +8,8 @@
  * written to ingest/, fsync'ed and renamed into blobs/.  Ingesting takes an
  * exclusive flock per digest, so two pulls (threads or processes) of the same
  * blob download it once; the second waits, then finds the blob in place.
+ * Ingests run under the store-wide lock held shared (layers_lock_store), so
+ * whoever holds it exclusive (prune) may clean ingest/ away.
  */
 #pragma once
 
@@ -76,6 +78,11 @@ int blobstore_ingest_commit(struct blob_ingest *in, struct pxe **err);
 /* Release the lock and free.  Without a commit the .partial stays for resuming
  * (keep=true) or is deleted (keep=false). */
 void blobstore_ingest_end(struct blob_ingest *in, bool keep);
+
+/* Remove what ended ingests left in ingest/ (.partial files kept for resuming,
+ * lock files); *ret_removed (may be NULL) counts the partials.  Only under the
+ * store-wide lock held exclusive, when no ingest can be running. */
+int blobstore_clean_ingest(struct blobstore *bs, size_t *ret_removed, struct pxe **err);
 
 static inline void blobstore_freep(struct blobstore **bs)
 {

@@ -35,8 +35,10 @@ int image_install_pulled(const char *image_root, struct blobstore *bs, const str
 struct image_prune_report {
         size_t layers_removed;
         size_t blobs_removed;
+        size_t partials_removed;
 };
 
-/* Remove layers and blobs no image record uses (under the store-wide lock).
+/* Remove layers and blobs no image record uses, and what interrupted pulls
+ * left in the blob store's ingest/ (under the store-wide lock, exclusive).
  * bs may be NULL (layers only). */
 int image_prune(const char *image_root, struct blobstore *bs, struct image_prune_report *ret, struct pxe **err);

@@ -85,6 +85,10 @@ int image_prune(const char *image_root, struct blobstore *bs, struct image_prune
                 r = layers_clean(image_root, err);
         if (r >= 0 && bs)
                 r = prune_blobs(bs, blobs, n_blobs, &rep.blobs_removed, err);
+        /* .partial files kept for resuming a pull: no pull runs now, and
+         * one that comes later starts over. */
+        if (r >= 0 && bs)
+                r = blobstore_clean_ingest(bs, &rep.partials_removed, err);
         layers_strv_free(diff_ids, n_diff_ids);
         layers_strv_free(blobs, n_blobs);
         if (ret)

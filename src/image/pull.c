@@ -112,9 +112,10 @@ struct blobstore *image_puller_blobstore(struct image_puller *p)
 
 /* ---- blobs ---- */
 
-/* Download one blob into the store unless it is there.  An interrupted
- * transfer keeps its .partial for the next attempt; content that fails
- * verification is thrown away. */
+/* Download one blob into the store unless it is there.  A transfer the
+ * network interrupted keeps its .partial for the next attempt (until a prune);
+ * content that fails verification is thrown away, and so is what a full disk
+ * cut short (it holds space the node needs, and a retry needs room anyway). */
 static int fetch_blob(struct blobstore *bs, struct registry_client *c, struct registry_conn *h, const char *digest,
                       uint64_t size, struct pxe **err)
 {
@@ -126,7 +127,7 @@ static int fetch_blob(struct blobstore *bs, struct registry_client *c, struct re
         rc = registry_fetch_blob(c, h, digest, in, err);
         if (rc == 0)
                 rc = blobstore_ingest_commit(in, err);
-        blobstore_ingest_end(in, rc != -EBADMSG && rc != -EFBIG);
+        blobstore_ingest_end(in, rc != -EBADMSG && rc != -EFBIG && rc != -ENOSPC && rc != -EDQUOT);
         return rc;
 }
 

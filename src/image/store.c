@@ -29,9 +29,24 @@ static const char schema[] =
         "CREATE INDEX IF NOT EXISTS repo_digests_image ON repo_digests(image_id);"
         "CREATE INDEX IF NOT EXISTS refs_image ON refs(image_id);";
 
+/* A full disk is ENOSPC (RESOURCE_EXHAUSTED for a CRI caller), not EIO. */
+static int db_code(sqlite3 *db)
+{
+        int rc = sqlite3_errcode(db);
+
+        if (rc == SQLITE_FULL || ((rc & 0xff) == SQLITE_IOERR && sqlite3_system_errno(db) == ENOSPC))
+                return ENOSPC;
+        return EIO;
+}
+
 static int db_fail(struct image_store *s, const char *what, struct pxe **err)
 {
-        return pxe_set(err, EIO, "Image store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+        return pxe_set(err, db_code(s->db), "Image store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+bool image_store_present(const char *image_root)
+{
+        return fs_exists_fmt("%s/images.db", image_root) == 1;
 }
 
 static int exec_sql(struct image_store *s, const char *sql, struct pxe **err)
@@ -80,7 +95,7 @@ int image_store_open(const char *image_root, struct image_store **ret, struct px
         if (exec_retry(s, "PRAGMA journal_mode=WAL", err) < 0 || exec_sql(s, "PRAGMA synchronous=NORMAL", err) < 0 ||
             exec_retry(s, schema, err) < 0) {
                 image_store_close(s);
-                return -EIO;
+                return -pxe_code(err, EIO);
         }
         *ret = s;
         return 0;

@@ -46,6 +46,11 @@ struct image_rec {
 };
 
 int image_store_open(const char *image_root, struct image_store **ret, struct pxe **err);
+
+/* Whether the store has its database: a store nothing was ever put into has
+ * none, and readers can answer "no images" without creating it (which a full
+ * disk refuses). */
+bool image_store_present(const char *image_root);
 void image_store_close(struct image_store *s);
 
 /* Insert or update rec (by id); its repo tags and digests are added (a tag

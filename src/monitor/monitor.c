@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,6 +79,7 @@ static int run_conmon(const struct monitor_config *mc, const struct monitor_crea
         int start[2], keep[2], out = -1, errfd = -1, status, r;
         struct spawn_opts o = { .argv = (const char *const *) argv, .envp = envp, .null_stdin = true,
                                 .keep_fds = keep, .n_keep_fds = 2, .cwd = req->bundle };
+        _cleanup_pxe_ struct pxe *e = NULL;
         char msg[4096];
         pid_t pid;
 
@@ -85,16 +87,20 @@ static int run_conmon(const struct monitor_config *mc, const struct monitor_crea
                 return pxe_set_errno(err, errno, "Creating container %s: creating a pipe", req->id);
         keep[0] = sync_w;
         keep[1] = start[0];
-        pid = spawn_start_piped(&o, &out, &errfd, err);
+        pid = spawn_start_piped(&o, &out, &errfd, &e);
         close(start[0]);
         if (pid < 0) {
                 close(start[1]);
-                pxe_wrap(err, "Creating container %s: running conmon", req->id);
-                return pid;
+                /* EIO whatever exec said: a conmon that cannot run is the
+                 * node's fault, and ENOENT would read as "no such container". */
+                return pxe_set(err, EIO, "Creating container %s: running conmon: %s", req->id,
+                               e ? e->msg : "failed");
         }
         r = monitor_move_to_cgroup(mc, req->bundle, pid, err);
-        if (r == 0 && write(start[1], "0", 1) != 1)
-                r = pxe_set_errno(err, errno, "Creating container %s: starting conmon", req->id);
+        /* EPIPE: conmon exited before it read the start byte; its exit
+         * status and stderr below say why. */
+        if (r == 0 && write(start[1], "0", 1) != 1 && errno != EPIPE)
+                r = pxe_set_errno(err, errno, "starting conmon");
         close(start[1]);
         if (r < 0)
                 kill(pid, SIGKILL);
@@ -102,7 +108,9 @@ static int run_conmon(const struct monitor_config *mc, const struct monitor_crea
         read_leftover(errfd, msg, sizeof(msg));
         close(out);
         close(errfd);
-        if (r < 0) {
+        if (r < 0 && WIFEXITED(status) && WEXITSTATUS(status) != 0)
+                pxe_freep(err); /* it had failed before: its own reason below */
+        else if (r < 0) {
                 pxe_wrap(err, "Creating container %s", req->id);
                 return r;
         }
@@ -277,6 +285,22 @@ int monitor_reopen_log(const struct monitor_config *mc, const char *bundle, stru
         if (write(fd, msg, sizeof(msg) - 1) != (ssize_t) sizeof(msg) - 1)
                 return pxe_set_errno(err, errno, "Reopening the log of %s: writing to %s", bundle, path);
         return 0;
+}
+
+void monitor_forget(const struct monitor_config *mc, const char *id)
+{
+        _cleanup_free_ char *exit_file = NULL, *persist = NULL, *attach = NULL;
+
+        if (id_check(id, NULL) < 0)
+                return;
+        if (asprintf(&exit_file, "%s/%s", mc->exits_dir, id) < 0 ||
+            asprintf(&persist, "%s/%s", mc->persist_dir, id) < 0 ||
+            asprintf(&attach, "%s/%s", mc->socket_dir, id) < 0)
+                return;
+        /* conmon links <socket_dir>/<id> to the bundle: not followed. */
+        fs_rm_tree(attach);
+        fs_rm_tree(persist);
+        (void) unlink(exit_file);
 }
 
 bool monitor_conmon_alive(const char *bundle)

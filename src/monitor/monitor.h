@@ -121,6 +121,18 @@ char *const *monitor_exec_envp(void);
  * through conmon's control FIFO <bundle>/ctl.  -ENOENT when conmon is gone. */
 int monitor_reopen_log(const struct monitor_config *mc, const char *bundle, struct pxe **err);
 
+/* Drop what conmon kept of container id outside its bundle: the exit file,
+ * <persist_dir>/<id> (oom file, exec process files) and the attach link in
+ * socket_dir.  For a removal, once the container is out of the runtime and
+ * its conmon is gone; what is not there is fine. */
+void monitor_forget(const struct monitor_config *mc, const char *id);
+
+/* `pxcri proxmox-prune --image ID --format json`: the Proxmox templates of an
+ * image nothing uses any more are removed (docs/proxmox.md); the JSON report
+ * in *ret_out (may be NULL). */
+int monitor_proxmox_prune(const struct monitor_config *mc, const char *image_id, char **ret_out,
+                          struct pxe **err);
+
 /* Whether conmon (by the pid recorded in <bundle>/conmon.pid) is alive. */
 bool monitor_conmon_alive(const char *bundle);
 

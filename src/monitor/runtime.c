@@ -188,3 +188,46 @@ int monitor_update(const struct monitor_config *mc, const char *id, const char *
         unlink(path);
         return r;
 }
+
+#define PRUNE_TIMEOUT_MS (300 * 1000) /* Proxmox destroys templates with tasks */
+
+int monitor_proxmox_prune(const struct monitor_config *mc, const char *image_id, char **ret_out,
+                          struct pxe **err)
+{
+        const char *args[] = { "proxmox-prune", "--image", image_id, "--format", "json" };
+        struct runtime_argv a;
+        struct spawn_result res;
+        struct spawn_opts o = {
+                .envp = monitor_envp,
+                .capture_stdout = true,
+                .capture_stderr = true,
+                .null_stdin = true,
+                .timeout_ms = PRUNE_TIMEOUT_MS,
+        };
+        int r;
+
+        if (!image_id || !*image_id || strspn(image_id, "abcdefghijklmnopqrstuvwxyz0123456789:") != strlen(image_id))
+                return pxe_set(err, EINVAL, "Pruning Proxmox templates: \"%s\" is no image ID",
+                               image_id ? image_id : "");
+        if ((r = runtime_argv_build(mc, args, sizeof(args) / sizeof(args[0]), &a, err)) < 0)
+                return r;
+        o.argv = a.argv;
+        r = spawn_run(&o, &res, err);
+        runtime_argv_done(&a);
+        if (r < 0) {
+                spawn_result_done(&res);
+                return pxe_wrap(err, "Pruning the Proxmox templates of image %s", image_id);
+        }
+        if (spawn_exit_code(res.status) != 0) {
+                r = pxe_set(err, EIO, "Pruning the Proxmox templates of image %s: %.*s", image_id,
+                            res.errout ? (int) strcspn(res.errout, "\n") : 0, res.errout ? res.errout : "");
+                spawn_result_done(&res);
+                return r;
+        }
+        if (ret_out) {
+                *ret_out = res.out;
+                res.out = NULL;
+        }
+        spawn_result_done(&res);
+        return 0;
+}

@@ -21,7 +21,7 @@
 #include "util/spawn.h"
 
 #define CNI_CONF_MAX (1u << 20)
-#define CNI_TIMEOUT_MS 60000
+#define CNI_TIMEOUT_S_DEFAULT 60
 #define CNI_MSG_MAX 2000
 
 struct cni_net {
@@ -493,17 +493,24 @@ static int run_plugin(const struct cni_net *n, size_t i, const char *command, co
                 return -pxe_code(err, EINVAL);
         if (!(env = plugin_env(command, req, bin_dirs, n_bin_dirs)))
                 return pxe_set(err, ENOMEM, "Out of memory");
+        unsigned timeout_s = req->timeout_s ? req->timeout_s : CNI_TIMEOUT_S_DEFAULT;
         const char *argv[] = { path, NULL };
         struct spawn_opts o = {
                 .argv = argv,
                 .envp = env,
                 .capture_stdout = true,
                 .capture_stderr = true,
-                .timeout_ms = CNI_TIMEOUT_MS,
+                .timeout_ms = (int) (timeout_s * 1000),
                 .stdin_data = conf,
                 .stdin_len = strlen(conf),
         };
         r = spawn_run(&o, &res, err);
+        if (r == -ETIMEDOUT) {
+                spawn_result_done(&res);
+                pxe_freep(err);
+                return pxe_set(err, ETIMEDOUT, "CNI plugin %s (%s) did not finish within %u s: killed", type, command,
+                               timeout_s);
+        }
         if (r < 0) {
                 spawn_result_done(&res);
                 pxe_wrap(err, "CNI plugin %s (%s)", type, command);

@@ -16,8 +16,9 @@
  *
  * Plugins are found in bin_dirs by the "type" name (a name with a '/' or
  * "..": -EINVAL).  Plugins run through util/spawn with argv only and a
- * timeout; their stdout is the result JSON, an error result's msg/details
- * become the error message.
+ * timeout (cni_request.timeout_s per run: an ADD that times out is undone
+ * by a DEL that gets the same bound); their stdout is the result JSON, an
+ * error result's msg/details become the error message.
  *
  * Blocking: call from a worker thread.
  */
@@ -48,6 +49,8 @@ struct cni_request {
         size_t n_ports;
         const char *pod_cidr;     /* UpdateRuntimeConfig's pod CIDR; NULL: none. Passed as
                                    * runtimeConfig "ipRanges" to plugins that declare it */
+        unsigned timeout_s;       /* each plugin run, 0: 60 s; a plugin still running then is
+                                   * killed and the call fails with -ETIMEDOUT */
 };
 
 struct cni_result {

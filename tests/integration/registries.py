@@ -193,6 +193,7 @@ class FakeRegistry(_Server):
       "short"         a complete answer with half the bytes
       "cut-once"      the first GET announces every byte and hangs up after half;
                       later GETs answer normally (honouring Range)
+      "cut"           every GET does that (Range ignored)
       "slow"          wait 1 s before answering
     and {"manifest:<tag>": "lying-digest-header"}: a Docker-Content-Digest that
     does not match the manifest served.
@@ -254,7 +255,7 @@ class _FakeHandler(_Handler):
             return self.send(200, bytes(b ^ 0xff for b in data))
         if mode == "short":
             return self.send(200, data[:len(data) // 2])
-        if mode == "cut-once" and digest not in reg.cut_done:
+        if mode == "cut" or (mode == "cut-once" and digest not in reg.cut_done):
             with reg.lock:
                 reg.cut_done.add(digest)
             self.send_response(200)

@@ -159,3 +159,28 @@ def test_second_daemon_refuses_the_socket(pxcrid):
     assert res.returncode != 0
     assert "Another server is listening on " + pxcrid.sock in res.stderr
     assert pxcrid.rt("Version").runtime_name == "pxcri"   # the first one is unharmed
+
+
+def test_unprivileged_ports(pxcrid, busybox):
+    """cri.enable_unprivileged_ports (default on, as containerd 2): a non-root
+    process binds port 80 in the pod; the pod's own sysctl wins."""
+    p = pb()
+
+    def bind80(sysctls):
+        pid, cfg = pxcrid.run_pod(linux=p.LinuxPodSandboxConfig(sysctls=sysctls))
+        try:
+            cid = pxcrid.create(pid, cfg, busybox, command=["sleep", "100000"],
+                                linux=p.LinuxContainerConfig(security_context=p.LinuxContainerSecurityContext(
+                                    run_as_user=p.Int64Value(value=1000))))
+            pxcrid.rt("StartContainer", container_id=cid)
+            r = pxcrid.rt("ExecSync", container_id=cid, timeout=10,
+                          cmd=["sh", "-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; "
+                                           "nc -l -p 80 & sleep 0.5; kill $! && echo bound"])
+            return r.stdout.decode().split()
+        finally:
+            pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid)
+            pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid)
+
+    assert bind80({}) == ["0", "bound"]
+    assert bind80({"net.ipv4.ip_unprivileged_port_start": "1024"})[0] == "1024"
+    assert "bound" not in bind80({"net.ipv4.ip_unprivileged_port_start": "1024"})

@@ -113,7 +113,7 @@ def test_proxmox_pod_runs_in_the_pods_network(pxcrid, busybox, pve):
         assert ip.startswith("10.233.")
         cid = run(pxcrid, (pid, cfg), busybox,
                   "echo hello-pve; hostname; ip -4 -o addr; echo pve > /tmp/index.html; "
-                  "exec httpd -f -p 8080 -h /tmp")
+                  "exec httpd -f -p 80 -h /tmp")
         st = pxcrid.wait_state(cid, RUNNING, timeout=60)
         info = json.loads(pxcrid.rt("ContainerStatus", container_id=cid, verbose=True).info["info"])
         assert info["backend"] == "proxmox", info
@@ -121,7 +121,9 @@ def test_proxmox_pod_runs_in_the_pods_network(pxcrid, busybox, pve):
         with open(st.log_path) as f:
             log = f.read()
         assert "hello-pve" in log and ip in log, log
-        assert http_get("http://%s:8080/index.html" % ip) == b"pve\n"
+        # Port 80: the pod lets any user bind low ports (cri.enable_unprivileged_ports),
+        # also root of the unprivileged Proxmox container (host uid 100000).
+        assert http_get("http://%s/index.html" % ip) == b"pve\n"
     finally:
         pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
         pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
@@ -275,3 +277,30 @@ def test_streaming_exec_through_pct(pxcrid, pod_pve, busybox):
                     tty=True).url
     r = ks.spdy_exec(url, tty=True, stdin=b"", stderr=False, resize=(101, 27), timeout=60)
     assert r.stdout.strip() == b"27 101" and r.exit_code == 0, r
+
+
+
+def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
+    """Last in this module: RemoveImage takes the image's Proxmox template (file
+    and template container) once no container uses it (pxcri proxmox-prune)."""
+    for p in pxcrid.rt("ListPodSandbox").items:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=p.id, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=p.id, deadline=120)
+    tdir = os.path.join(pve["double"].state, "storage", "local", "template", "cache")
+    assert any(f.startswith("pxcri-") for f in os.listdir(tdir))
+    templates = [v for v, ct in cts(pve).items() if str(ct["config"].get("template")) == "1"]
+    assert templates
+    deadline = time.time() + 60
+    while True:  # RemoveImage waits for removals in the background, up to 10 s
+        try:
+            pxcrid.img("RemoveImage", image=pb().ImageSpec(image=busybox))
+            break
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.FAILED_PRECONDITION and time.time() < deadline, e
+            time.sleep(1)
+    deadline = time.time() + 60
+    while any(f.startswith("pxcri-") for f in os.listdir(tdir)) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not any(f.startswith("pxcri-") for f in os.listdir(tdir)), os.listdir(tdir)
+    assert not set(templates) & set(cts(pve)), "template containers left"
+    assert "Proxmox templates of image" in pxcrid.log()

@@ -609,13 +609,14 @@ static void test_cri_keys(void **state)
 {
         struct config *c = parse_ok("{\"cri\": {\"listen\": \"/run/x/s.sock\", \"cni_bin_dirs\": [\"/opt/cni\"],"
                                     " \"runtime_handlers\": {\"fast\": \"crun\", \"\": null, \"db\": \"proxmox\"},"
-                                    " \"cgroup_driver\": \"systemd\", \"workers\": 4}}");
+                                    " \"cgroup_driver\": \"systemd\", \"workers\": 4, \"cni_plugin_timeout_s\": 5}}");
 
         assert_string_equal(c->cri.listen, "/run/x/s.sock");
         assert_int_equal(c->cri.n_cni_bin_dirs, 1);
         assert_string_equal(c->cri.cni_bin_dirs[0], "/opt/cni");
         assert_int_equal(c->cri.cgroup_driver, CGROUP_DRIVER_SYSTEMD);
         assert_int_equal(c->cri.workers, 4);
+        assert_int_equal(c->cri.cni_plugin_timeout_s, 5);
         assert_int_equal(cri_config_handler(&c->cri, "fast")->backend, BACKEND_CRUN);
         assert_int_equal(cri_config_handler(&c->cri, "db")->backend, BACKEND_PROXMOX);
         assert_null(cri_config_handler(&c->cri, "runc")); /* the object replaces the defaults */
@@ -634,6 +635,7 @@ static void test_cri_errors_and_warnings(void **state)
         expect_error("{\"cri\": {\"cgroup_driver\": \"cgroupv3\"}}", "cri.cgroup_driver");
         expect_error("{\"cri\": {\"cni_bin_dirs\": [\"lib/cni\"]}}", "cri.cni_bin_dirs[0]");
         expect_error("{\"cri\": {\"workers\": 0}}", "cri.workers");
+        expect_error("{\"cri\": {\"cni_plugin_timeout_s\": 0}}", "cri.cni_plugin_timeout_s");
         expect_error("{\"cri\": []}", "cri");
         c = parse_ok("{\"cri\": {\"lisen\": \"/x\"}}");
         assert_int_equal(c->n_warnings, 1);

@@ -10,6 +10,7 @@
 
 #define ABC "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 #define ABC_HEX "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define ZERO "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 
 struct fixture {
         char *dir;
@@ -155,6 +156,27 @@ static void *second(void *arg)
         return NULL;
 }
 
+/* What an interrupted ingest kept goes with blobstore_clean_ingest (prune's);
+ * verified blobs stay. */
+static void test_clean_ingest(void **state)
+{
+        struct fixture *f = *state;
+        struct blob_ingest *in = NULL;
+        char *ingest = unit_path(f->dir, "ingest");
+        size_t removed = 99;
+
+        assert_int_equal(blobstore_put(f->bs, ABC, "abc", 3, NULL), 0);
+        assert_int_equal(blobstore_ingest_begin(f->bs, ZERO, 3, &in, NULL), 0);
+        assert_int_equal(blobstore_ingest_write(in, "x", 1, NULL), 0);
+        blobstore_ingest_end(in, true); /* interrupted: .partial and .lock kept */
+        assert_int_equal(unit_count_entries(ingest), 2);
+        assert_int_equal(blobstore_clean_ingest(f->bs, &removed, NULL), 0);
+        assert_int_equal(removed, 1);
+        assert_int_equal(unit_count_entries(ingest), 0);
+        assert_true(blobstore_has(f->bs, ABC));
+        free(ingest);
+}
+
 static void test_concurrent_once(void **state)
 {
         struct fixture *f = *state;
@@ -191,6 +213,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_refuses_bad_content, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_truncated_and_too_large, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_resume, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_clean_ingest, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_concurrent_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_digest_arg, setup, teardown),
         };

@@ -210,6 +210,43 @@ static void test_read_exit_files(void **state)
         free(dir), free(exits), free(persist), free(f), free(oomdir), free(oom);
 }
 
+/* monitor_forget: the exit file, the persist directory and the attach link
+ * go (the link, not what it points at); other containers' files stay. */
+static void test_forget(void **state)
+{
+        char *dir = unit_mkdtemp(), *exits = unit_path(dir, "exits"), *persist = unit_path(dir, "persist");
+        char *sock = unit_path(dir, "attach"), *bundle = unit_path(dir, "bundle");
+        char *exit_f = unit_path(exits, "c1"), *other = unit_path(exits, "c2"), *pdir = unit_path(persist, "c1");
+        char *oom = unit_path(pdir, "oom"), *link = unit_path(sock, "c1"), *kept = unit_path(bundle, "config.json");
+        struct monitor_config mc = base_mc;
+
+        mc.exits_dir = exits;
+        mc.persist_dir = persist;
+        mc.socket_dir = sock;
+        assert_int_equal(mkdir(exits, 0700), 0);
+        assert_int_equal(mkdir(persist, 0700), 0);
+        assert_int_equal(mkdir(pdir, 0700), 0);
+        assert_int_equal(mkdir(sock, 0700), 0);
+        assert_int_equal(mkdir(bundle, 0700), 0);
+        unit_write(exit_f, "0");
+        unit_write(other, "1");
+        unit_write(oom, "");
+        unit_write(kept, "{}");
+        assert_int_equal(symlink(bundle, link), 0);
+        monitor_forget(&mc, "c1");
+        assert_int_equal(access(exit_f, F_OK), -1);
+        assert_int_equal(access(pdir, F_OK), -1);
+        assert_int_equal(faccessat(AT_FDCWD, link, F_OK, AT_SYMLINK_NOFOLLOW), -1);
+        assert_int_equal(access(kept, F_OK), 0);
+        assert_int_equal(access(other, F_OK), 0);
+        monitor_forget(&mc, "c1"); /* nothing there: fine */
+        monitor_forget(&mc, "../c2"); /* not an ID: nothing */
+        assert_int_equal(access(other, F_OK), 0);
+        unit_rm_rf(dir);
+        free(dir), free(exits), free(persist), free(sock), free(bundle), free(exit_f), free(other), free(pdir);
+        free(oom), free(link), free(kept);
+}
+
 /* The control FIFO: a message conmon can parse when someone reads; -ENOENT
  * without a reader (conmon gone) or without a FIFO. */
 static void test_reopen_log_fifo(void **state)
@@ -261,6 +298,7 @@ int main(void)
                 cmocka_unit_test(test_parse_sync),
                 cmocka_unit_test(test_parse_exit_code),
                 cmocka_unit_test(test_read_exit_files),
+                cmocka_unit_test(test_forget),
                 cmocka_unit_test(test_reopen_log_fifo),
                 cmocka_unit_test(test_conmon_alive_checks_pid),
         };

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net/cni.h"
@@ -360,6 +361,52 @@ static void test_add_del_sequence(void **state)
         free(dir);
 }
 
+/* A plugin that hangs is killed after timeout_s; the ADD is undone by a DEL
+ * of the list (the hung plugin included), and the error says which timed out. */
+static void test_plugin_timeout(void **state)
+{
+        char *dir = unit_mkdtemp();
+        char *log = unit_path(dir, "log");
+        const char *bins[] = { dir };
+        struct cni_request req = { .container_id = "sb2", .netns = "/run/pxt/ns", .timeout_s = 1 };
+        struct cni_result r = { 0 };
+        struct cni_net *n;
+        struct pxe *e = NULL;
+        struct timespec t0, t1;
+        char *text;
+
+        (void) state;
+        write_plugin(dir, log, "one", "echo '{\"cniVersion\":\"1.0.0\"}'", false);
+        write_in(dir, "hang", "#!/bin/sh\necho \"hang $CNI_COMMAND\" >> $0.log\n"
+                              "[ \"$CNI_COMMAND\" = ADD ] && exec sleep 60\nexit 0\n");
+        free(log);
+        log = unit_path(dir, "hang");
+        chmod(log, 0755);
+        free(log);
+        log = unit_path(dir, "log");
+        write_in(dir, "10.conflist",
+                 "{\"cniVersion\":\"1.0.0\",\"name\":\"slow\",\"plugins\":[{\"type\":\"one\"},{\"type\":\"hang\"}]}");
+        n = load_ok(dir);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_int_equal(cni_add(n, bins, 1, &req, &r, &e), -ETIMEDOUT);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_true(t1.tv_sec - t0.tv_sec < 5);
+        assert_string_equal(e->msg, "Adding pod sb2 to CNI network slow: CNI plugin hang (ADD) did not finish within 1 s: killed");
+        pxe_free(e);
+        text = unit_read(log);
+        assert_contains(text, "one DEL");
+        free(text);
+        free(log);
+        log = unit_path(dir, "hang.log");
+        text = unit_read(log);
+        assert_string_equal(text, "hang ADD\nhang DEL\n");
+        free(text);
+        cni_net_free(n);
+        unit_rm_rf(dir);
+        free(log);
+        free(dir);
+}
+
 static void test_request_validation(void **state)
 {
         char *dir = unit_mkdtemp();
@@ -404,6 +451,7 @@ int main(void)
                 cmocka_unit_test(test_error_results),
                 cmocka_unit_test(test_plugin_config),
                 cmocka_unit_test(test_add_del_sequence),
+                cmocka_unit_test(test_plugin_timeout),
                 cmocka_unit_test(test_request_validation),
         };
 
