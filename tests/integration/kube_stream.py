@@ -650,6 +650,8 @@ def _connect(u, timeout, ssl_context=None):
     https/wss: verified with ssl_context, ssl.create_default_context() when None."""
     tls = u.scheme in ("https", "wss")
     raw = socket.create_connection((u.hostname, u.port or (443 if tls else 80)), timeout=timeout)
+    # As client-go: small frames go out at once, not after a delayed ACK (~40 ms).
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if not tls:
         return raw
     try:
