@@ -186,11 +186,48 @@ static struct cri_ctr *running_ctr(struct cri_server *s, struct cri_call *c, con
         return ct && ct->state == CRI_CTR_RUNNING ? ct : NULL;
 }
 
+/* Exec: the process file (the container's config.json read, a file
+ * written) is a worker's; the loop registers the URL and answers. */
+struct stream_exec_job {
+        struct cri_job job;
+        char id[65];
+        char *bundle;
+        char **argv;
+        size_t n_argv;
+        struct stream_request *sr;
+};
+
+static void stream_exec_work(struct cri_job *j)
+{
+        struct stream_exec_job *sj = (struct stream_exec_job *) j;
+
+        if (write_process(sj->id, sj->bundle, sj->argv, sj->n_argv, sj->sr->tty, j->srv->persist_dir,
+                          &sj->sr->process_file, &j->err) < 0)
+                return;
+        monitor_exec_argv(&j->srv->mon, sj->id, sj->sr->process_file, &sj->sr->argv, &j->err);
+}
+
+static void stream_exec_done(struct cri_job *j)
+{
+        struct stream_exec_job *sj = (struct stream_exec_job *) j;
+
+        if (j->err) {
+                stream_request_free(sj->sr);
+                cri_fail(j->call, TAKE_PTR(j->err));
+        } else {
+                answer_url(j->srv, j->call, sj->sr, STREAM_EXEC);
+        }
+        for (size_t i = 0; i < sj->n_argv; i++)
+                free(sj->argv[i]);
+        free(sj->argv);
+        free(sj->bundle);
+        free(sj);
+}
+
 CRI_HANDLER(exec, Runtime__V1__ExecRequest)
 {
         struct cri_ctr *ct;
-        struct stream_request *sr;
-        struct pxe *err = NULL;
+        struct stream_exec_job *sj;
 
         if (!req->n_cmd) {
                 cri_failf(c, EINVAL, "Exec: cmd is required");
@@ -206,26 +243,39 @@ CRI_HANDLER(exec, Runtime__V1__ExecRequest)
         }
         if (!(ct = running_ctr(s, c, req->container_id)))
                 return;
-        sr = calloc(1, sizeof(*sr));
-        if (!sr) {
+        sj = calloc(1, sizeof(*sj));
+        if (sj) {
+                sj->sr = calloc(1, sizeof(*sj->sr));
+                sj->bundle = strdup(ct->bundle);
+                sj->argv = calloc(req->n_cmd + 1, sizeof(char *));
+        }
+        for (size_t i = 0; sj && sj->argv && i < req->n_cmd; i++)
+                if ((sj->argv[i] = strdup(req->cmd[i])))
+                        sj->n_argv++;
+        if (!sj || !sj->sr || !sj->bundle || sj->n_argv != req->n_cmd) {
+                if (sj) {
+                        for (size_t i = 0; i < sj->n_argv; i++)
+                                free(sj->argv[i]);
+                        free(sj->argv);
+                        free(sj->bundle);
+                        free(sj->sr);
+                }
+                free(sj);
                 cri_failf(c, ENOMEM, "Out of memory");
                 return;
         }
-        sr->kind = STREAM_EXEC;
-        memcpy(sr->target, ct->id, sizeof(sr->target));
-        sr->in = req->stdin;
-        sr->out = req->stdout;
-        sr->err = req->stderr;
-        sr->tty = req->tty;
-        sr->envp = monitor_exec_envp();
-        if (write_process(ct->id, ct->bundle, req->cmd, req->n_cmd, req->tty, s->persist_dir, &sr->process_file,
-                          &err) < 0 ||
-            monitor_exec_argv(&s->mon, ct->id, sr->process_file, &sr->argv, &err) < 0) {
-                stream_request_free(sr);
-                cri_fail(c, err);
-                return;
-        }
-        answer_url(s, c, sr, STREAM_EXEC);
+        memcpy(sj->id, ct->id, sizeof(sj->id));
+        sj->sr->kind = STREAM_EXEC;
+        memcpy(sj->sr->target, ct->id, sizeof(sj->sr->target));
+        sj->sr->in = req->stdin;
+        sj->sr->out = req->stdout;
+        sj->sr->err = req->stderr;
+        sj->sr->tty = req->tty;
+        sj->sr->envp = monitor_exec_envp();
+        sj->job.call = c;
+        sj->job.run = stream_exec_work;
+        sj->job.done = stream_exec_done;
+        cri_queue(s, &sj->job);
 }
 
 CRI_HANDLER(attach, Runtime__V1__AttachRequest)
