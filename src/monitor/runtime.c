@@ -70,31 +70,43 @@ static void set_runtime_error(struct pxe **err, int code, const char *what, cons
                 pxe_set(err, code, "%s container %s: %.*s", what, id, (int) len, msg);
 }
 
-int runtime_run(const struct monitor_config *mc, const char *what, const char *id, const char *const *args,
-                size_t n_args, const char *stdin_data, char **ret_out, struct pxe **err)
+/* `pxcri <globals> args...` run to its end with its output captured. */
+static int runtime_spawn(const struct monitor_config *mc, const char *const *args, size_t n_args,
+                         const char *stdin_data, int timeout_ms, struct spawn_result *res, struct pxe **err)
 {
         struct runtime_argv a;
-        struct spawn_result res;
         struct spawn_opts o = {
                 .envp = monitor_envp,
                 .capture_stdout = true,
                 .capture_stderr = true,
                 .null_stdin = true,
-                .timeout_ms = RUNTIME_TIMEOUT_MS,
+                .timeout_ms = timeout_ms,
                 .stdin_data = stdin_data,
                 .stdin_len = stdin_data ? strlen(stdin_data) : 0,
         };
         int r;
 
-        if (id_check(id, err) < 0)
-                return -EINVAL;
+        memset(res, 0, sizeof(*res));
         if ((r = runtime_argv_build(mc, args, n_args, &a, err)) < 0)
                 return r;
         o.argv = a.argv;
-        r = spawn_run(&o, &res, err);
+        r = spawn_run(&o, res, err);
         runtime_argv_done(&a);
+        if (r < 0)
+                spawn_result_done(res);
+        return r;
+}
+
+int runtime_run(const struct monitor_config *mc, const char *what, const char *id, const char *const *args,
+                size_t n_args, const char *stdin_data, char **ret_out, struct pxe **err)
+{
+        struct spawn_result res;
+        int r;
+
+        if (id_check(id, err) < 0)
+                return -EINVAL;
+        r = runtime_spawn(mc, args, n_args, stdin_data, RUNTIME_TIMEOUT_MS, &res, err);
         if (r < 0) {
-                spawn_result_done(&res);
                 pxe_wrap(err, "%s container %s", what, id);
                 return r;
         }
@@ -195,29 +207,15 @@ int monitor_proxmox_prune(const struct monitor_config *mc, const char *image_id,
                           struct pxe **err)
 {
         const char *args[] = { "proxmox-prune", "--image", image_id, "--format", "json" };
-        struct runtime_argv a;
         struct spawn_result res;
-        struct spawn_opts o = {
-                .envp = monitor_envp,
-                .capture_stdout = true,
-                .capture_stderr = true,
-                .null_stdin = true,
-                .timeout_ms = PRUNE_TIMEOUT_MS,
-        };
         int r;
 
         if (!image_id || !*image_id || strspn(image_id, "abcdefghijklmnopqrstuvwxyz0123456789:") != strlen(image_id))
                 return pxe_set(err, EINVAL, "Pruning Proxmox templates: \"%s\" is no image ID",
                                image_id ? image_id : "");
-        if ((r = runtime_argv_build(mc, args, sizeof(args) / sizeof(args[0]), &a, err)) < 0)
-                return r;
-        o.argv = a.argv;
-        r = spawn_run(&o, &res, err);
-        runtime_argv_done(&a);
-        if (r < 0) {
-                spawn_result_done(&res);
+        r = runtime_spawn(mc, args, sizeof(args) / sizeof(args[0]), NULL, PRUNE_TIMEOUT_MS, &res, err);
+        if (r < 0)
                 return pxe_wrap(err, "Pruning the Proxmox templates of image %s", image_id);
-        }
         if (spawn_exit_code(res.status) != 0) {
                 r = pxe_set(err, EIO, "Pruning the Proxmox templates of image %s: %.*s", image_id,
                             res.errout ? (int) strcspn(res.errout, "\n") : 0, res.errout ? res.errout : "");
