@@ -1072,15 +1072,22 @@ def spdy_exec(url, *, stdin=None, stdout=True, stderr=True, tty=False, resize=No
               protocols=REMOTECOMMAND_PROTOCOLS, timeout=30, ssl_context=None):
     """Run a whole exec/attach session: optional resize, stdin sent then
     closed, wait for the end.  Returns a StreamResult."""
-    rc = SpdyRemoteCommand(url, stdin=stdin is not None, stdout=stdout, stderr=stderr, tty=tty,
-                           protocols=protocols, timeout=timeout, ssl_context=ssl_context)
+    return _whole_session(SpdyRemoteCommand(url, stdin=stdin is not None, stdout=stdout, stderr=stderr, tty=tty,
+                                            protocols=protocols, timeout=timeout, ssl_context=ssl_context),
+                          stdin, resize, timeout)
+
+
+def _whole_session(rc, stdin, resize, timeout):
+    """Optional resize, stdin sent then closed (where the protocol can), the
+    end waited for; the session closed whatever happens."""
     try:
         if resize:
             rc.resize(*resize)
         if stdin is not None:
             if stdin:
                 rc.send_stdin(stdin)
-            rc.close_stdin()
+            if getattr(rc, "can_close_stdin", True):
+                rc.close_stdin()
         return rc.wait(timeout)
     finally:
         rc.close()
@@ -1553,19 +1560,9 @@ def ws_exec(url, *, stdin=None, stdout=True, stderr=True, tty=False, resize=None
             protocols=WS_REMOTECOMMAND_PROTOCOLS, timeout=30, ssl_context=None):
     """Run a whole exec/attach session over WebSocket.  stdin is sent, then
     closed when the protocol can (v5); on v4 the process gets no EOF."""
-    rc = WsRemoteCommand(url, stdin=stdin is not None, stdout=stdout, stderr=stderr, tty=tty,
-                         protocols=protocols, timeout=timeout, ssl_context=ssl_context)
-    try:
-        if resize:
-            rc.resize(*resize)
-        if stdin is not None:
-            if stdin:
-                rc.send_stdin(stdin)
-            if rc.can_close_stdin:
-                rc.close_stdin()
-        return rc.wait(timeout)
-    finally:
-        rc.close()
+    return _whole_session(WsRemoteCommand(url, stdin=stdin is not None, stdout=stdout, stderr=stderr, tty=tty,
+                                          protocols=protocols, timeout=timeout, ssl_context=ssl_context),
+                          stdin, resize, timeout)
 
 
 def decode_ws_remotecommand(server_bytes):
