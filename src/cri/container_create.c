@@ -432,18 +432,18 @@ static int ctr_new(struct cri_server *s, const Runtime__V1__CreateContainerReque
         }
         if ((r = route(s, p, c, err)) < 0)
                 return r;
-        /* A Proxmox container joins the pod's network through raw LXC keys
-         * in its config file on the node (src/backend/proxmox/
-         * pmx_namespaces.c): the REST API cannot write those.  Never a
-         * network of its own instead. */
-        if (c->backend == BACKEND_PROXMOX && s->cfg->proxmox.transport ==
-                                                     PROXMOX_TRANSPORT_API && p->ns.net && *p->ns.net)
+        /* A Proxmox container joins the pod's network (its namespace, or
+         * the host's for hostNetwork) through raw LXC keys in its config
+         * file on the node (src/backend/proxmox/pmx_namespaces.c): the REST
+         * API cannot write those.  Never a network of its own instead. */
+        if (c->backend == BACKEND_PROXMOX && s->cfg->proxmox.transport == PROXMOX_TRANSPORT_API)
                 return pxe_set(err, EBUSY,
                                "CreateContainer: container %s is routed to Proxmox (%s), but joining the pod's "
-                               "network namespace needs backends.proxmox.transport \"pct\" (pxcri on the Proxmox "
+                               "network (%s) needs backends.proxmox.transport \"pct\" (pxcri on the Proxmox "
                                "node): the REST API cannot set the raw LXC keys for it. Use the pct transport, or "
                                "route this container elsewhere",
-                               cc->metadata ? cc->metadata->name : c->id, c->route_reason);
+                               cc->metadata ? cc->metadata->name : c->id, c->route_reason,
+                               p->ns.net && *p->ns.net ? "its network namespace" : "the host's network");
         return 0;
 }
 

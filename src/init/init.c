@@ -33,7 +33,7 @@
  * "u<uid>", "g<gid>", "G<gid>" (a supplementary group, repeatable; with "u"
  * or "g" and no "G" there are none), "b<r|w><src>\t<dest>" and
  * "M<dest>\t<options>" (dir mode: a bind or a tmpfs, made before the start
- * byte, init_mounts.h), "C<set><hex mask>" (the capability sets,
+ * byte, init_mounts.h), "R" (then the root read-only), "C<set><hex mask>" (the capability sets,
  * init_caps.h).  The identity, the capabilities and the cwd are applied
  * last before the exec; failing that, or the exec, the child exits 127.
  *
@@ -225,11 +225,14 @@ static void parse_records(struct process *p, char *buf, size_t len)
                 else if (rec[0] == 'C') {
                         if (init_caps_parse(rec, &p->caps) < 0)
                                 die("invalid capability record", EINVAL);
-                } else if (rec[0] == 'b' || rec[0] == 'M') {
+                } else if (rec[0] == 'b' || rec[0] == 'M' || rec[0] == 'R') {
                         if (p->n_mounts >= MAX_MOUNTS)
                                 die("too many mount records", E2BIG);
                         if (init_mount_parse(rec, &p->mounts[p->n_mounts++]) < 0)
-                                die(rec[0] == 'b' ? "invalid bind record" : "invalid tmpfs record", EINVAL);
+                                die(rec[0] == 'b'   ? "invalid bind record"
+                                    : rec[0] == 'M' ? "invalid tmpfs record"
+                                                    : "invalid read-only root record",
+                                    EINVAL);
                 }
                 off += n + 1;
         }

@@ -15,6 +15,10 @@ int init_mount_parse(char *rec, struct init_mount *m)
 {
         char *tab = strchr(rec, '\t');
 
+        if (rec[0] == 'R' && rec[1] == '\0') {
+                *m = (struct init_mount){ .kind = 'R', .dest = "/" };
+                return 0;
+        }
         if (!tab)
                 return -EINVAL;
         *tab = '\0';
@@ -132,6 +136,13 @@ int init_mount(const struct init_mount *m, char *what, size_t size)
                         return r;
                 if ((make_parents(m->dest) < 0 || (mkdir(m->dest, 0755) < 0 && errno != EEXIST)) ||
                     mount("tmpfs", m->dest, "tmpfs", flags, data) < 0)
+                        return -errno;
+                return 0;
+        }
+        if (m->kind == 'R') {
+                /* After every other mount: their targets could still be made. */
+                snprintf(what, size, "the root read-only");
+                if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags("/"), NULL) < 0)
                         return -errno;
                 return 0;
         }

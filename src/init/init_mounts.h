@@ -3,13 +3,14 @@
  *   b<r|w><src>\t<dest>   bind src on dest (made if missing), read-only with r
  *   M<dest>\t<options>    a tmpfs on dest: flags (nosuid, nodev, noexec,
  *                         strictatime, relatime, noatime, ro, rw) and data
- *                         (mode=, size=, nr_inodes=, uid=, gid=) */
+ *                         (mode=, size=, nr_inodes=, uid=, gid=)
+ *   R                     the root read-only (OCI root.readonly), last */
 #pragma once
 
 #include <stddef.h>
 
 struct init_mount {
-        char kind; /* 'b' or 'M' */
+        char kind; /* 'b', 'M' or 'R' */
         int read_only;
         const char *src, *dest, *options;
 };

@@ -280,6 +280,47 @@ def test_streaming_exec_through_pct(pxcrid, pod_pve, busybox):
 
 
 
+def test_readonly_rootfs_on_a_linked_clone(pxcrid, pod_pve, busybox, pve):
+    """root.readonly: pxcri-init remounts / read-only after its mounts (a
+    directory mount at a path the image lacks is still made), on a clone."""
+    p = pb()
+    src = tempfile.mkdtemp(prefix="pxt-ro-", dir=pxcrid.dir)
+    os.chmod(src, 0o777)  # root of the unprivileged container is host uid 100000
+    cid = run(pxcrid, pod_pve, busybox, "sleep 100000",
+              mounts=[p.Mount(container_path="/new/dir", host_path=src)],
+              linux=p.LinuxContainerConfig(security_context=p.LinuxContainerSecurityContext(readonly_rootfs=True)))
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    r = exec_sync(pxcrid, cid, "touch", "/pxt-file")
+    assert r.exit_code != 0 and b"Read-only file system" in r.stderr, r
+    assert exec_sync(pxcrid, cid, "touch", "/new/dir/ok").exit_code == 0  # the volume stays writable
+    assert os.path.exists(os.path.join(src, "ok"))
+    assert "ro=1" not in cts(pve)[vmid_of(pxcrid, cid)]["config"]["rootfs"]
+
+
+def test_host_network_pod(pxcrid, busybox, pve):
+    """hostNetwork: the Proxmox container shares the host's network (no net0)."""
+    p = pb()
+    cfg = pxcrid.pod_config(linux=p.LinuxPodSandboxConfig(security_context=p.LinuxSandboxSecurityContext(
+        namespace_options=p.NamespaceOption(network=p.NODE, pid=p.CONTAINER))))  # as kubelet sends it
+    pid, cfg = pxcrid.run_pod(cfg, handler="proxmox")
+    try:
+        cid = run(pxcrid, (pid, cfg), busybox, "sleep 100000")
+        pxcrid.wait_state(cid, RUNNING, timeout=60)
+        with open("/proc/sys/net/ipv4/ip_forward") as f:
+            host = f.read()
+        # The host's network namespace: the host's interfaces and sysctls.
+        r = exec_sync(pxcrid, cid, "cat", "/proc/sys/net/ipv4/ip_forward")
+        assert r.stdout.decode() == host
+        links = exec_sync(pxcrid, cid, "ip", "-o", "link").stdout.decode()
+        idx = {n: int(open("/sys/class/net/%s/ifindex" % n).read()) for n in os.listdir("/sys/class/net")}
+        first = min((i, n) for n, i in idx.items() if n != "lo")[1]  # the host's oldest interface
+        assert ": %s:" % first in links, links
+        assert not any(k.startswith("net") for k in cts(pve)[vmid_of(pxcrid, cid)]["config"])
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+
+
 def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
     """Last in this module: RemoveImage takes the image's Proxmox template (file
     and template container) once no container uses it (pxcri proxmox-prune)."""

@@ -361,8 +361,8 @@ static int map_net(struct map *m)
         const char *ip = annotation(m, PVE_MAP_ANN_IP), *gw = annotation(m, PVE_MAP_ANN_GW);
         const char *bridge = m->req->bridge;
 
-        /* In a pod's network namespace: no interface of its own. */
-        if (m->p->ns_paths[PVE_NS_NET])
+        /* In a pod's network namespace or the host's: no interface of its own. */
+        if (m->p->ns_paths[PVE_NS_NET] || m->p->host_network)
                 return 0;
         if (!bridge || !valid_bridge(bridge))
                 return pxe_set(m->err, EINVAL, "Bridge \"%s\": not a Proxmox bridge name", bridge ? bridge : "");
@@ -416,7 +416,8 @@ static int map_rootfs(struct map *m)
                         return pxe_set(m->err, EINVAL, "Annotation %s \"%s\": expected a size in GiB from 1 to %d",
                                        PVE_MAP_ANN_ROOTFS_SIZE, size, PVE_MAX_ROOTFS_GIB);
         }
-        return ro ? ADD(m, "rootfs", "%s:%lu,ro=1", storage, gib) : ADD(m, "rootfs", "%s:%lu", storage, gib);
+        m->p->readonly_root = ro;
+        return ADD(m, "rootfs", "%s:%lu", storage, gib);
 }
 
 /* ---- mounts ---- */
@@ -762,6 +763,7 @@ static int check_namespaces(struct map *m, const json_t *nss)
 {
         const json_t *entry;
         enum pve_map_ns ns;
+        bool network = false;
         size_t i;
 
         json_array_foreach (nss, i, entry) {
@@ -770,6 +772,7 @@ static int check_namespaces(struct map *m, const json_t *nss)
 
                 if (!type)
                         return pxe_set(m->err, EINVAL, "linux.namespaces[%zu].type: expected a string", i);
+                network |= streq(type, "network");
                 if (!path || !*path)
                         continue;
                 /* A pod's network, IPC and UTS namespaces: joined through
@@ -787,6 +790,9 @@ static int check_namespaces(struct map *m, const json_t *nss)
                 if (!(m->p->ns_paths[ns] = strdup(path)))
                         return pxe_set(m->err, ENOMEM, "Out of memory");
         }
+        /* Namespaces listed, the network not among them: the host's (a
+         * hostNetwork pod).  No list at all keeps the pod of one on net0. */
+        m->p->host_network = json_is_array(nss) && !network;
         return 0;
 }
 

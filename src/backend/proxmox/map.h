@@ -86,6 +86,13 @@ struct pve_params {
         /* linux.namespaces paths to join (NULL: a namespace of its own);
          * with a network path there is no net0. */
         char *ns_paths[PVE_NS_MAX];
+        /* linux.namespaces given without a network entry: the host's network
+         * (lxc.net.0.type = none), no net0. */
+        bool host_network;
+        /* root.readonly: pxcri-init remounts / read-only after its mounts
+         * (Proxmox's rootfs ro=1 would be lost on a linked clone, and would
+         * keep mount points from being made in the rootfs). */
+        bool readonly_root;
 };
 
 int pve_map_bundle(const json_t *oci_config, const struct pve_map_request *req, struct pve_params **ret,

@@ -11,6 +11,7 @@
  *                          Proxmox mount point at /.pxcri/mnt/<n> first and
  *                          src is that: live, not a copy.
  *   M<dest>\t<options>      a tmpfs (containerd's spec has one on /run).
+ *   R                      the root read-only (root.readonly), after the rest.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +74,9 @@ int pmx_binds_records(const struct pve_params *params, char **records, size_t *l
                     append(records, len, rec, err) < 0)
                         return pxe_set(err, ENOMEM, "Out of memory");
         }
+        /* Last: after it nothing more can be mounted on the root. */
+        if (params->readonly_root && append(records, len, "R", err) < 0)
+                return -ENOMEM;
         return 0;
 }
 

@@ -43,7 +43,7 @@ static bool joins_any(const struct pve_params *p)
         for (int i = 0; i < PVE_NS_MAX; i++)
                 if (p->ns_paths[i])
                         return true;
-        return false;
+        return p->host_network;
 }
 
 int pmx_namespaces_check(struct backend *b, const struct pve_params *p, const char *id, struct pxe **err)
@@ -54,7 +54,7 @@ int pmx_namespaces_check(struct backend *b, const struct pve_params *p, const ch
                        "Container %s joins its pod's namespaces (network %s): Proxmox takes the LXC keys for that "
                        "only from the container's config file on the node, which its REST API cannot write; use "
                        "backends.proxmox.transport \"pct\" with pxcri on the Proxmox node",
-                       id, p->ns_paths[PVE_NS_NET] ? p->ns_paths[PVE_NS_NET] : "-");
+                       id, p->ns_paths[PVE_NS_NET] ? p->ns_paths[PVE_NS_NET] : p->host_network ? "the host's" : "-");
 }
 
 /* The config with `lxc.include: include` added at the end of its main
@@ -106,7 +106,9 @@ int pmx_namespaces_share(struct backend *b, unsigned vmid, const char *id, const
          * host's): it gets the host's /sys bound instead, as runc does for
          * containers in a user namespace -- writable in name only, its root
          * is host uid 100000. */
-        if (unprivileged && p->ns_paths[PVE_NS_NET])
+        if (p->host_network)
+                used += (size_t) snprintf(keys + used, KEYS_MAX - used, "lxc.net.0.type = none\n");
+        if (unprivileged && (p->ns_paths[PVE_NS_NET] || p->host_network))
                 used += (size_t) snprintf(keys + used, KEYS_MAX - used,
                                           "lxc.mount.auto =\nlxc.mount.auto = proc:mixed cgroup:mixed\n"
                                           "lxc.mount.entry = /sys sys none rbind,create=dir 0 0\n");

@@ -236,7 +236,12 @@ static void test_rootfs(void **state)
         expect("{}", "rootfs", "local-lvm:8");
         expect("{'annotations':{'pxcri.io/rootfs-size':'20'}}", "rootfs", "local-lvm:20");
         expect("{'annotations':{'pxcri.io/rootfs-size':'3G'}}", "rootfs", "local-lvm:3");
-        expect("{'root':{'path':'rootfs','readonly':true}}", "rootfs", "local-lvm:8,ro=1");
+        /* root.readonly is pxcri-init's ("R", after its mounts), not Proxmox's ro=1. */
+        expect("{'root':{'path':'rootfs','readonly':true}}", "rootfs", "local-lvm:8");
+        struct pve_params *ro = map_ok("{'root':{'path':'rootfs','readonly':true}}");
+
+        assert_true(ro->readonly_root);
+        pve_params_free(ro);
         map_fails("{'annotations':{'pxcri.io/rootfs-size':'0'}}", EINVAL, "pxcri.io/rootfs-size \"0\"");
         map_fails("{'annotations':{'pxcri.io/rootfs-size':'1T'}}", EINVAL, "pxcri.io/rootfs-size");
         map_fails("{'annotations':{'pxcri.io/rootfs-size':'-3'}}", EINVAL, "pxcri.io/rootfs-size");
