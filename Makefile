@@ -74,6 +74,27 @@ asan-cri: build
 	PXCRI_BIN=$(abspath $(BUILD))/pxcri PXCRID_BIN=$(abspath $(BUILD))-asan/pxcrid \
 		$(PYTHON) -m pytest -q $(CRI_TESTS)
 
+# Coverage (docs/development.md, "Coverage"): gcc --coverage at -Og in $(BUILD)-coverage,
+# the unit tests and the integration suite against its programs (pxcrid, pxcri-image and
+# pxcri-init are found next to pxcri; pxcri-init-cov for the tests that run it on the
+# host), then gcovr: $(BUILD)-coverage/coverage/index.html and a table per module.
+# The report is made also when a test fails; the target fails then.
+COVERAGE_TESTS ?= tests/integration
+coverage: deps
+	[ -f $(BUILD)-coverage/build.ninja ] || meson setup $(BUILD)-coverage -Db_coverage=true -Doptimization=g -Dwerror=true
+	ninja -C $(BUILD)-coverage
+	find $(BUILD)-coverage -name '*.gcda' -delete
+	./scripts/host-setup
+	cov=$(abspath $(BUILD))-coverage; rc=0; \
+	meson test -C $$cov --no-rebuild --suite unit --print-errorlogs || rc=1; \
+	PXCRI_BIN=$$cov/pxcri PXCRI_IMAGE_PULL=$$cov/tests/unit/image/image-pull PXCRI_INIT_BIN=$$cov/src/init/pxcri-init-cov \
+		PXCRI_PVE_CLIENT=$$cov/tests/unit/proxmox/pve-client $(PYTHON) -m pytest -q $(COVERAGE_TESTS) || rc=1; \
+	mkdir -p $$cov/coverage && \
+	gcovr -r . --object-directory $$cov --filter src/ --exclude-unreachable-branches -j $$(nproc) --html-title pxcri \
+		--html-details $$cov/coverage/index.html --json-summary $$cov/coverage/summary.json && \
+	$(PYTHON) scripts/coverage-summary $$cov/coverage/summary.json || rc=1; \
+	exit $$rc
+
 bench: deps build
 	./scripts/host-setup
 	PXCRI=$(abspath $(BUILD))/pxcri bench/cli-overhead

@@ -77,6 +77,10 @@ static void start_done(struct cri_job *j)
                 /* A process that could not start: conmon records an exit (127, 126...). */
                 if (monitor_read_exit(&j->srv->mon, c->id, &ex, NULL) == 0)
                         cri_ctr_apply_exit(j->srv, c, &ex);
+                if (c->stopped_event_pending) {
+                        c->stopped_event_pending = false;
+                        cri_events_emit(j->srv, c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);
+                }
                 cri_fail(j->call, TAKE_PTR(j->err));
                 free(sj);
                 return;
@@ -92,6 +96,10 @@ static void start_done(struct cri_job *j)
                 c->state = CRI_CTR_RUNNING;
         cri_ctr_save(j->srv, c);
         cri_events_emit(j->srv, c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT);
+        if (c->stopped_event_pending) {
+                c->stopped_event_pending = false;
+                cri_events_emit(j->srv, c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);
+        }
         cri_answer(j->call, &r.base);
         free(sj);
 }

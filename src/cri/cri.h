@@ -87,6 +87,7 @@ struct cri_ctr {
         int pid;
         bool in_runtime;      /* `pxcri create` done (StartContainer does it) */
         bool busy;
+        bool stopped_event_pending; /* exited before StartContainer answered: STOPPED after STARTED */
 };
 
 struct cri_server {

@@ -35,6 +35,8 @@ void cri_ctr_apply_exit(struct cri_server *s, struct cri_ctr *c, const struct mo
 {
         const char *reason = e->oom_killed ? "OOMKilled" : e->code == 0 ? "Completed" : "Error";
 
+        bool starting = c->busy && c->state == CRI_CTR_CREATED;
+
         if (c->state == CRI_CTR_EXITED)
                 return;
         c->state = CRI_CTR_EXITED;
@@ -47,7 +49,12 @@ void cri_ctr_apply_exit(struct cri_server *s, struct cri_ctr *c, const struct mo
         free(c->reason);
         c->reason = strdup(reason);
         cri_ctr_save(s, c);
-        cri_events_emit(s, c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);
+        /* A command that ended before StartContainer's answer: STOPPED
+         * follows the STARTED start_done sends. */
+        if (starting)
+                c->stopped_event_pending = true;
+        else
+                cri_events_emit(s, c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);
 }
 
 static void check_exit(struct cri_server *s, struct cri_ctr *c)
