@@ -134,6 +134,7 @@ CRI_HANDLER(update_container_resources, Runtime__V1__UpdateContainerResourcesReq
 {
         struct cri_ctr *ct = find_idle(s, c, req->container_id);
         struct update_job *uj;
+        struct pxe *err = NULL;
         json_t *res;
 
         if (!ct)
@@ -144,6 +145,10 @@ CRI_HANDLER(update_container_resources, Runtime__V1__UpdateContainerResourcesReq
         }
         if (ct->state == CRI_CTR_EXITED) {
                 cri_failf(c, EBUSY, "Container %s has exited: its resources cannot be updated", ct->id);
+                return;
+        }
+        if (cri_spec_check_resources(req->linux, &err) < 0) {
+                cri_fail(c, err);
                 return;
         }
         uj = calloc(1, sizeof(*uj));

@@ -251,6 +251,14 @@ def test_reopen_log_and_update_resources(pxcrid, pod, busybox):
     with open(cg) as f:
         assert int(f.read()) == 64 << 20
     assert pxcrid.status(cid).resources.linux.memory_limit_in_bytes == 64 << 20
+    # What the runtime cannot take is INVALID_ARGUMENT naming the field, and changes nothing.
+    for bad, field in ((p.LinuxContainerResources(hugepage_limits=[p.HugepageLimit(page_size="2M", limit=1)]),
+                        "page_size"),
+                       (p.LinuxContainerResources(cpu_shares=-5), "cpu_shares")):
+        with pytest.raises(grpc.RpcError) as e:
+            pxcrid.rt("UpdateContainerResources", container_id=cid, linux=bad)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and field in e.value.details()
+    assert pxcrid.status(cid).resources.linux.memory_limit_in_bytes == 64 << 20
 
 
 def test_pod_without_log_directory_logs_under_cri_log_dir(pxcrid, busybox):

@@ -82,6 +82,8 @@ int cri_spec_apply(json_t *spec, const char *container_id, const Runtime__V1__Co
 /* OCI linux.resources from CRI LinuxContainerResources (new reference), for
  * UpdateContainerResources and cri_spec_apply. */
 json_t *cri_spec_resources(const Runtime__V1__LinuxContainerResources *r, int min_oom_score_adj);
+/* The values cri_spec_resources() cannot take: EINVAL naming the field. */
+int cri_spec_check_resources(const Runtime__V1__LinuxContainerResources *r, struct pxe **err);
 
 /* More mounts (or devices) than this in one container are refused. */
 #define CRI_SPEC_MAX_MOUNTS 1024u

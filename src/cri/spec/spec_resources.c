@@ -101,7 +101,7 @@ json_t *cri_spec_resources(const Runtime__V1__LinuxContainerResources *r, int mi
         return res;
 }
 
-static int check_resources(const Runtime__V1__LinuxContainerResources *r, struct pxe **err)
+int cri_spec_check_resources(const Runtime__V1__LinuxContainerResources *r, struct pxe **err)
 {
         if (r->cpu_shares < 0 || r->cpu_period < 0)
                 return pxe_set(err, EINVAL, "linux.resources: cpu_shares and cpu_period must not be negative");
@@ -126,7 +126,7 @@ int spec_apply_resources(json_t *spec, const Runtime__V1__LinuxContainerResource
         int64_t oom = r ? r->oom_score_adj : 0;
         const char *k;
 
-        if (r && check_resources(r, err) < 0)
+        if (r && cri_spec_check_resources(r, err) < 0)
                 return -EINVAL;
         /* Without CAP_SYS_RESOURCE the runtime cannot lower the score below
          * what pxcrid itself has: a negative value would fail the create. */
