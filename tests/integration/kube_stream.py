@@ -1093,6 +1093,18 @@ def _whole_session(rc, stdin, resize, timeout):
         rc.close()
 
 
+def _switched(server_bytes):
+    """The headers and what follows of a captured 101 answer; StreamError or
+    UpgradeError otherwise."""
+    head = parse_http_head(server_bytes)
+    if head is None:
+        raise StreamError("no HTTP response head in the server bytes")
+    status, reason, headers, rest = head
+    if status != 101:
+        raise UpgradeError(status, reason, headers, rest)
+    return headers, rest
+
+
 def decode_spdy_remotecommand(client_bytes, server_bytes):
     """Offline: decode a captured SPDY exec/attach session (both directions,
     HTTP heads included) into a StreamResult, with the same frame parser and
@@ -1101,12 +1113,7 @@ def decode_spdy_remotecommand(client_bytes, server_bytes):
     req_end = client_bytes.find(b"\r\n\r\n")
     if req_end < 0:
         raise StreamError("no HTTP request head in the client bytes")
-    head = parse_http_head(server_bytes)
-    if head is None:
-        raise StreamError("no HTTP response head in the server bytes")
-    status, reason, headers, rest = head
-    if status != 101:
-        raise UpgradeError(status, reason, headers, rest)
+    headers, rest = _switched(server_bytes)
     protocol = _header(headers, "X-Stream-Protocol-Version", "")
     state = SpdySessionState()
     client_frames = FrameParser().feed(client_bytes[req_end + 4:])
@@ -1569,12 +1576,7 @@ def decode_ws_remotecommand(server_bytes):
     """Offline: decode the bytes a server sent on a WebSocket exec/attach
     connection (HTTP 101 head included).  Returns (result, messages) with
     messages the (opcode, payload) list."""
-    head = parse_http_head(server_bytes)
-    if head is None:
-        raise StreamError("no HTTP response head")
-    status, reason, headers, rest = head
-    if status != 101:
-        raise UpgradeError(status, reason, headers, rest)
+    headers, rest = _switched(server_bytes)
     protocol = _header(headers, "Sec-WebSocket-Protocol", "")
     parser = WsFrameParser()
     messages = parser.feed(rest)
