@@ -9,6 +9,7 @@ Fixtures (import them into a test module, or use them through conftest.py):
   busybox       module:  the busybox reference, pulled into the daemon's store
 """
 
+import fcntl
 import importlib
 import json
 import os
@@ -84,7 +85,33 @@ class Client:
                                                                  timeout=deadline)
 
 
-_bridges = iter(range(10, 250))
+# Indices 140-141 and 200-209 are taken by name in some tests (bridge_index=).
+_bridges = iter(list(range(10, 140)) + list(range(150, 200)) + list(range(210, 250)))
+_bridge_locks = {}
+
+
+def _lock_bridge(n, wait):
+    if n in _bridge_locks:  # this process holds it already
+        return True
+    fd = os.open("/run/lock/pxt-bridge-%d.lock" % n, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    _bridge_locks[n] = fd
+    return True
+
+
+def _claim_bridge():
+    """The next bridge index no other test process holds: an flock per index
+    under /run/lock, kept until this process exits, so two suites running at
+    once never share a bridge name or a subnet."""
+    os.makedirs("/run/lock", exist_ok=True)
+    for n in _bridges:
+        if _lock_bridge(n, False):
+            return n
+    raise RuntimeError("no free pxtbr index left")
 
 
 class Daemon(Client):
@@ -92,7 +119,12 @@ class Daemon(Client):
 
     def __init__(self, registry=None, extra=None, bridge_index=None):
         self.dir = tempfile.mkdtemp(prefix="pxt-cri-")
-        n = bridge_index if bridge_index is not None else next(_bridges)
+        if bridge_index is None:
+            n = _claim_bridge()
+        else:
+            n = bridge_index
+            os.makedirs("/run/lock", exist_ok=True)
+            _lock_bridge(n, True)  # a concurrent suite using the same fixed index: wait
         self.bridge = "pxtbr%d" % n
         self.subnet = "10.233.%d.0/24" % n
         self.cni_dir = os.path.join(self.dir, "cni")
