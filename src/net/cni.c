@@ -501,6 +501,7 @@ static int run_plugin(const struct cni_net *n, size_t i, const char *command, co
                 .capture_stdout = true,
                 .capture_stderr = true,
                 .timeout_ms = (int) (timeout_s * 1000),
+                .own_pgroup = true,
                 .stdin_data = conf,
                 .stdin_len = strlen(conf),
         };

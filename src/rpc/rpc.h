@@ -132,7 +132,8 @@ void rpc_call_fail_pxe(struct rpc_call *c, const struct pxe *e);
 
 /* ENOENT->NOT_FOUND, EINVAL->INVALID_ARGUMENT, EEXIST->ALREADY_EXISTS,
  * ETIMEDOUT->DEADLINE_EXCEEDED, ENOSYS/EOPNOTSUPP->UNIMPLEMENTED,
- * EBUSY/EAGAIN->FAILED_PRECONDITION... (one table in rpc_status.c); others INTERNAL/UNKNOWN. */
+ * EBUSY/EAGAIN/ENOTDIR->FAILED_PRECONDITION, ECONNREFUSED/ECONNRESET->UNAVAILABLE...
+ * (one table in rpc_status.c); others INTERNAL/UNKNOWN. */
 enum rpc_code rpc_code_from_errno(int code);
 
 const char *rpc_code_name(enum rpc_code code);

@@ -52,6 +52,7 @@ static const struct {
         { EBUSY, RPC_FAILED_PRECONDITION },
         { EAGAIN, RPC_FAILED_PRECONDITION },
         { ENOTEMPTY, RPC_FAILED_PRECONDITION },
+        { ENOTDIR, RPC_FAILED_PRECONDITION }, /* a path that must be a directory is a file */
         { EPERM, RPC_PERMISSION_DENIED },
         { EACCES, RPC_PERMISSION_DENIED },
         { ENOMEM, RPC_RESOURCE_EXHAUSTED },
@@ -62,6 +63,8 @@ static const struct {
         { ECONNREFUSED, RPC_UNAVAILABLE },
         { EHOSTUNREACH, RPC_UNAVAILABLE },
         { ENETUNREACH, RPC_UNAVAILABLE },
+        { ECONNRESET, RPC_UNAVAILABLE }, /* a registry dropping the connection: worth a retry */
+        { ECONNABORTED, RPC_UNAVAILABLE },
         { EIO, RPC_INTERNAL },
 };
 

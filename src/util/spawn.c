@@ -78,7 +78,9 @@ static int start_child(const struct spawn_opts *o, int in_r, int out_w, int err_
         sigemptyset(&none);
         posix_spawnattr_setsigdefault(&attr, &all);
         posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
+                                                (o->own_pgroup ? POSIX_SPAWN_SETPGROUP : 0));
+        posix_spawnattr_setpgroup(&attr, 0);
         if (in_r >= 0)
                 posix_spawn_file_actions_adddup2(&fa, in_r, STDIN_FILENO);
         else if (o->null_stdin)
@@ -374,13 +376,13 @@ static int watch_child(const struct spawn_opts *o, pid_t pid, struct capture *ca
                 if (cap[i].fd >= 0)
                         fcntl(cap[i].fd, F_SETFL, O_NONBLOCK);
         r = pump(o, pidfd, cap, 2, feed);
-        if (r == -ETIMEDOUT) {
-                kill(pid, SIGKILL);
+        /* With a group of its own, what the child started goes with it. */
+        if (r < 0)
+                kill(o->own_pgroup ? -pid : pid, SIGKILL);
+        if (r == -ETIMEDOUT)
                 pxe_set(err, ETIMEDOUT, "%s did not finish within %d ms", name, o->timeout_ms);
-        } else if (r < 0) {
-                kill(pid, SIGKILL);
+        else if (r < 0)
                 pxe_set_errno(err, -r, "Waiting for %s", name);
-        }
         spawn_wait(pid, &res->status);
         return r;
 }

@@ -22,6 +22,9 @@ struct spawn_opts {
         bool capture_stderr;     /* collect into spawn_result.errout */
         bool null_stdin;         /* stdin from /dev/null instead of the caller's */
         int timeout_ms;          /* 0: no limit */
+        /* The child leads a process group of its own; spawn_run's timeout
+         * kills the whole group (a hung CNI plugin and what it started). */
+        bool own_pgroup;
         /* spawn_run only: stdin is a socket that gets these bytes, then EOF
          * (a child that does not read them is not waited for: what it leaves
          * unread is dropped when it exits). */

@@ -293,10 +293,10 @@ def _bad_spec(workdir):
     }
 
 
-# What is not there is NOT_FOUND; a path under a file is ENOTDIR, which
-# src/rpc/ maps to no particular status.
+# What is not there is NOT_FOUND; a path under a file is ENOTDIR:
+# FAILED_PRECONDITION (the host's files must change first).
 NOT_INVALID = {"seccomp-missing": SC.NOT_FOUND, "device-missing": SC.NOT_FOUND,
-               "volume-cannot-be-made": SC.NOT_FOUND, "volume-under-a-file": None}
+               "volume-cannot-be-made": SC.NOT_FOUND, "volume-under-a-file": SC.FAILED_PRECONDITION}
 
 
 @pytest.mark.parametrize("case", [

@@ -135,6 +135,53 @@ static void test_timeout_kills_and_fails(void **state)
         spawn_result_done(&r);
 }
 
+/* Whether pid still runs (a zombie does not: it waits for its reaper only). */
+static bool pid_alive(pid_t pid)
+{
+        char path[64], buf[512], *p;
+        FILE *f;
+        bool alive = false;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        if (!(f = fopen(path, "re")))
+                return false;
+        if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+                alive = p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+        fclose(f);
+        return alive;
+}
+
+/* A shell that starts `sleep 30` in the background, prints its pid, and
+ * waits: after the timeout, is the background sleep still there? */
+static bool grandchild_survives_timeout(bool own_pgroup)
+{
+        _cleanup_pxe_ struct pxe *e = NULL;
+        const char *argv[] = { "/bin/sh", "-c", "sleep 30 </dev/null >/dev/null 2>&1 & echo $!; wait", NULL };
+        struct spawn_opts o = { .argv = argv, .null_stdin = true, .capture_stdout = true, .timeout_ms = 500,
+                                .own_pgroup = own_pgroup };
+        struct spawn_result r;
+        pid_t pid;
+        bool alive = true;
+
+        assert_int_equal(spawn_run(&o, &r, &e), -ETIMEDOUT);
+        assert_non_null(r.out);
+        pid = (pid_t) atoi(r.out);
+        assert_true(pid > 1);
+        for (int i = 0; i < 100 && (alive = pid_alive(pid)); i++)
+                usleep(20 * 1000);
+        if (alive)
+                kill(pid, SIGKILL);
+        spawn_result_done(&r);
+        return alive;
+}
+
+static void test_timeout_kills_own_process_group(void **state)
+{
+        assert_false(grandchild_survives_timeout(true));
+        /* and the option is what does it: without it the grandchild lives on */
+        assert_true(grandchild_survives_timeout(false));
+}
+
 static void test_timeout_not_hit_by_quick_child(void **state)
 {
         struct spawn_result r;
@@ -635,6 +682,7 @@ int main(void)
                 cmocka_unit_test(test_killed_by_signal_is_128_plus_signal),
                 cmocka_unit_test(test_exit_code_of_raw_statuses),
                 cmocka_unit_test(test_timeout_kills_and_fails),
+                cmocka_unit_test(test_timeout_kills_own_process_group),
                 cmocka_unit_test(test_timeout_not_hit_by_quick_child),
                 cmocka_unit_test(test_missing_binary_names_it),
                 cmocka_unit_test(test_null_stdin_is_dev_null),
