@@ -1,6 +1,7 @@
 /* StartContainer: `pxcri create` under conmon (the bundle was made by
  * CreateContainer), then `pxcri start`. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@ struct start_job {
         int64_t started_ns;  /* just before `pxcri start`: never after the exit */
         bool created;        /* runtime_create() ran */
         int pid;
+        int vmid;            /* Proxmox: the CT `pxcri state` names */
 };
 
 /* conmon runs `pxcri create`, holds the container's stdio and writes its log. */
@@ -48,6 +50,24 @@ static int runtime_create(struct cri_server *s, struct start_job *sj, struct pxe
         return 0;
 }
 
+/* A Proxmox container's CT number, from `pxcri state`'s annotation: its
+ * stats are read from the CT's cgroup, which Proxmox names (/lxc/<vmid>),
+ * not from the bundle's cgroupsPath.  Unknown stays 0 (no cpu and memory). */
+static int proxmox_vmid(struct cri_server *s, const char *id)
+{
+        _cleanup_pxe_ struct pxe *e = NULL;
+        json_t *st = NULL;
+        json_int_t vmid = 0;
+
+        if (monitor_state(&s->mon, id, &st, &e) < 0) {
+                log_warn("Container %s: no Proxmox CT number for its stats: %s", id, e->msg);
+                return 0;
+        }
+        vmid = json_integer_value(json_object_get(json_object_get(st, "annotations"), "pxcri.io/proxmox-vmid"));
+        json_decref(st);
+        return vmid > 0 && vmid < INT32_MAX ? (int) vmid : 0;
+}
+
 static void start_work(struct cri_job *j)
 {
         struct start_job *sj = (struct start_job *) j;
@@ -55,8 +75,12 @@ static void start_work(struct cri_job *j)
         if (!sj->ctr->in_runtime && runtime_create(j->srv, sj, &j->err) < 0)
                 return;
         sj->started_ns = cri_now_ns();
-        if (monitor_start(&j->srv->mon, sj->id, &j->err) < 0)
+        if (monitor_start(&j->srv->mon, sj->id, &j->err) < 0) {
                 pxe_wrap(&j->err, "Starting container %s", sj->id);
+                return;
+        }
+        if (sj->ctr->backend == BACKEND_PROXMOX)
+                sj->vmid = proxmox_vmid(j->srv, sj->id);
 }
 
 static void start_done(struct cri_job *j)
@@ -94,6 +118,8 @@ static void start_done(struct cri_job *j)
                 c->finished_ns = c->started_ns;
         if (c->state == CRI_CTR_CREATED) /* an exit may already have been applied */
                 c->state = CRI_CTR_RUNNING;
+        if (sj->vmid)
+                c->proxmox_vmid = sj->vmid;
         cri_ctr_save(j->srv, c);
         cri_events_emit(j->srv, c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT);
         if (c->stopped_event_pending) {

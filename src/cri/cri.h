@@ -85,6 +85,7 @@ struct cri_ctr {
         char *cgroup_path;
         int stop_signal;      /* from the request or the image; 0: SIGTERM */
         int pid;
+        int proxmox_vmid;     /* a Proxmox container's CT (its cgroup is /lxc/<vmid>); 0: none known */
         bool in_runtime;      /* `pxcri create` done (StartContainer does it) */
         bool busy;
         bool stopped_event_pending; /* exited before StartContainer answered: STOPPED after STARTED */

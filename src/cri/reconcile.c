@@ -7,6 +7,7 @@
  * (exit, persist, attach) of containers nobody records. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,11 @@ static void adopt_start(struct cri_server *s, const char *id, json_t *st)
                 return;
         c->in_runtime = true;
         c->pid = (int) json_integer_value(json_object_get(st, "pid"));
+        if (c->backend == BACKEND_PROXMOX) {
+                json_int_t vmid = json_integer_value(
+                        json_object_get(json_object_get(st, "annotations"), "pxcri.io/proxmox-vmid"));
+                c->proxmox_vmid = vmid > 0 && vmid < INT32_MAX ? (int) vmid : 0;
+        }
         if (c->state == CRI_CTR_CREATED && status && strcmp(status, "created") != 0) {
                 c->state = CRI_CTR_RUNNING;
                 c->started_ns = cri_now_ns();

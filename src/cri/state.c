@@ -206,7 +206,7 @@ void cri_ctr_save(struct cri_server *s, const struct cri_ctr *c)
 
         save_doc(s, "container", c->id,
                  json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:i, s:I, s:I, s:I, s:i, s:o, s:o, s:o, s:o, "
-                           "s:s, s:o, s:o, s:i, s:i, s:b}",
+                           "s:s, s:o, s:o, s:i, s:i, s:i, s:b}",
                            "id", c->id, "pod_id", c->pod_id, "config", jstr(cfg), "image_ref", jstr(c->image_ref),
                            "image_id", jstr(c->image_id), "image_name", jstr(c->image_name), "repo_digest",
                            jstr(c->repo_digest), "state", (int) c->state, "created", (json_int_t) c->created_ns,
@@ -214,7 +214,7 @@ void cri_ctr_save(struct cri_server *s, const struct cri_ctr *c)
                            "exit_code", c->exit_code, "reason", jstr(c->reason), "message", jstr(c->message),
                            "log_path", jstr(c->log_path), "bundle", jstr(c->bundle), "backend",
                            backend_id_to_name(c->backend), "route_reason", jstr(c->route_reason), "cgroup",
-                           jstr(c->cgroup_path), "stop_signal", c->stop_signal, "pid", c->pid, "in_runtime",
+                           jstr(c->cgroup_path), "stop_signal", c->stop_signal, "pid", c->pid, "vmid", c->proxmox_vmid, "in_runtime",
                            c->in_runtime));
 }
 
@@ -313,6 +313,7 @@ static int load_ctr(const char *id, const char *text, void *data)
         c->cgroup_path = get_str(o, "cgroup");
         c->stop_signal = (int) json_integer_value(json_object_get(o, "stop_signal"));
         c->pid = (int) json_integer_value(json_object_get(o, "pid"));
+        c->proxmox_vmid = (int) json_integer_value(json_object_get(o, "vmid"));
         c->in_runtime = json_is_true(json_object_get(o, "in_runtime"));
         json_decref(o);
         if (c->state == CRI_CTR_CREATING)

@@ -74,7 +74,15 @@ static int item_add(struct stats_job *sj, const char *id, const char *pod_id, co
 static int ctr_item_add(struct stats_job *sj, const struct cri_ctr *c)
 {
         bool live = c->state == CRI_CTR_CREATED || c->state == CRI_CTR_RUNNING;
+        char ct[32];
 
+        /* A Proxmox CT lives in the cgroup Proxmox gives it (lxc.cgroup.dir.
+         * container = lxc/<vmid>), its root on Proxmox storage: no writable
+         * layer of ours to measure. */
+        if (c->backend == BACKEND_PROXMOX) {
+                snprintf(ct, sizeof(ct), "/lxc/%d", c->proxmox_vmid);
+                return item_add(sj, c->id, c->pod_id, live && c->proxmox_vmid > 0 ? ct : NULL, NULL);
+        }
         return item_add(sj, c->id, c->pod_id, live ? c->cgroup_path : NULL, c->bundle);
 }
 

@@ -491,6 +491,23 @@ static void end_leftovers(void)
         }
 }
 
+/* <base>.pid: our pid as the container sees it, for the host to find us
+ * (pxcri exec --pid-file: a deadline kills the process, not only pct exec).
+ * Written whole, then renamed; a failure only costs that. */
+static void exec_report_pid(const char *base)
+{
+        char path[4096], tmp[4200], text[32];
+        int fd, len = snprintf(text, sizeof(text), "%d\n", (int) getpid());
+
+        snprintf(path, sizeof(path), "%s.pid", base);
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return;
+        if (write(fd, text, (size_t) len) != len || close(fd) < 0 || rename(tmp, path) < 0)
+                unlink(tmp);
+}
+
 /* pxcri exec: pxcri-init --exec <base> becomes the process of
  * <base>.process; with a "t" record on a pty it makes and sends to
  * <base>.sock, else on the stdio it was given. */
@@ -503,6 +520,7 @@ static int exec_mode(const char *base)
         parse_process(&p, path);
         /* Read once: nobody else removes it when the exec is detached. */
         unlink(path);
+        exec_report_pid(base);
         if (p.terminal) {
                 snprintf(path, sizeof(path), "%s.sock", base);
                 setup_terminal(path, &p);

@@ -321,6 +321,72 @@ def test_host_network_pod(pxcrid, busybox, pve):
         pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
 
 
+def _ct_cgroup_file(vmid, controller, name):
+    """A file of the CT's cgroup where Proxmox puts it (/lxc/<vmid>), v1 or v2."""
+    v1 = "/sys/fs/cgroup/%s/lxc/%d/%s" % (controller, vmid, name)
+    return v1 if os.path.exists(v1) else "/sys/fs/cgroup/lxc/%d/%s" % (vmid, name)
+
+
+def test_stats_come_from_the_cts_cgroup(pxcrid, pod_pve, busybox, pve):
+    """ContainerStats of a Proxmox container: cpu and memory of the CT's
+    cgroup (/lxc/<vmid>, as pve-container names it): the CPU a busy loop
+    burnt and the 24 MiB it put in the pod's /dev/shm; still there after a
+    kill -9 of pxcrid; none once it exited."""
+    cid = run(pxcrid, pod_pve, busybox,
+              "dd if=/dev/zero of=/dev/shm/pxt-fill bs=1M count=24 2>/dev/null; i=0; "
+              "while [ $i -lt 150000 ]; do i=$((i+1)); done; touch /tmp/busy-done; exec sleep 100000")
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    vmid = vmid_of(pxcrid, cid)
+    deadline = time.time() + 60
+    while exec_sync(pxcrid, cid, "test", "-e", "/tmp/busy-done").exit_code != 0:
+        assert time.time() < deadline, "the busy loop never finished"
+        time.sleep(0.5)
+    for restarted in (False, True):
+        if restarted:
+            pxcrid.restart(signal.SIGKILL)
+        st = pxcrid.rt("ContainerStats", container_id=cid).stats
+        assert st.attributes.id == cid
+        assert st.cpu.usage_core_nano_seconds.value > 50 * 10 ** 6, st  # the loop's CPU, not an empty cgroup
+        assert st.memory.working_set_bytes.value >= 24 << 20, st
+        with open(_ct_cgroup_file(vmid, "cpuacct", "cpuacct.usage")
+                  if os.path.exists("/sys/fs/cgroup/cpuacct") else _ct_cgroup_file(vmid, "cpu", "cpu.stat")) as f:
+            text = f.read()
+        host_ns = int(text) if text.strip().isdigit() else int(text.split()[1]) * 1000
+        # the same counter, read a moment later by us
+        assert st.cpu.usage_core_nano_seconds.value <= host_ns < st.cpu.usage_core_nano_seconds.value + 10 ** 9
+        listed = {s.attributes.id: s for s in pxcrid.rt("ListContainerStats").stats}
+        assert listed[cid].cpu.usage_core_nano_seconds.value >= st.cpu.usage_core_nano_seconds.value
+    pxcrid.rt("StopContainer", container_id=cid, timeout=2, deadline=120)
+    pxcrid.wait_state(cid, EXITED, timeout=60)
+    st = pxcrid.rt("ContainerStats", container_id=cid).stats
+    assert not st.HasField("cpu") and not st.HasField("memory"), st
+    pxcrid.rt("RemoveContainer", container_id=cid, deadline=120)
+    assert wait_gone(pve, vmid)
+
+
+def test_exec_sync_deadline_kills_the_command_in_the_ct(pxcrid, pod_pve, busybox, pve):
+    """ExecSync's timeout reaches the process inside the CT (pct exec alone
+    cannot signal it): DEADLINE_EXCEEDED at the deadline, the command (the
+    shell) gone and its next step never run.  As with crun and containerd,
+    the kill is the exec's process's: a child it forked (sleep) is not
+    followed."""
+    cid = run(pxcrid, pod_pve, busybox, "exec sleep 100000")
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    t = time.time()
+    with pytest.raises(grpc.RpcError) as e:
+        pxcrid.rt("ExecSync", container_id=cid, cmd=["sh", "-c", "sleep 7; touch /tmp/late"], timeout=2,
+                  deadline=60)
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.value
+    assert time.time() - t < 6.5, "answered only when the command ended"
+    ps = exec_sync(pxcrid, cid, "sh", "-c", "for p in /proc/[0-9]*; do cat $p/cmdline | tr '\\0' ' '; echo; done")
+    assert b"touch /tmp/late" not in ps.stdout, ps.stdout
+    time.sleep(7 - (time.time() - t) + 0.5)
+    assert exec_sync(pxcrid, cid, "test", "-e", "/tmp/late").exit_code == 1  # never ran on
+    # the exec's files went with it
+    run_dir = os.path.join(pve["dir"], "run")
+    assert not [f for _, _, fs in os.walk(run_dir) for f in fs if f.startswith("exec-")]
+
+
 def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
     """Last in this module: RemoveImage takes the image's Proxmox template (file
     and template container) once no container uses it (pxcri proxmox-prune)."""

@@ -692,7 +692,10 @@ def lxc_config(st, vmid, cfg):
              "lxc.init.cmd = %s" % cfg.get("entrypoint", "/sbin/init"),
              "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed",
              "lxc.autodev = 1", "lxc.tty.max = 0", "lxc.pty.max = 16", "lxc.console.path = none",
-             "lxc.signal.halt = SIGPWR"]
+             "lxc.signal.halt = SIGPWR",
+             # the cgroup layout pve-container writes (PVE::LXC::update_lxc_config)
+             "lxc.cgroup.relative = 0", "lxc.cgroup.dir.monitor = lxc.monitor/%s" % vmid,
+             "lxc.cgroup.dir.container = lxc/%s" % vmid, "lxc.cgroup.dir.container.inner = ns"]
     if any(re.match(r"^net\d+$", k) for k in cfg):
         lines += ["# networks are not wired by the double: a network namespace with lo only",
                   "lxc.net.0.type = empty"]

@@ -101,6 +101,8 @@ static int exec_child_main(void *data)
         }
         snprintf(path, sizeof(path), "%s.process", x->host);
         unlink(path);
+        snprintf(path, sizeof(path), "%s.pid", x->host);
+        unlink(path);
         return st;
 }
 

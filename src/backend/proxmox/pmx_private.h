@@ -201,3 +201,9 @@ int pmx_console_exec(struct backend *b, struct pve_client *client, unsigned vmid
  * with tty, else ours. */
 pid_t pmx_exec_spawn(struct pve_client *client, unsigned vmid, const char *host, const char *inside, bool tty,
                      struct pxe **err);
+
+/* pmx_exec.c: exec without a terminal, waited for: pmx_exec_spawn, the
+ * host's pid of the process inside the CT (pxcri-init's <host>.pid,
+ * translated) into pid_file, then its exit code into *st. */
+int pmx_exec_waited(struct backend *b, struct pve_client *client, unsigned vmid, const char *run, const char *host,
+                    const char *inside, const char *pid_file, int *st, struct pxe **err);

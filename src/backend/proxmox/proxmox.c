@@ -476,6 +476,8 @@ static int pmx_exec(struct backend *b, const struct backend_call *c, int *st, st
 
                 if (tty)
                         r = pmx_console_exec(b, client, info.vmid, info.run, host, inside, c, st, err);
+                else if (!c->detach && c->pid_file)
+                        r = pmx_exec_waited(b, client, info.vmid, info.run, host, inside, c->pid_file, st, err);
                 else if (!c->detach)
                         r = pve_exec(client, info.vmid, argv, st, err);
                 else if ((pid = pmx_exec_spawn(client, info.vmid, host, inside, false, err)) < 0)

@@ -1,0 +1,123 @@
+/* exec without a terminal, waited for, with a pid file: the pid of the
+ * process inside the Proxmox container, not of pct exec.
+ *
+ * pct exec (lxc-attach underneath) gives no way to signal what it attached:
+ * killing it leaves the process running in the CT.  pxcri-init --exec
+ * writes its pid as the container sees it to <host>.pid before it becomes
+ * the process; the host's pid of that process is the one in the CT's pid
+ * namespace whose innermost NSpid is that number.  A caller's deadline
+ * (pxcrid's ExecSync) kills that pid, and pct exec returns.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend/proxmox/pmx_private.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/spawn.h"
+
+#define PID_WAIT_STEP_US 5000
+
+/* The innermost pid in /proc/<pid>/status's NSpid line; 0 if none. */
+static pid_t innermost_pid(pid_t pid)
+{
+        char path[64], line[256];
+        pid_t inner = 0;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        if (!(f = fopen(path, "re")))
+                return 0;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "NSpid:", 6) == 0) {
+                        char *p = line + 6, *end;
+
+                        for (long v; (v = strtol(p, &end, 10)), end != p; p = end)
+                                inner = (pid_t) v;
+                        break;
+                }
+        fclose(f);
+        return inner;
+}
+
+/* The host pid of the process that is pid `inside` in the pid namespace of
+ * the CT whose pxcri-init is host pid init; 0 when there is none. */
+static pid_t host_pid_of(pid_t init, pid_t inside)
+{
+        char path[64];
+        struct stat want, st;
+        struct dirent *de;
+        pid_t found = 0;
+        DIR *proc;
+
+        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int) init);
+        if (stat(path, &want) < 0 || !(proc = opendir("/proc")))
+                return 0;
+        while (!found && (de = readdir(proc))) {
+                pid_t pid = (pid_t) atoi(de->d_name);
+
+                if (pid <= 0)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int) pid);
+                if (stat(path, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino &&
+                    innermost_pid(pid) == inside)
+                        found = pid;
+        }
+        closedir(proc);
+        return found;
+}
+
+/* Wait for <host>.pid (or the child's end) and write the host's pid of
+ * the process to pid_file.  Returns 0 when written, -ESRCH when the
+ * process ended first or cannot be found. */
+static int report_pid(const char *run, const char *host, pid_t child, unsigned timeout_s, const char *pid_file,
+                      struct pxe **err)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        siginfo_t si;
+        pid_t init, target;
+
+        if (asprintf(&path, "%s.pid", host) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        for (long long us = 0; fs_read_file(path, 32, &text, NULL, NULL) < 0; us += PID_WAIT_STEP_US) {
+                si.si_pid = 0;
+                if (us > (long long) timeout_s * 1000000 ||
+                    waitid(P_PID, (id_t) child, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != 0)
+                        return -ESRCH;
+                usleep(PID_WAIT_STEP_US);
+        }
+        unlink(path);
+        if (!(init = pmx_init_pid(run)) || !(target = host_pid_of(init, (pid_t) atoi(text))))
+                return -ESRCH;
+        return backend_write_pid_file(pid_file, target, err);
+}
+
+int pmx_exec_waited(struct backend *b, struct pve_client *client, unsigned vmid, const char *run, const char *host,
+                    const char *inside, const char *pid_file, int *st, struct pxe **err)
+{
+        _cleanup_free_ char *pid_path = NULL;
+        int status, r;
+        pid_t child = pmx_exec_spawn(client, vmid, host, inside, false, err);
+
+        if (child < 0)
+                return child;
+        /* Not found (it ended already, or no /proc to read): no pid file, as
+         * for a process that ran and exited. */
+        if ((r = report_pid(run, host, child, b->cfg->proxmox.timeout, pid_file, err)) < 0 && r != -ESRCH) {
+                kill(child, SIGKILL);
+                spawn_wait(child, &status);
+                return r;
+        }
+        if ((r = spawn_wait_forwarding(child, &status)) < 0)
+                return pxe_set_errno(err, -r, "Waiting for pct exec in Proxmox container %u", vmid);
+        if (asprintf(&pid_path, "%s.pid", host) >= 0)
+                unlink(pid_path);
+        *st = spawn_exit_code(status);
+        return 0;
+}
