@@ -203,8 +203,10 @@ static int set_xattrs(int fd, struct archive_entry *ae, const char *entry, struc
 
         archive_entry_xattr_reset(ae);
         while (archive_entry_xattr_next(ae, &name, &value, &size) == ARCHIVE_OK) {
-                /* A layer must not forge overlayfs metadata (opaque, redirect). */
-                if (strncmp(name, "trusted.overlay.", 16) == 0)
+                /* trusted.* is the administrator's namespace, where overlayfs
+                 * keeps its metadata (opaque, redirect): a layer must not set
+                 * it (containerd drops it too). */
+                if (strncmp(name, "trusted.", 8) == 0)
                         continue;
                 if (fsetxattr(fd, name, value, size, 0) < 0 && errno != ENOTSUP)
                         return pxe_set_errno(err, errno, "Layer entry \"%s\": setting xattr %s", entry, name);

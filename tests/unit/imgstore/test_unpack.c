@@ -414,14 +414,19 @@ static void test_whiteouts(void **state)
 static void test_forged_overlay_xattr_dropped(void **state)
 {
         struct fx *f = *state;
-        const struct tar_entry e[] = { { .path = "d/", .type = S_IFDIR, .xattr = "trusted.overlay.opaque=y" } };
-        char *d = dest_path(f, "d");
+        const struct tar_entry e[] = {
+                { .path = "d/", .type = S_IFDIR, .xattr = "trusted.overlay.opaque=y" },
+                { .path = "t", .data = "t", .xattr = "trusted.pxt=t" },
+                { .path = "u", .data = "u", .xattr = "user.pxt=u" },
+        };
+        _cleanup_free_ char *d = dest_path(f, "d"), *t = dest_path(f, "t"), *u = dest_path(f, "u");
         char buf[4];
 
         tar_build(f->tar, e, ARRAY_SIZE(e), NULL);
         assert_int_equal(unpack(f, NULL, NULL, NULL), 0);
         assert_true(getxattr(d, "trusted.overlay.opaque", buf, sizeof(buf)) < 0);
-        free(d);
+        assert_true(getxattr(t, "trusted.pxt", buf, sizeof(buf)) < 0); /* all of trusted.*, as containerd */
+        assert_int_equal(getxattr(u, "user.pxt", buf, sizeof(buf)), 1);
 }
 
 static void test_wrong_digests_refused(void **state)
