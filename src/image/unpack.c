@@ -305,10 +305,21 @@ static int restore_dir_times(struct unpacker *u, struct pxe **err)
         return 0;
 }
 
+static bool is_whiteout(int dir, const char *name)
+{
+        struct stat st;
+
+        return fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
+}
+
+/* A directory that replaces a whiteout of the same layer (".wh.x", then "x/")
+ * is opaque: the whiteout hid the lower layers' "x" (image-spec: a whiteout
+ * applies to the lower layers), and the new "x" starts empty. */
 static int make_dir(struct unpacker *u, int dir, const char *base, const char *clean, struct archive_entry *ae,
                     const char *entry, struct pxe **err)
 {
         _cleanup_close_ int fd = -EBADF;
+        bool over_whiteout = is_whiteout(dir, base);
         int r = remove_existing(dir, base, true, entry, err);
 
         if (r < 0 || remember_dir(u, clean, ae, err) < 0)
@@ -318,7 +329,11 @@ static int make_dir(struct unpacker *u, int dir, const char *base, const char *c
         fd = openat(dir, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return pxe_set_errno(err, errno, "Layer entry \"%s\": opening", entry);
-        return set_meta_fd(fd, ae, entry, err);
+        if (set_meta_fd(fd, ae, entry, err) < 0)
+                return -pxe_code(err, EIO);
+        if (over_whiteout && fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+                return pxe_set_errno(err, errno, "Layer entry \"%s\": marking the directory opaque", entry);
+        return 0;
 }
 
 /* Symlinks and device nodes: no fd to work on, so *at() with NOFOLLOW. */

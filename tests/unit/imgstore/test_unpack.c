@@ -411,6 +411,31 @@ static void test_whiteouts(void **state)
         free(opt);
 }
 
+/* ".wh.x" then "x/" in one layer: the whiteout hid the lower "x", so the new
+ * directory is opaque; ".wh.z" then "z": a plain file replaces the whiteout. */
+static void test_whiteout_then_recreate(void **state)
+{
+        struct fx *f = *state;
+        const struct tar_entry e[] = {
+                { .path = ".wh.x", .data = "" }, { .path = "x/", .type = S_IFDIR }, { .path = "x/new", .data = "n" },
+                { .path = ".wh.z", .data = "" }, { .path = "z", .data = "z" },
+                { .path = "plain/", .type = S_IFDIR },
+        };
+        _cleanup_free_ char *x = dest_path(f, "x"), *z = dest_path(f, "z"), *plain = dest_path(f, "plain");
+        char buf[4] = "";
+        struct stat st;
+
+        tar_build(f->tar, e, ARRAY_SIZE(e), NULL);
+        assert_int_equal(unpack(f, NULL, NULL, NULL), 0);
+        assert_int_equal(lstat(x, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(getxattr(x, "trusted.overlay.opaque", buf, sizeof(buf)), 1);
+        assert_int_equal(buf[0], 'y');
+        assert_int_equal(lstat(z, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_true(getxattr(plain, "trusted.overlay.opaque", buf, sizeof(buf)) < 0);
+}
+
 static void test_forged_overlay_xattr_dropped(void **state)
 {
         struct fx *f = *state;
@@ -535,6 +560,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_whiteout_cannot_delete_outside, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_devices_refused_unless_allowed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_whiteouts, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_whiteout_then_recreate, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_forged_overlay_xattr_dropped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wrong_digests_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_truncated_blob_refused, setup, teardown),
