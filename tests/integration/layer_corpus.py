@@ -329,6 +329,23 @@ def devices():
                     {"name": "dev/null", "type": "char", "devmajor": 1, "devminor": 3, "mode": 0o666}])]
 
 
+# Hostile or unusual names, one image each: pxcri refuses every one.
+ESCAPES = {
+    "dotdot-name": [{"name": "../escaped", "data": "x"}],
+    "absolute-name": [{"name": "/abs/file", "data": "x"}],
+    "dotdot-inside-name": [{"name": "a/", "type": "dir"}, {"name": "a/../b", "data": "x"}],
+    "hardlink-dotdot": [{"name": "h", "type": "hardlink", "linkname": "../../../../etc/passwd"}],
+    "hardlink-absolute": [{"name": "f", "data": "x"}, {"name": "h", "type": "hardlink", "linkname": "/f"}],
+    "write-through-climbing-symlink": [{"name": "up", "type": "symlink", "linkname": "../../../../tmp"},
+                                       {"name": "up/planted", "data": "x"}],
+    "whiteout-dotdot": [{"name": "../.wh.escaped"}],
+}
+
+
+def escape(name):
+    return [_layer([{"name": "ok", "data": "fine"}]), _layer(ESCAPES[name])]
+
+
 CORPUS = {
     "links": links,
     "cross-layer-hardlink": cross_layer_hardlink,

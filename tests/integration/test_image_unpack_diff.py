@@ -176,6 +176,40 @@ def test_write_through_symlink_followed_by_the_references(refs):
         assert trees[ref]["l"]["link"] == "/etc", ref
 
 
+# What pxcri refuses in ESCAPES (its message) and what the references make of
+# it: the paths of their tree, or None when they refuse it too.  Both clamp
+# every name into the root; nothing lands outside.
+ESCAPE_RESULTS = {
+    "dotdot-name": ('"../escaped": name leaves the layer directory', ["escaped", "ok"]),
+    "absolute-name": ('"/abs/file": absolute name', ["abs", "abs/file", "ok"]),
+    "dotdot-inside-name": ('"a/../b": name leaves the layer directory', ["a", "b", "ok"]),
+    "hardlink-dotdot": ('hardlink to "../../../../etc/passwd" leaves the layer directory', None),
+    "hardlink-absolute": ('hardlink to "/f" leaves the layer directory', ["f", "h", "ok"]),
+    "write-through-climbing-symlink": ('"up/planted": writes through "up"', ["ok", "tmp", "tmp/planted", "up"]),
+    "whiteout-dotdot": ('"../.wh.escaped": name leaves the layer directory', ["ok"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(layer_corpus.ESCAPES))
+def test_escapes_refused_where_references_clamp(refs, name):
+    tmp, px, ctrd = refs
+    layout = os.path.join(tmp, "layout-escape-" + name)
+    shutil.rmtree(layout, ignore_errors=True)
+    index = layer_corpus.write_layout(layout, layer_corpus.escape(name), tmp)
+    full = "docker.io/pxt/escape-%s:v1" % name
+    archive = layer_corpus.oci_archive(layout, index, full, layout + ".tar")
+    assert px("image", "list", "-q").stdout == ""  # creates the image root
+    before = sorted(os.listdir(tmp))
+    tree, err = px.tree(layout, full)
+    assert tree is None and ESCAPE_RESULTS[name][0] in err, err
+    assert sorted(os.listdir(tmp)) == before  # nothing beside the stores
+    assert px("image", "list", "-q").stdout == ""
+    for ref, (t, e) in (("umoci", unpack_refs.umoci_tree(layout, tmp)), ("containerd", ctrd.tree(archive, full))):
+        want = ESCAPE_RESULTS[name][1]
+        got = None if t is None else sorted(p for p in t if p != ".")
+        assert got == want, "%s on %s: %s" % (ref, name, e or got)
+
+
 def test_sparse_files_keep_their_holes(refs):
     """Same content as the references, and pxcri writes only the data: the
     holes stay holes in the layer (GNU and PAX 1.0 sparse entries)."""
