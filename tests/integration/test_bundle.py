@@ -136,6 +136,22 @@ def test_symlink_above_the_root_is_kept_and_clamped_in_the_container(ipx, base_t
     assert res.stdout == "in-lib\n"
 
 
+def test_image_with_more_layers_than_one_mount_page_runs(ipx, base_tar, workdir):
+    """80 layers do not fit one page of overlay options (about 41 do): the
+    rootfs is mounted layer by layer (fsconfig lowerdir+) and runs, with the
+    layers stacked in order."""
+    layers = [base_tar] + [images.tar_bytes([{"name": "stack/%02d" % i, "data": str(i)},
+                                             {"name": "top", "data": "layer %d\n" % i}]) for i in range(79)]
+    layout = os.path.join(workdir, "deep-layout")
+    images.make_raw_oci_layout(layout, layers, tag="v1", cmd=["sh", "-c", "cat /top; ls /stack | wc -l"])
+    import_ok(ipx, layout, "example.com/pxt/deep:v1")
+    b = os.path.join(workdir, "b-deep")
+    ipx("bundle", "create", "--image", "example.com/pxt/deep:v1", b, check=True)
+    res = run_bundle(ipx, b)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["layer", "78", "79"]
+
+
 def test_import_selects_platform_from_index(ipx, base_tar, workdir):
     layout = os.path.join(workdir, "multi")
     images.make_raw_oci_layout(layout, [base_tar], tag="v1", cmd=["echo", "from-index"])
