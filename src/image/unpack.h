@@ -4,6 +4,8 @@
  * to overlayfs form while unpacking:
  *   dir/.wh.name       -> dir/name as a character device 0:0
  *   dir/.wh..wh..opq   -> xattr trusted.overlay.opaque="y" on dir
+ *   .wh.x, then x/     -> x opaque (the whiteout hid the lower layers' x)
+ * trusted.* xattrs from the layer itself are dropped.
  *
  * Safety: nothing is written outside the destination.  Every entry is checked
  * before it touches the disk (unpack_check_entry) and written fd-relative,
