@@ -11,14 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bundle/overlay.h"
 #include "image/layers.h"
 #include "image/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
 #define MARKER "pxcri-bundle.json"
-/* mount(2) copies at most a page of options. */
-#define MOUNT_OPTIONS_MAX 4000
 
 /* Absolute form of dir (its parent must exist), without "." or ".." tricks. */
 static int absolute_dir(const char *dir, char **ret, struct pxe **err)
@@ -71,51 +70,63 @@ static int make_dirs(const char *dir, struct pxe **err)
         return 0;
 }
 
-/* "lowerdir=<top>:...:<base>,upperdir=DIR/upper,workdir=DIR/work" */
-static int overlay_options(const char *image_root, const struct image_rec *img, const char *dir, char **ret,
-                           struct pxe **err)
+static void free_paths(char **v, size_t n)
 {
-        _cleanup_free_ char *lower = NULL, *empty = NULL;
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
 
-        for (size_t i = img->n_layers; i-- > 0;) {
-                _cleanup_free_ char *p = layers_path(image_root, img->layers[i].diff_id);
-                char *n = NULL;
+/* The image's layer directories, top first (an image without layers: an
+ * empty DIR/empty). */
+static int lower_dirs(const char *image_root, const struct image_rec *img, const char *dir, char ***ret,
+                      size_t *ret_n, struct pxe **err)
+{
+        size_t n = img->n_layers ? img->n_layers : 1;
+        char **v = calloc(n, sizeof(*v));
 
-                if (!p)
-                        return pxe_set(err, EINVAL, "Image %s: invalid diff_id %s", img->id, img->layers[i].diff_id);
-                if (!fs_dir_exists(p))
-                        return pxe_set(err, ENOENT, "Image %s: layer %s is missing (pull or import the image again)",
-                                       img->id, img->layers[i].diff_id);
-                if (asprintf(&n, "%s%s%s", lower ? lower : "", lower ? ":" : "", p) < 0)
-                        return pxe_set(err, ENOMEM, "Out of memory");
-                free(lower);
-                lower = n;
-        }
-        if (!lower) { /* an image without layers: an empty lower dir */
-                if (asprintf(&empty, "%s/empty", dir) < 0 || mkdir(empty, 0755) < 0)
-                        return pxe_set_errno(err, errno, "Creating %s/empty", dir);
-                lower = TAKE_PTR(empty);
-        }
-        if (asprintf(ret, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, dir, dir) < 0)
+        if (!v)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        if (strlen(*ret) > MOUNT_OPTIONS_MAX)
-                return pxe_set(err, E2BIG, "Image %s: %zu layers are too many for one overlay mount", img->id,
-                               img->n_layers);
+        for (size_t i = 0; i < img->n_layers; i++) {
+                v[i] = layers_path(image_root, img->layers[img->n_layers - 1 - i].diff_id);
+                if (!v[i]) {
+                        free_paths(v, n);
+                        return pxe_set(err, EINVAL, "Image %s: invalid diff_id %s", img->id,
+                                       img->layers[img->n_layers - 1 - i].diff_id);
+                }
+                if (!fs_dir_exists(v[i])) {
+                        free_paths(v, n);
+                        return pxe_set(err, ENOENT, "Image %s: layer %s is missing (pull or import the image again)",
+                                       img->id, img->layers[img->n_layers - 1 - i].diff_id);
+                }
+        }
+        if (!img->n_layers && (asprintf(&v[0], "%s/empty", dir) < 0 || mkdir(v[0], 0755) < 0)) {
+                free_paths(v, n);
+                return pxe_set_errno(err, errno, "Creating %s/empty", dir);
+        }
+        *ret = v;
+        *ret_n = n;
         return 0;
 }
 
 static int mount_rootfs(const char *image_root, const struct image_rec *img, const char *dir, struct pxe **err)
 {
-        _cleanup_free_ char *opts = NULL, *target = NULL;
+        _cleanup_free_ char *target = NULL, *upper = NULL, *work = NULL;
+        char **lower = NULL;
+        size_t n = 0;
+        int r;
 
         if (strpbrk(image_root, ",:"))
                 return pxe_set(err, EINVAL, "Image root %s: ',' and ':' cannot be used in overlay mounts", image_root);
-        if (overlay_options(image_root, img, dir, &opts, err) < 0)
-                return -pxe_code(err, EINVAL);
-        if (asprintf(&target, "%s/rootfs", dir) < 0)
+        if (asprintf(&target, "%s/rootfs", dir) < 0 || asprintf(&upper, "%s/upper", dir) < 0 ||
+            asprintf(&work, "%s/work", dir) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        if (mount("overlay", target, "overlay", MS_NODEV, opts) < 0)
-                return pxe_set_errno(err, errno, "Mounting the overlay rootfs on %s", target);
+        if (lower_dirs(image_root, img, dir, &lower, &n, err) < 0)
+                return -pxe_code(err, EINVAL);
+        r = overlay_mount(target, lower, n, upper, work, err);
+        free_paths(lower, n);
+        if (r < 0)
+                return pxe_wrap(err, "Image %s (%zu layers)", img->id, img->n_layers);
         return 0;
 }
 

@@ -123,9 +123,9 @@ static void unpacker_done(struct unpacker *u)
         free(u->dirs);
 }
 
-/* Open the directory `rel` (a clean path) below root, creating missing
- * components (0755), never following a symlink. */
-static int open_dir_beneath(int root, const char *rel, const char *entry, struct pxe **err)
+/* Open the directory `rel` (a clean path) below root, never following a
+ * symlink; missing components are created (0755) when `create`. */
+static int open_dir_beneath(int root, const char *rel, bool create, const char *entry, struct pxe **err)
 {
         _cleanup_free_ char *copy = strdup(rel);
         _cleanup_close_ int fd = -EBADF;
@@ -139,7 +139,7 @@ static int open_dir_beneath(int root, const char *rel, const char *entry, struct
         for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
                 int next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-                if (next < 0 && errno == ENOENT) {
+                if (next < 0 && errno == ENOENT && create) {
                         if (mkdirat(fd, c, 0755) < 0 && errno != EEXIST)
                                 return pxe_set_errno(err, errno, "Layer entry \"%s\": creating %s", entry, c);
                         next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -158,17 +158,18 @@ static int open_dir_beneath(int root, const char *rel, const char *entry, struct
 }
 
 /* Split a clean path into its parent's fd and its last component. */
-static int open_parent(int root, char *clean, const char *entry, const char **ret_base, struct pxe **err)
+static int open_parent(int root, char *clean, bool create, const char *entry, const char **ret_base,
+                       struct pxe **err)
 {
         char *slash = strrchr(clean, '/');
         int fd;
 
         if (!slash) {
                 *ret_base = clean;
-                return open_dir_beneath(root, "", entry, err);
+                return open_dir_beneath(root, "", create, entry, err);
         }
         *slash = '\0';
-        fd = open_dir_beneath(root, clean, entry, err);
+        fd = open_dir_beneath(root, clean, create, entry, err);
         *slash = '/';
         *ret_base = slash + 1;
         return fd;
@@ -202,8 +203,10 @@ static int set_xattrs(int fd, struct archive_entry *ae, const char *entry, struc
 
         archive_entry_xattr_reset(ae);
         while (archive_entry_xattr_next(ae, &name, &value, &size) == ARCHIVE_OK) {
-                /* A layer must not forge overlayfs metadata (opaque, redirect). */
-                if (strncmp(name, "trusted.overlay.", 16) == 0)
+                /* trusted.* is the administrator's namespace, where overlayfs
+                 * keeps its metadata (opaque, redirect): a layer must not set
+                 * it (containerd drops it too). */
+                if (strncmp(name, "trusted.", 8) == 0)
                         continue;
                 if (fsetxattr(fd, name, value, size, 0) < 0 && errno != ENOTSUP)
                         return pxe_set_errno(err, errno, "Layer entry \"%s\": setting xattr %s", entry, name);
@@ -292,7 +295,7 @@ static int restore_dir_times(struct unpacker *u, struct pxe **err)
         for (size_t i = 0; i < u->n_dirs; i++) {
                 struct timespec ts[2] = { u->dirs[i].mtime, u->dirs[i].mtime };
                 /* A directory a later entry replaced is simply skipped. */
-                _cleanup_close_ int fd = open_dir_beneath(u->root, u->dirs[i].path, u->dirs[i].path, NULL);
+                _cleanup_close_ int fd = open_dir_beneath(u->root, u->dirs[i].path, false, u->dirs[i].path, NULL);
 
                 if (fd < 0)
                         continue;
@@ -302,10 +305,21 @@ static int restore_dir_times(struct unpacker *u, struct pxe **err)
         return 0;
 }
 
+static bool is_whiteout(int dir, const char *name)
+{
+        struct stat st;
+
+        return fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
+}
+
+/* A directory that replaces a whiteout of the same layer (".wh.x", then "x/")
+ * is opaque: the whiteout hid the lower layers' "x" (image-spec: a whiteout
+ * applies to the lower layers), and the new "x" starts empty. */
 static int make_dir(struct unpacker *u, int dir, const char *base, const char *clean, struct archive_entry *ae,
                     const char *entry, struct pxe **err)
 {
         _cleanup_close_ int fd = -EBADF;
+        bool over_whiteout = is_whiteout(dir, base);
         int r = remove_existing(dir, base, true, entry, err);
 
         if (r < 0 || remember_dir(u, clean, ae, err) < 0)
@@ -315,7 +329,11 @@ static int make_dir(struct unpacker *u, int dir, const char *base, const char *c
         fd = openat(dir, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return pxe_set_errno(err, errno, "Layer entry \"%s\": opening", entry);
-        return set_meta_fd(fd, ae, entry, err);
+        if (set_meta_fd(fd, ae, entry, err) < 0)
+                return -pxe_code(err, EIO);
+        if (over_whiteout && fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+                return pxe_set_errno(err, errno, "Layer entry \"%s\": marking the directory opaque", entry);
+        return 0;
 }
 
 /* Symlinks and device nodes: no fd to work on, so *at() with NOFOLLOW. */
@@ -337,26 +355,43 @@ static int set_meta_at(int dir, const char *base, struct archive_entry *ae, bool
         return 0;
 }
 
+/* Each layer is unpacked on its own (layers are shared by diff_id), so a link
+ * into a lower layer has nothing to link to here (docs/images.md). */
+static int hardlink_missing(const char *entry, const char *target, struct pxe **err)
+{
+        return pxe_set(err, ENOENT, "Layer entry \"%s\": hardlink to \"%s\", which is not in this layer", entry,
+                       target);
+}
+
 static int make_hardlink(struct unpacker *u, int dir, const char *base, struct archive_entry *ae,
                          const char *entry, struct pxe **err)
 {
         const char *target = archive_entry_hardlink(ae), *tbase;
         _cleanup_free_ char *clean = malloc(strlen(target) + 1);
         _cleanup_close_ int tdir = -EBADF;
+        _cleanup_pxe_ struct pxe *terr = NULL;
 
         if (!clean)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        if (unpack_clean_path(target, clean, err) < 0)
-                return -pxe_code(err, EPERM);
-        tdir = open_parent(u->root, clean, entry, &tbase, err);
-        if (tdir < 0)
+        if (unpack_link_target(target, clean) < 0)
+                return pxe_set(err, EPERM, "Layer entry \"%s\": hardlink to \"%s\" leaves the layer directory", entry,
+                               target);
+        tdir = open_parent(u->root, clean, false, entry, &tbase, &terr);
+        if (tdir == -ENOENT)
+                return hardlink_missing(entry, target, err);
+        if (tdir < 0) {
+                if (err && !*err)
+                        *err = TAKE_PTR(terr);
                 return tdir;
+        }
         if (remove_existing(dir, base, false, entry, err) < 0)
                 return -pxe_code(err, EIO);
         /* No AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself. */
-        if (linkat(tdir, tbase, dir, base, 0) < 0)
-                return pxe_set_errno(err, errno, "Layer entry \"%s\": hardlink to \"%s\"", entry, target);
-        return 0;
+        if (linkat(tdir, tbase, dir, base, 0) == 0)
+                return 0;
+        if (errno == ENOENT)
+                return hardlink_missing(entry, target, err);
+        return pxe_set_errno(err, errno, "Layer entry \"%s\": hardlink to \"%s\"", entry, target);
 }
 
 static int make_node(int dir, const char *base, struct archive_entry *ae, const char *entry, struct pxe **err)
@@ -411,7 +446,7 @@ static int unpack_entry(struct unpacker *u, struct archive_entry *ae, struct pxe
                 return pxe_set(err, ENOMEM, "Out of memory");
         if (unpack_clean_path(path, clean, err) < 0)
                 return -pxe_code(err, EPERM);
-        dir = open_parent(u->root, clean, path, &base, err);
+        dir = open_parent(u->root, clean, true, path, &base, err);
         if (dir < 0)
                 return dir;
         u->res.entries++;

@@ -4,15 +4,20 @@
  * to overlayfs form while unpacking:
  *   dir/.wh.name       -> dir/name as a character device 0:0
  *   dir/.wh..wh..opq   -> xattr trusted.overlay.opaque="y" on dir
+ *   .wh.x, then x/     -> x opaque (the whiteout hid the lower layers' x)
+ * trusted.* xattrs from the layer itself are dropped.
  *
  * Safety: nothing is written outside the destination.  Every entry is checked
  * before it touches the disk (unpack_check_entry) and written fd-relative,
  * walking the parent directories one component at a time with O_NOFOLLOW, so
  * a symlink is never followed, not even one the layer itself created:
  *   - absolute names and names with a ".." component are refused;
- *   - a symlink whose relative target climbs above the layer root is refused
- *     (absolute targets are fine: they resolve inside the container's root);
- *   - a hardlink must name an entry inside the layer by a clean relative path;
+ *   - a symlink's target is data and kept as it is, whatever it names: it is
+ *     never followed here, and in the container the kernel resolves it inside
+ *     the root ("/.." is "/");
+ *   - a hardlink target is resolved the same way as a name, lexically and
+ *     relative to the layer root: absolute or climbing above the root is
+ *     refused, and the walk to it never follows a symlink;
  *   - an entry whose parent path is a symlink (a write through it) is refused;
  *   - block and character devices are refused unless allow_devices is set.
  * Errors name the entry: `Layer entry "../x": name leaves the layer directory`.
@@ -73,6 +78,11 @@ enum unpack_action {
 /* Normalise an archive name: "./a//b/" -> "a/b"; "" for the root.  Refuses
  * NULL, absolute names and ".." components.  out has room for strlen(name)+1. */
 int unpack_clean_path(const char *name, char *out, struct pxe **err);
+
+/* Resolve a hardlink target lexically from the layer root: "a/./b/../c" ->
+ * "a/c"; "" for the root.  -EPERM for an absolute target or one whose ".."
+ * climbs above the root.  out has room for strlen(target)+1. */
+int unpack_link_target(const char *target, char *out);
 
 /* Check an entry (pure: touches nothing).  Returns the action, or a negative
  * errno with err naming the entry. */

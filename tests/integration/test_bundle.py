@@ -117,6 +117,41 @@ def test_opaque_directory_hides_lower_content(ipx, base_tar, workdir):
     assert res.stdout.split() == ["new"]
 
 
+def test_symlink_above_the_root_is_kept_and_clamped_in_the_container(ipx, base_tar, workdir):
+    """`usr/lib/up -> ../../../../../lib` (as in real images): imported as it
+    is; in the container ".." of "/" is "/", so it names /lib."""
+    layout = os.path.join(workdir, "up-layout")
+    images.make_raw_oci_layout(layout, [
+        base_tar,
+        images.tar_bytes([{"name": "lib/marker", "data": "in-lib\n"},
+                          {"name": "usr/lib/up", "type": "symlink", "linkname": "../../../../../lib"}]),
+    ], tag="v1", cmd=["cat", "/usr/lib/up/marker"])
+    import_ok(ipx, layout, "example.com/pxt/up:v1")
+    links = [os.path.join(ipx.image_root, "layers", d, "usr/lib/up") for d in layer_dirs(ipx)]
+    assert [os.readlink(p) for p in links if os.path.islink(p)] == ["../../../../../lib"]
+    b = os.path.join(workdir, "b-up")
+    ipx("bundle", "create", "--image", "example.com/pxt/up:v1", b, check=True)
+    res = run_bundle(ipx, b)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "in-lib\n"
+
+
+def test_image_with_more_layers_than_one_mount_page_runs(ipx, base_tar, workdir):
+    """80 layers do not fit one page of overlay options (about 41 do): the
+    rootfs is mounted layer by layer (fsconfig lowerdir+) and runs, with the
+    layers stacked in order."""
+    layers = [base_tar] + [images.tar_bytes([{"name": "stack/%02d" % i, "data": str(i)},
+                                             {"name": "top", "data": "layer %d\n" % i}]) for i in range(79)]
+    layout = os.path.join(workdir, "deep-layout")
+    images.make_raw_oci_layout(layout, layers, tag="v1", cmd=["sh", "-c", "cat /top; ls /stack | wc -l"])
+    import_ok(ipx, layout, "example.com/pxt/deep:v1")
+    b = os.path.join(workdir, "b-deep")
+    ipx("bundle", "create", "--image", "example.com/pxt/deep:v1", b, check=True)
+    res = run_bundle(ipx, b)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["layer", "78", "79"]
+
+
 def test_import_selects_platform_from_index(ipx, base_tar, workdir):
     layout = os.path.join(workdir, "multi")
     images.make_raw_oci_layout(layout, [base_tar], tag="v1", cmd=["echo", "from-index"])
@@ -235,8 +270,16 @@ def hostile_cases(outside):
     return {
         "dotdot": ([{"name": "../escaped", "data": "x"}], '"../escaped"'),
         "absolute": ([{"name": outside + "/abs", "data": "x"}], "absolute name"),
-        "symlink-escape": ([{"name": "up", "type": "symlink", "linkname": "../../../../" + outside}],
-                           "symlink to"),
+        "climbing-symlink-then-write": ([{"name": "up", "type": "symlink", "linkname": "../../../../" + outside},
+                                         {"name": "up/planted", "data": "owned"}],
+                                        '"up/planted": writes through "up"'),
+        "symlink-chain-then-write": ([{"name": "one", "type": "symlink", "linkname": "two"},
+                                      {"name": "two", "type": "symlink", "linkname": outside},
+                                      {"name": "one/planted", "data": "owned"}],
+                                     '"one/planted": writes through "one"'),
+        "hardlink-through-symlink": ([{"name": "l", "type": "symlink", "linkname": "../../../../etc"},
+                                      {"name": "h", "type": "hardlink", "linkname": "l/passwd"}],
+                                     '"h": writes through "l"'),
         "symlink-then-write": ([{"name": "evil", "type": "symlink", "linkname": outside},
                                 {"name": "evil/planted", "data": "owned"}],
                                '"evil/planted": writes through "evil"'),

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bundle/bundle.h"
+#include "bundle/overlay.h"
 #include "image/layers.h"
 #include "image/store.h"
 #include "util/cleanup.h"
@@ -57,8 +58,8 @@ static int setup(void **state)
         struct fx *f = calloc(1, sizeof(*f));
         struct image_store *s = NULL;
         struct image_rec_layer one = { .diff_id = f->diff_id }, deep[DEEP_LAYERS];
-        char deep_ids[DEEP_LAYERS][80];
-        char *p;
+        char deep_ids[DEEP_LAYERS][80], num[8];
+        char *p, *p0 = NULL;
 
         *state = f;
         if (geteuid() != 0)
@@ -76,7 +77,13 @@ static int setup(void **state)
                 deep[i] = (struct image_rec_layer) { .diff_id = deep_ids[i] };
                 assert_int_equal(mkdir(p = layer_dir(f, deep_ids[i]), 0755), 0);
                 free(p);
+                p = layer_dir(f, deep_ids[i]);
+                free(p0), p0 = unit_path(p, "layer");
+                snprintf(num, sizeof(num), "%d", i);
+                unit_write(p0, num);
+                free(p);
         }
+        free(p0);
         put(s, IMAGE_ID, IMAGE, &one, 1);
         put(s, EMPTY_ID, "example.com/pxt/empty:v1", NULL, 0);
         put(s, DEEP_ID, "example.com/pxt/deep:v1", deep, DEEP_LAYERS);
@@ -245,17 +252,46 @@ static void test_image_without_layers(void **state)
         assert_int_equal(holders(f, EMPTY_ID), 0);
 }
 
-/* mount(2) copies a page of options: more layers than fit are refused
- * before anything is mounted. */
-static void test_too_many_layers(void **state)
+/* mount(2) copies a page of options, which 48 layer paths overflow: they go
+ * to the kernel one by one (fsconfig "lowerdir+"), and the layers stack in
+ * order (the top layer's file wins). */
+static void test_more_layers_than_a_page(void **state)
 {
         struct fx *f = *state;
-        _cleanup_free_ char *dir = NULL;
+        _cleanup_free_ char *dir = NULL, *rootfs = NULL, *top = NULL, *text = NULL;
+        struct bundle_request req;
+        _cleanup_pxe_ struct pxe *err = NULL;
 
         if (geteuid() != 0)
                 skip();
         dir = unit_path(f->dir, "b");
-        create_fails(f, "example.com/pxt/deep:v1", dir, E2BIG, "48 layers are too many for one overlay mount");
+        req = (struct bundle_request) { .image_root = f->root, .image = "example.com/pxt/deep:v1", .dir = dir };
+        if (bundle_create(&req, NULL, &err) < 0)
+                fail_msg("%s", err->msg);
+        rootfs = unit_path(dir, "rootfs");
+        assert_true(mounted_under(rootfs));
+        top = unit_path(rootfs, "layer");
+        text = unit_read(top);
+        assert_string_equal(text, "47");
+        assert_int_equal(bundle_remove(dir, NULL), 0);
+        assert_false(mounted_under(f->dir));
+}
+
+/* More lower layers than overlayfs stacks: refused before any syscall. */
+static void test_too_many_layers(void **state)
+{
+        struct fx *f = *state;
+        char *lower[OVERLAY_MAX_LOWER + 1];
+        _cleanup_free_ char *target = NULL;
+        _cleanup_pxe_ struct pxe *err = NULL;
+
+        if (geteuid() != 0)
+                skip();
+        target = unit_path(f->dir, "never");
+        for (size_t i = 0; i < ARRAY_SIZE(lower); i++)
+                lower[i] = f->dir;
+        assert_int_equal(overlay_mount(target, lower, ARRAY_SIZE(lower), f->dir, f->dir, &err), -E2BIG);
+        assert_contains(err->msg, "501 layers, overlayfs stacks at most 500");
 }
 
 static int refuse(json_t *spec, void *data, struct pxe **err)
@@ -414,6 +450,7 @@ int main(void)
                 T(test_layer_gone),
                 T(test_image_root_overlay_cannot_name),
                 T(test_image_without_layers),
+                T(test_more_layers_than_a_page),
                 T(test_too_many_layers),
                 T(test_customize_fails),
                 T(test_remove_refuses_what_is_not_a_bundle),
