@@ -303,15 +303,15 @@ def make_layered_oci_layout(layout, tag, cmd=None, user=None, remove=(),
 
 
 def tar_bytes(entries):
-    """An uncompressed tar (bytes) of entries: dicts with name and optional
-    type ("file", "dir", "symlink", "hardlink", "char"), data (str),
-    linkname, mode, uid, gid, devmajor, devminor.  Any name goes: this is
-    how hostile layers are made."""
+    """An uncompressed PAX tar (bytes) of entries: dicts with name and optional
+    type ("file", "dir", "symlink", "hardlink", "fifo", "char"), data (str or
+    bytes), linkname, mode, uid, gid, mtime, devmajor, devminor, xattrs
+    ({name: bytes}).  Any name goes: this is how hostile layers are made."""
     import io
     import tarfile
     kinds = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE,
              "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
-             "char": tarfile.CHRTYPE}
+             "fifo": tarfile.FIFOTYPE, "char": tarfile.CHRTYPE}
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
         for e in entries:
@@ -319,10 +319,15 @@ def tar_bytes(entries):
             ti.type = kinds[e.get("type", "file")]
             ti.mode = e.get("mode", 0o755 if ti.type == tarfile.DIRTYPE else 0o644)
             ti.uid, ti.gid = e.get("uid", 0), e.get("gid", 0)
-            ti.mtime = 1700000000
+            ti.mtime = e.get("mtime", 1700000000)
             ti.linkname = e.get("linkname", "")
             ti.devmajor, ti.devminor = e.get("devmajor", 0), e.get("devminor", 0)
-            data = e.get("data", "").encode()
+            for k, v in e.get("xattrs", {}).items():
+                # Binary values go through surrogateescape (tarfile writes
+                # hdrcharset=BINARY), as Go's archive/tar writes them.
+                ti.pax_headers["SCHILY.xattr." + k] = v.decode("utf-8", "surrogateescape")
+            data = e.get("data", b"")
+            data = data.encode() if isinstance(data, str) else data
             if ti.type == tarfile.REGTYPE:
                 ti.size = len(data)
                 t.addfile(ti, io.BytesIO(data))

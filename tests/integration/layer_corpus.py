@@ -26,8 +26,6 @@ MTIME = 1700000000
 MEDIA = {None: "application/vnd.oci.image.layer.v1.tar",
          "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
          "zstd": "application/vnd.oci.image.layer.v1.tar+zstd"}
-KINDS = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
-         "hardlink": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE, "char": tarfile.CHRTYPE}
 
 
 def file_caps(permitted):
@@ -37,28 +35,7 @@ def file_caps(permitted):
 
 def tar_entries(entries):
     """An uncompressed PAX tar of entries (see the module docstring)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for e in entries:
-            ti = tarfile.TarInfo(e["name"])
-            ti.type = KINDS[e.get("type", "file")]
-            ti.mode = e.get("mode", 0o755 if ti.type == tarfile.DIRTYPE else 0o644)
-            ti.uid, ti.gid = e.get("uid", 0), e.get("gid", 0)
-            ti.mtime = e.get("mtime", MTIME)
-            ti.linkname = e.get("linkname", "")
-            ti.devmajor, ti.devminor = e.get("devmajor", 0), e.get("devminor", 0)
-            for k, v in e.get("xattrs", {}).items():
-                # Binary values go through surrogateescape (tarfile writes
-                # hdrcharset=BINARY), as Go's archive/tar writes them.
-                ti.pax_headers["SCHILY.xattr." + k] = v.decode("utf-8", "surrogateescape")
-            data = e.get("data", b"")
-            data = data.encode() if isinstance(data, str) else data
-            if ti.type == tarfile.REGTYPE:
-                ti.size = len(data)
-                t.addfile(ti, io.BytesIO(data))
-            else:
-                t.addfile(ti)
-    return buf.getvalue()
+    return images.tar_bytes(entries)
 
 
 def gnu_tar(build, fmt, tmp):
