@@ -102,6 +102,7 @@ bench: deps build
 	PXCRI=$(abspath $(BUILD))/pxcri bench/proxmox-lifecycle
 	PXCRID=$(abspath $(BUILD))/pxcrid PXCRI=$(abspath $(BUILD))/pxcri bench/cri
 	PXCRID=$(abspath $(BUILD))/pxcrid bench/cri-exec
+	PXCRID=$(abspath $(BUILD))/pxcrid PXCRI=$(abspath $(BUILD))/pxcri bench/proxmox-pods
 
 # libFuzzer targets (tests/fuzz/README.md), FUZZ_SECONDS each, seeded from tests/fuzz/corpus/<name>.
 FUZZ_TARGETS ?= ref manifest auth tar pve_answer pve_map config cri_methods rpc_frames
