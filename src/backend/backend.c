@@ -86,16 +86,18 @@ char *backend_find_init(void)
         ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
         if (n > 0) {
+                const char *dir;
+
                 exe[n] = '\0';
+                dir = dirname(exe); /* once: it cuts exe in place */
                 for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
                         char *p = NULL;
 
-                        if (asprintf(&p, "%s/%s", dirname(exe), rel[i]) < 0)
+                        if (asprintf(&p, "%s/%s", dir, rel[i]) < 0)
                                 return NULL;
                         if (access(p, X_OK) == 0)
                                 return p;
                         free(p);
-                        exe[n] = '\0';
                 }
         }
         return access(PXCRI_INIT_INSTALLED, X_OK) == 0 ? strdup(PXCRI_INIT_INSTALLED) : NULL;

@@ -83,6 +83,29 @@ def test_run_output_and_exit_code(px, bundle):
     assert leftovers(px, cid) == []
 
 
+def test_installed_layout_finds_its_init(px, bundle, workdir):
+    """pxcri in <prefix>/bin finds pxcri-init in <prefix>/libexec/pxcri (the
+    package's layout, anywhere: not only the configured install path)."""
+    prefix = os.path.join(workdir, "usr")
+    os.makedirs(os.path.join(prefix, "bin"))
+    os.makedirs(os.path.join(prefix, "libexec", "pxcri"))
+    exe = os.path.join(prefix, "bin", "pxcri")
+    shutil.copy2(PXCRI, exe)
+    init = os.path.join(os.path.dirname(PXCRI), "src", "init", "pxcri-init")
+    if os.path.exists("/usr/libexec/pxcri/pxcri-init"):
+        pytest.skip("pxcri-init installed on this host: it would be found anyway")
+    b = bundle(["sh", "-c", "echo from-init"])
+    cid = unique()
+    res = subprocess.run([exe, "--root", px.root, "run", "--runtime", "lxc", "-b", b, cid],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "pxcri-init not found" in res.stderr, res
+    shutil.copy2(init, os.path.join(prefix, "libexec", "pxcri", "pxcri-init"))
+    res = subprocess.run([exe, "--root", px.root, "run", "--runtime", "lxc", "-b", b, cid],
+                         capture_output=True, text=True, timeout=60)
+    assert (res.returncode, res.stdout) == (0, "from-init\n"), res
+    assert leftovers(px, cid) == []
+
+
 def test_create_start_kill_delete(px, bundle):
     cid = unique()
     b = bundle(["sleep", "1000"])
