@@ -491,15 +491,18 @@ static void end_leftovers(void)
         }
 }
 
-/* <base>.pid: our pid as the container sees it, for the host to find us
- * (pxcri exec --pid-file: a deadline kills the process, not only pct exec).
- * Written whole, then renamed; a failure only costs that. */
+/* <base>.pid, when the host made it (empty): our pid as the container sees
+ * it, for the host to find us (Proxmox's pxcri exec --pid-file: a deadline
+ * kills the process, not only pct exec).  Written whole, then renamed over
+ * the empty one; a failure only costs that. */
 static void exec_report_pid(const char *base)
 {
         char path[4096], tmp[4200], text[32];
         int fd, len = snprintf(text, sizeof(text), "%d\n", (int) getpid());
 
         snprintf(path, sizeof(path), "%s.pid", base);
+        if (access(path, F_OK) < 0)
+                return;
         snprintf(tmp, sizeof(tmp), "%s.tmp", path);
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)

@@ -751,6 +751,26 @@ def _unreachable_for_unprivileged(st, cfg):
     return None
 
 
+def _clear_stale_cgroups(vmid):
+    """Empty cgroups named for vmid (lxc/<vmid>, lxc.monitor/<vmid>, as
+    Proxmox's lxc.cgroup.dir.* name them) left by an earlier run: liblxc 5.0.2
+    on this v1 hybrid host sometimes leaves them in a hierarchy or two
+    (hugetlb, the named systemd one), and with fixed names lxc-start then
+    fails.  A Proxmox node (cgroup v2) does not leave them; removed only when
+    no process is inside."""
+    roots = [os.path.join("/sys/fs/cgroup", h) for h in os.listdir("/sys/fs/cgroup")] + ["/sys/fs/cgroup"]
+    for root in roots:
+        for rel in ("lxc/%s" % vmid, "lxc.monitor/%s" % vmid):
+            top = os.path.join(root, rel)
+            if not os.path.isdir(top):
+                continue
+            for d, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    break  # a process is inside (or not ours): leave it
+
+
 def lxc_start(st, vmid, cfg):
     """Error text (with the tail of the LXC log) or None."""
     for br in _bridges(cfg):
@@ -768,6 +788,7 @@ def lxc_start(st, vmid, cfg):
     log = os.path.join(cdir, "lxc.log")
     if os.path.exists(log):
         os.unlink(log)
+    _clear_stale_cgroups(vmid)
     r = run_cmd(["lxc-start", "-n", str(vmid), "-P", st.lxcpath, "-d", "-o", log, "-l", "INFO"], timeout=60)
     if r.returncode == 0:
         return None

@@ -85,7 +85,8 @@ static int report_pid(const char *run, const char *host, pid_t child, unsigned t
 
         if (asprintf(&path, "%s.pid", host) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        for (long long us = 0; fs_read_file(path, 32, &text, NULL, NULL) < 0; us += PID_WAIT_STEP_US) {
+        for (long long us = 0; fs_read_file(path, 32, &text, NULL, NULL) < 0 || !*text; us += PID_WAIT_STEP_US) {
+                free(TAKE_PTR(text));
                 si.si_pid = 0;
                 if (us > (long long) timeout_s * 1000000 ||
                     waitid(P_PID, (id_t) child, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != 0)
@@ -103,21 +104,29 @@ int pmx_exec_waited(struct backend *b, struct pve_client *client, unsigned vmid,
 {
         _cleanup_free_ char *pid_path = NULL;
         int status, r;
-        pid_t child = pmx_exec_spawn(client, vmid, host, inside, false, err);
+        pid_t child;
 
-        if (child < 0)
+        /* pxcri-init reports its pid only into a file we made (empty). */
+        if (asprintf(&pid_path, "%s.pid", host) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if ((r = fs_write_atomic(pid_path, "", 0, 0644, err)) < 0)
+                return r;
+        if ((child = pmx_exec_spawn(client, vmid, host, inside, false, err)) < 0) {
+                unlink(pid_path);
                 return child;
+        }
         /* Not found (it ended already, or no /proc to read): no pid file, as
          * for a process that ran and exited. */
         if ((r = report_pid(run, host, child, b->cfg->proxmox.timeout, pid_file, err)) < 0 && r != -ESRCH) {
                 kill(child, SIGKILL);
                 spawn_wait(child, &status);
+                unlink(pid_path);
                 return r;
         }
-        if ((r = spawn_wait_forwarding(child, &status)) < 0)
+        r = spawn_wait_forwarding(child, &status);
+        unlink(pid_path);
+        if (r < 0)
                 return pxe_set_errno(err, -r, "Waiting for pct exec in Proxmox container %u", vmid);
-        if (asprintf(&pid_path, "%s.pid", host) >= 0)
-                unlink(pid_path);
         *st = spawn_exit_code(status);
         return 0;
 }
