@@ -3,10 +3,12 @@
  * lxc mode (no arguments): LXC starts it (lxc.init.cmd) with the container
  * fully set up.  It reads the user's process from <dir>/process, then blocks
  * opening <dir>/fifo for writing until `pxcri start` opens it for reading:
- * that handshake is what makes OCI's create/start split real.  Then it runs
- * the process as its child, passes on every signal it receives, reaps
- * orphans (it is the pid namespace's init), and when its child exits writes
- * the exit code (128+N for signal N) to <dir>/exit and exits with it.
+ * that handshake is what makes OCI's create/start split real.  Then, as
+ * PID 1 of the container's own pid namespace, it execs the process in place
+ * (as runc's process is PID 1).  Without one (hostPID, a pod's shared pid
+ * namespace) it runs the process as its child, passes on every signal it
+ * receives, reaps orphans (it is their subreaper), and when its child exits
+ * writes the exit code (128+N for signal N) to <dir>/exit and exits with it.
  * <dir> is INIT_DIR, a host directory the backend bind-mounts.
  *
  * dir mode, `pxcri-init --dir DIR [--no-wait] [--process-b64 BASE64]`: the
@@ -669,6 +671,24 @@ static int dir_mode(int argc, char **argv)
         return code;
 }
 
+/* The pid namespace is the container's own: as with runc, the process is
+ * its PID 1 (what `/proc/1/cmdline` shows, what gets the signals, what
+ * reaps orphans), so we become it.  Its exit status reaches the waiter
+ * through liblxc, which writes it to run/exit. */
+static void become_process(struct process *p)
+{
+        if (p->umask >= 0)
+                umask((mode_t) p->umask);
+        /* liblxc made us a session leader; the pty on our stdio becomes the
+         * process's controlling terminal. */
+        if (p->terminal) {
+                (void) setsid();
+                ioctl(STDIN_FILENO, TIOCSCTTY, 0);
+        }
+        init_run_start_hooks(INIT_DIR "/start-hooks");
+        exec_process(p);
+}
+
 int main(int argc, char **argv)
 {
         static struct process p;
@@ -691,6 +711,8 @@ int main(int argc, char **argv)
         if (p.terminal)
                 setup_terminal(INIT_DIR "/console.sock", &p);
         wait_for_start();
+        if (getpid() == 1)
+                become_process(&p);
         sigfillset(&all);
         sigprocmask(SIG_BLOCK, &all, &old);
         child = fork();

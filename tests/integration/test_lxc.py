@@ -67,6 +67,17 @@ def leftovers(px, cid):
     return found
 
 
+def wait_exit_file(px, cid, timeout=10):
+    """The exit code in run/exit: pxcri-init's record, or (the process was
+    PID 1) the waiter's, written as liblxc's monitor returns."""
+    path = os.path.join(px.root, "lxc", cid, "run", "exit")
+    deadline = time.time() + timeout
+    while not os.path.exists(path) and time.time() < deadline:
+        time.sleep(0.02)
+    with open(path) as f:
+        return int(f.read())
+
+
 def run(px, b, cid=None, *extra):
     return px("run", "--runtime", "lxc", *extra, "-b", b, cid or unique())
 
@@ -107,6 +118,27 @@ def test_create_start_kill_delete(px, bundle):
     assert 'container "%s" does not exist' % cid in res.stderr
     assert px.records() == []
     assert leftovers(px, cid) == []
+
+
+def test_process_is_pid_1(px, bundle):
+    """As runc (and what critest's ContainerPID spec reads): in a pid namespace
+    of its own, the process is PID 1 -- pxcri-init execs it in place -- and
+    state's pid is the process.  Its exit code still reaches run/exit and the
+    --pid-file process (here: run's exit code)."""
+    cid = unique()
+    run(px, bundle(["sleep", "1000"]), cid, "-d").check_returncode()
+    res = px("exec", cid, "cat", "/proc/1/cmdline")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "sleep\x001000\x00"
+    with open("/proc/%d/cmdline" % px.state(cid)["pid"], "rb") as f:
+        assert f.read() == b"sleep\x001000\x00"
+    px("kill", cid, "KILL", check=True)
+    wait_status(px, cid, "stopped")
+    assert wait_exit_file(px, cid) == 137
+    px("delete", cid, check=True)
+    assert leftovers(px, cid) == []
+    for code in (0, 3):
+        assert run(px, bundle(["sh", "-c", "exit %d" % code])).returncode == code
 
 
 def test_delete_created_without_force(px, bundle):
@@ -419,8 +451,7 @@ def test_terminal_through_console_socket(px, bundle, workdir):
         wait_status(px, cid, "stopped")
     finally:
         os.close(master)
-    with open(os.path.join(px.root, "lxc", cid, "run", "exit")) as f:
-        assert f.read().strip() == "6"
+    assert wait_exit_file(px, cid) == 6
     px("delete", cid, check=True)
     assert leftovers(px, cid) == []
 
@@ -748,7 +779,8 @@ def test_ps_pause_resume(px, bundle):
     cid = unique()
     run(px, bundle(["sleep", "1000"]), cid, "-d").check_returncode()
     pids = json.loads(px("ps", "--format", "json", cid, check=True).stdout)
-    assert px.state(cid)["pid"] in pids and len(pids) == 2
+    # The process is the pid namespace's init: the only one.
+    assert pids == [px.state(cid)["pid"]]
     px("pause", cid, check=True)
     assert px.state(cid)["status"] == "paused"
     px("resume", cid, check=True)

@@ -49,12 +49,23 @@ static int read_exit_file(const char *path)
         return atoi(text);
 }
 
-/* pxcri-init's wait status as liblxc reports it in error_num.  Measured
- * with liblxc 5.0.2: killed by SIGKILL reads 0x097f, the signal in the second
- * byte and 0x7f in the first (a "stopped" status to WIFSTOPPED). */
+/* As pxcri-init records it: once the file exists, state says stopped. */
+static void write_exit_file(const char *path, int code)
+{
+        char text[16];
+        int n = snprintf(text, sizeof(text), "%d\n", code);
+
+        if (fs_write_atomic(path, text, (size_t) n, 0644, NULL) < 0)
+                log_warn("Recording exit code %d in %s failed", code, path);
+}
+
+/* The init's wait status as liblxc 5.0.2 reports it in error_num once
+ * start() succeeded (src/lxc/start.c, signal_handler()): an exit with N is
+ * N << 8, death by signal N is N << 8 | 0x7f (a "stopped" status to
+ * WIFSTOPPED; measured: SIGKILL reads 0x097f). */
 static int init_exit_code(int status)
 {
-        if (status <= 0)
+        if (status < 0)
                 return 255;
         if ((status & 0xff) == 0x7f)
                 return 128 + ((status >> 8) & 0x7f);
@@ -66,6 +77,7 @@ static int waiter_main(void *data)
 {
         struct waiter *w = data;
         struct lxc_container *c;
+        bool started;
         int code, null;
 
         /* With a terminal the caller's stdio is not the container's: holding
@@ -80,11 +92,15 @@ static int waiter_main(void *data)
         if (!c)
                 return 255;
         c->want_daemonize(c, false);
-        c->start(c, 0, NULL);
+        started = c->start(c, 0, NULL);
         code = read_exit_file(w->exit_path);
-        /* No record: pxcri-init itself was killed (SIGKILL), or never ran. */
-        if (code < 0)
-                code = init_exit_code(c->error_num);
+        /* No record: pxcri-init became the process (PID 1 of the container's
+         * pid namespace), was killed (SIGKILL), or never ran. */
+        if (code < 0) {
+                code = started ? init_exit_code(c->error_num) : 255;
+                if (started)
+                        write_exit_file(w->exit_path, code);
+        }
         lxc_api()->container_put(c);
         return code;
 }
@@ -484,19 +500,27 @@ int lxcb_start(struct backend *b, const struct backend_call *c, int *st, struct 
  * container's exit code and the signals pxcri receives. */
 int lxcb_run(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
 {
+        struct spawn_forward fwd;
         pid_t waiter;
         int status, r;
 
         if ((r = create_container(b, c, &waiter, err)) < 0)
                 return r;
+        /* From before the start: a signal that arrives while start is still
+         * returning reaches the container, whose process may already run. */
+        if (!c->detach)
+                spawn_forward_start(waiter, &fwd);
         if ((r = lxcb_start(b, c, st, err)) < 0) {
+                if (!c->detach)
+                        spawn_forward_stop(&fwd);
                 lxcb_destroy(b, c->id, NULL);
                 spawn_wait(waiter, &status);
                 return r;
         }
         if (c->detach)
                 return 0;
-        r = spawn_wait_forwarding(waiter, &status);
+        r = spawn_wait(waiter, &status);
+        spawn_forward_stop(&fwd);
         lxcb_destroy(b, c->id, NULL);
         if (r < 0)
                 return pxe_set_errno(err, -r, "Waiting for container %s", c->id);
