@@ -43,6 +43,9 @@
  * to DIR/output.log as a stderr record, or to DIR/init.err before the log is
  * open, and DIR/exit gets 127: nobody reads its stderr under Proxmox.
  *
+ * `pxcri-init --lxc-setup PATH` is the lxc backend's mount hook: sysctls and
+ * shared bind mounts (init_setup.h).
+ *
  * `pxcri-init --exec BASE` is the helper of `pxcri exec`: it becomes the
  * process of BASE.process, on a pty sent to BASE.sock if it has "t", else
  * on the stdio it was given (exec_mode()).  OCI startContainer hooks run in
@@ -70,6 +73,7 @@
 #include "init_hooks.h"
 #include "init_mounts.h"
 #include "init_output.h"
+#include "init_setup.h"
 
 #define INIT_DIR "/dev/.pxcri"
 #define PROCESS_MAX (4u << 20)
@@ -701,6 +705,10 @@ int main(int argc, char **argv)
         if (argc >= 2 && strcmp(argv[1], "--dir") == 0)
                 return dir_mode(argc, argv);
         /* From lxc.hook.mount, which adds: <name> lxc mount. */
+        if (argc >= 3 && strcmp(argv[1], "--lxc-setup") == 0) {
+                init_lxc_setup(argv[2]);
+                return 0;
+        }
         if (argc >= 3 && strcmp(argv[1], "--create-container-hooks") == 0) {
                 init_run_create_hooks(argv[2]);
                 return 0;

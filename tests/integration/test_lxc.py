@@ -501,9 +501,73 @@ def test_failed_create_leaves_nothing_behind(px, bundle):
     res = px("create", "--runtime", "lxc", "-b", b, cid)
     assert res.returncode == 1
     assert "liblxc could not start container %s" % cid in res.stderr
+    assert "linux.sysctl.kernel.pxcri_no_such_sysctl" in res.stderr
     assert px.records() == []
     assert leftovers(px, cid) == []
     assert px("list", "-q").stdout == ""
+
+
+def test_sysctls_with_read_only_proc_sys(px, bundle):
+    """linux.sysctl is applied in the container's namespaces although
+    linux.readonlyPaths makes /proc/sys read-only (critest's sysctl specs):
+    an IPC-namespace key, a network-namespace key, the host's untouched."""
+    keys = {"kernel.shm_rmid_forced": "/proc/sys/kernel/shm_rmid_forced",
+            "fs.mqueue.msg_max": "/proc/sys/fs/mqueue/msg_max",
+            "net.ipv4.ip_unprivileged_port_start": "/proc/sys/net/ipv4/ip_unprivileged_port_start"}
+    host = {}
+    for k, path in keys.items():
+        with open(path) as f:
+            host[k] = f.read().strip()
+    want = {"kernel.shm_rmid_forced": "0" if host["kernel.shm_rmid_forced"] == "1" else "1",
+            "fs.mqueue.msg_max": "77", "net.ipv4.ip_unprivileged_port_start": "123"}
+    b = bundle(["cat"] + list(keys.values()))
+    assert "/proc/sys" in json.load(open(os.path.join(b, "config.json")))["linux"]["readonlyPaths"]
+    edit(b, lambda c: c["linux"].update(sysctl=want))
+    res = run(px, b)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == [want[k] for k in keys]
+    for k, path in keys.items():
+        with open(path) as f:
+            assert f.read().strip() == host[k], k
+
+
+def mount_shared(path):
+    subprocess.run(["mount", "--bind", path, path], check=True)
+    subprocess.run(["mount", "--make-rshared", path], check=True)
+
+
+def test_shared_bind_propagates_both_ways(px, bundle, workdir):
+    """A bind with rshared propagation (a CRI Bidirectional mount): a mount
+    the container makes below it appears on the host and one the host makes
+    appears in the container (critest's 'rshared' spec)."""
+    cid = unique()
+    src = os.path.join(workdir, "vol")
+    os.makedirs(os.path.join(src, "inner"))
+    os.makedirs(os.path.join(src, "fromhost"))
+    mount_shared(src)
+    try:
+        b = bundle(["sleep", "1000"])
+
+        def shared(c):
+            c["mounts"].append({"destination": "/mnt/vol", "type": "bind", "source": src,
+                                "options": ["rbind", "rshared", "rw"]})
+            c["linux"]["rootfsPropagation"] = "rshared"
+            del c["process"]["capabilities"]  # all of root's: mount(8) inside
+        edit(b, shared)
+        run(px, b, cid, "-d").check_returncode()
+        res = px("exec", cid, "sh", "-c", "mount -t tmpfs tmpfs /mnt/vol/inner && echo from-ctr > /mnt/vol/inner/f")
+        assert res.returncode == 0, res.stderr
+        with open(os.path.join(src, "inner", "f")) as f:
+            assert f.read() == "from-ctr\n"
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", os.path.join(src, "fromhost")], check=True)
+        with open(os.path.join(src, "fromhost", "f"), "w") as f:
+            f.write("from-host\n")
+        res = px("exec", cid, "cat", "/mnt/vol/fromhost/f")
+        assert (res.returncode, res.stdout) == (0, "from-host\n"), res.stderr
+        px("delete", "--force", cid, check=True)
+        assert leftovers(px, cid) == []
+    finally:
+        subprocess.run(["umount", "-R", "-l", src])
 
 
 # --- OCI hooks (run by pxcri) ----------------------------------------------

@@ -236,6 +236,11 @@ static int write_files(struct backend *b, const struct backend_call *c, const ch
                 return pxe_set(err, ENOMEM, "Out of memory");
         if (fs_write_atomic(p, all, strlen(all), 0600, err) < 0)
                 return -pxe_code(err, EIO);
+        /* Read by pxcri-init from LXC's mount hook (lxc.hook.mount). */
+        if (s->setup_len && (asprintf(&p2, "%s/" LXC_SETUP, run) < 0 ||
+                             fs_write_atomic(p2, s->setup, s->setup_len, 0600, err) < 0))
+                return -pxe_code(err, ENOMEM);
+        free(TAKE_PTR(p2));
         if (s->seccomp && fs_write_atomic(lxc_spec_get(s, "lxc.seccomp.profile"), s->seccomp, strlen(s->seccomp), 0600,
                                           err) < 0)
                 return -pxe_code(err, EIO);
@@ -250,17 +255,21 @@ static int write_files(struct backend *b, const struct backend_call *c, const ch
         return write_state(dir, state, err);
 }
 
-/* Why liblxc did not start the container: a failed createContainer hook
- * (pxcri-init's runner left the reason in run/create-hooks.err), or the
- * first error in LXC's log. */
+/* Why liblxc did not start the container: a failed setup or createContainer
+ * hook (pxcri-init left the reason in run/setup.err, run/create-hooks.err),
+ * or the first error in LXC's log. */
 static char *start_error(struct backend *b, const char *id)
 {
-        _cleanup_free_ char *path = lxcb_path(b, id, "run/" LXC_CREATE_HOOKS ".err");
-        char *text = NULL;
+        static const char *const names[] = { "run/" LXC_SETUP ".err", "run/" LXC_CREATE_HOOKS ".err" };
 
-        if (path && fs_read_file(path, 4096, &text, NULL, NULL) == 0 && text && *text)
-                return text;
-        free(text);
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                _cleanup_free_ char *path = lxcb_path(b, id, names[i]);
+                char *text = NULL;
+
+                if (path && fs_read_file(path, 4096, &text, NULL, NULL) == 0 && text && *text)
+                        return text;
+                free(text);
+        }
         return strdup(lxcb_log_error(b, id));
 }
 
