@@ -185,6 +185,8 @@ static void shared_bind(char *rec, int rootfd, int host_ns, int own_ns)
                 top.attr_set |= MOUNT_ATTR_NOEXEC;
         if (strchr(rec, 'O'))
                 all.attr_set |= MOUNT_ATTR_RDONLY;
+        if (!strchr(rec, 'S'))
+                all.propagation = 0;
         target = make_target(rootfd, dest, strchr(rec, 'f') != NULL);
         tree = clone_from_host(host_ns, own_ns, source, strchr(rec, 'r') != NULL);
         if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -193,7 +195,7 @@ static void shared_bind(char *rec, int rootfd, int host_ns, int own_ns)
          * mount is its peer.  MS_SHARED makes a private source shared too
          * (a peer group of its own, as runc's would be). */
         if (mount_setattr(tree, "", AT_EMPTY_PATH, &top, sizeof(top)) < 0 ||
-            ((strchr(rec, 'S') || all.attr_set) &&
+            ((all.propagation || all.attr_set) &&
              mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &all, sizeof(all)) < 0))
                 setup_fail("mounts: options of the shared bind on %s: %s", dest, strerror(errno));
         close(tree);

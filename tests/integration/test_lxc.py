@@ -551,6 +551,8 @@ def test_shared_bind_propagates_both_ways(px, bundle, workdir):
         def shared(c):
             c["mounts"].append({"destination": "/mnt/vol", "type": "bind", "source": src,
                                 "options": ["rbind", "rshared", "rw"]})
+            c["mounts"].append({"destination": "/mnt/ro", "type": "bind", "source": src,
+                                "options": ["bind", "shared", "ro", "nodev"]})
             c["linux"]["rootfsPropagation"] = "rshared"
             del c["process"]["capabilities"]  # all of root's: mount(8) inside
         edit(b, shared)
@@ -564,6 +566,9 @@ def test_shared_bind_propagates_both_ways(px, bundle, workdir):
             f.write("from-host\n")
         res = px("exec", cid, "cat", "/mnt/vol/fromhost/f")
         assert (res.returncode, res.stdout) == (0, "from-host\n"), res.stderr
+        res = px("exec", cid, "sh", "-c", "grep ' /mnt/ro ' /proc/self/mountinfo; touch /mnt/ro/x")
+        assert res.returncode != 0 and " ro,nodev" in res.stdout, res.stdout + res.stderr
+        assert not os.path.exists(os.path.join(src, "x"))
         px("delete", "--force", cid, check=True)
         assert leftovers(px, cid) == []
     finally:
