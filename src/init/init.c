@@ -357,7 +357,6 @@ static void wait_for_start(void)
                         exit(128 + early_signal);
                 }
         }
-        handle_early_signals(SIG_DFL);
         while (write(fd, "1", 1) < 0)
                 if (errno != EINTR)
                         die("writing the start FIFO", errno);
@@ -681,6 +680,11 @@ static int dir_mode(int argc, char **argv)
  * through liblxc, which writes it to run/exit. */
 static void become_process(struct process *p)
 {
+        /* Until the exec our early-signal handlers stay: a signal sent right
+         * after start would be lost to an init without a handler (the
+         * process may not have installed its own yet); it ends the
+         * container instead, as it would end a process of default
+         * disposition.  execve() resets them. */
         if (p->umask >= 0)
                 umask((mode_t) p->umask);
         /* liblxc made us a session leader; the pty on our stdio becomes the
@@ -690,6 +694,10 @@ static void become_process(struct process *p)
                 ioctl(STDIN_FILENO, TIOCSCTTY, 0);
         }
         init_run_start_hooks(INIT_DIR "/start-hooks");
+        if (early_signal) {
+                record_exit(128 + early_signal);
+                exit(128 + early_signal);
+        }
         exec_process(p);
 }
 
@@ -723,6 +731,12 @@ int main(int argc, char **argv)
                 become_process(&p);
         sigfillset(&all);
         sigprocmask(SIG_BLOCK, &all, &old);
+        handle_early_signals(SIG_DFL);
+        /* Caught between the start byte and here: as before the start. */
+        if (early_signal) {
+                record_exit(128 + early_signal);
+                return 128 + early_signal;
+        }
         child = fork();
         if (child < 0)
                 die("fork", errno);

@@ -141,6 +141,22 @@ def test_process_is_pid_1(px, bundle):
         assert run(px, bundle(["sh", "-c", "exit %d" % code])).returncode == code
 
 
+def test_signal_right_after_start_is_not_lost(px, bundle):
+    """A signal sent between start and the process's own handlers must not
+    vanish on a PID 1 without a handler: until its exec pxcri-init catches it
+    and ends the container with it (here during a startContainer hook)."""
+    cid = unique()
+    b = bundle(["sleep", "1000"])
+    edit(b, lambda c: c.update(hooks={"startContainer": [{"path": "/bin/sleep", "args": ["sleep", "1"]}]}))
+    px("create", "--runtime", "lxc", "-b", b, cid, check=True)
+    px("start", cid, check=True)
+    px("kill", cid, "TERM", check=True)
+    wait_status(px, cid, "stopped")
+    assert wait_exit_file(px, cid) == 143
+    px("delete", cid, check=True)
+    assert leftovers(px, cid) == []
+
+
 def test_delete_created_without_force(px, bundle):
     """As runc: a container whose process never started goes without --force."""
     cid = unique()
