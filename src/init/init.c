@@ -344,7 +344,9 @@ static void handle_early_signals(void (*handler)(int))
                 sigaction(early_signals[i], &sa, NULL);
 }
 
-static void wait_for_start(void)
+/* Returns the FIFO, still open: it closes (close-on-exec) when the process
+ * is exec'd, and `pxcri start` waits for that. */
+static int wait_for_start(void)
 {
         int fd;
 
@@ -360,7 +362,7 @@ static void wait_for_start(void)
         while (write(fd, "1", 1) < 0)
                 if (errno != EINTR)
                         die("writing the start FIFO", errno);
-        close(fd);
+        return fd;
 }
 
 static const char *env_path(const struct process *p)
@@ -706,7 +708,7 @@ int main(int argc, char **argv)
         static struct process p;
         sigset_t all, old;
         pid_t child;
-        int code;
+        int code, fifo;
 
         if (argc == 3 && strcmp(argv[1], "--exec") == 0)
                 return exec_mode(argv[2]);
@@ -726,7 +728,7 @@ int main(int argc, char **argv)
                 prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         if (p.terminal)
                 setup_terminal(INIT_DIR "/console.sock", &p);
-        wait_for_start();
+        fifo = wait_for_start();
         if (getpid() == 1)
                 become_process(&p);
         sigfillset(&all);
@@ -740,6 +742,8 @@ int main(int argc, char **argv)
         child = fork();
         if (child < 0)
                 die("fork", errno);
+        if (child != 0)
+                close(fifo);
         if (child == 0) {
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 if (p.umask >= 0)

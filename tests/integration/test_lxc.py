@@ -141,16 +141,44 @@ def test_process_is_pid_1(px, bundle):
         assert run(px, bundle(["sh", "-c", "exit %d" % code])).returncode == code
 
 
-def test_signal_right_after_start_is_not_lost(px, bundle):
-    """A signal sent between start and the process's own handlers must not
-    vanish on a PID 1 without a handler: until its exec pxcri-init catches it
-    and ends the container with it (here during a startContainer hook)."""
+def test_start_returns_once_the_process_runs(px, bundle, workdir):
+    """start returns (and poststart runs) after the startContainer hooks,
+    once the process is exec'd, as the runtime spec orders it: a signal sent
+    after start reaches the process itself."""
+    cid = unique()
+    out = os.path.join(workdir, "poststart")
+    b = bundle(["sleep", "1000"])
+    script = ("import json, sys; pid = json.load(sys.stdin)['pid']; "
+              "open(sys.argv[1], 'wb').write(open('/proc/%d/cmdline' % pid, 'rb').read())")
+    edit(b, lambda c: c.update(hooks={
+        "startContainer": [{"path": "/bin/sleep", "args": ["sleep", "1"]}],
+        "poststart": [{"path": sys.executable, "args": ["python3", "-c", script, out]}]}))
+    px("create", "--runtime", "lxc", "-b", b, cid, check=True)
+    t0 = time.time()
+    px("start", cid, check=True)
+    assert time.time() - t0 >= 1
+    with open(out, "rb") as f:
+        assert f.read() == b"sleep\x001000\x00"
+    px("delete", "--force", cid, check=True)
+    assert leftovers(px, cid) == []
+
+
+def test_signal_during_start_is_not_lost(px, bundle):
+    """A signal sent while start runs -- after pxcri-init's start byte, before
+    the process's exec, here during a startContainer hook -- must not vanish
+    on the way to a PID 1 without a handler: pxcri-init catches it until the
+    exec and ends the container with it."""
     cid = unique()
     b = bundle(["sleep", "1000"])
     edit(b, lambda c: c.update(hooks={"startContainer": [{"path": "/bin/sleep", "args": ["sleep", "1"]}]}))
     px("create", "--runtime", "lxc", "-b", b, cid, check=True)
-    px("start", cid, check=True)
+    start = subprocess.Popen(px.argv("start", cid), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    fifo = os.path.join(px.root, "lxc", cid, "run", "fifo")
+    deadline = time.time() + 10
+    while os.path.exists(fifo) and time.time() < deadline:
+        time.sleep(0.01)
     px("kill", cid, "TERM", check=True)
+    assert start.wait(timeout=20) == 0, start.stderr.read()
     wait_status(px, cid, "stopped")
     assert wait_exit_file(px, cid) == 143
     px("delete", cid, check=True)

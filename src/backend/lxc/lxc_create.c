@@ -33,6 +33,7 @@
 #define CONFIG_MAX (8u << 20)
 #define CREATE_TIMEOUT_MS 30000
 #define START_TIMEOUT_MS 10000
+#define START_EXEC_WAIT_MS 10000
 
 struct waiter {
         const char *root, *id;
@@ -461,6 +462,24 @@ int lxcb_create(struct backend *b, const struct backend_call *c, int *st, struct
         return 0;
 }
 
+/* After its byte, pxcri-init keeps the FIFO open until the process is
+ * exec'd (close-on-exec), after the startContainer hooks: wait for that end,
+ * so that start returns (and poststart runs) once the process executes, as
+ * the runtime spec orders it, and a signal sent after start reaches the
+ * process, not the moment before its exec.  Not an error when it takes
+ * longer than START_EXEC_WAIT_MS (slow hooks): start returns anyway. */
+static void wait_exec(int fd, pid_t init)
+{
+        char byte;
+
+        for (int waited = 0; waited < START_EXEC_WAIT_MS && kill(init, 0) == 0; waited += 10) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+
+                if (poll(&p, 1, 10) > 0 && (p.revents & (POLLHUP | POLLERR) || read(fd, &byte, 1) == 0))
+                        return;
+        }
+}
+
 /* Open the FIFO pxcri-init blocks on and take its byte. */
 static int open_fifo(struct backend *b, const char *id, pid_t init, struct pxe **err)
 {
@@ -478,6 +497,7 @@ static int open_fifo(struct backend *b, const char *id, pid_t init, struct pxe *
 
                 if (poll(&p, 1, 10) > 0 && read(fd, &byte, 1) == 1) {
                         unlink(path);
+                        wait_exec(fd, init);
                         return 0;
                 }
                 if (kill(init, 0) < 0)
