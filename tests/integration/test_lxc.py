@@ -163,6 +163,19 @@ def test_start_returns_once_the_process_runs(px, bundle, workdir):
     assert leftovers(px, cid) == []
 
 
+def test_kill_waits_for_the_handler_of_a_starting_process(px, bundle):
+    """A PID 1 gets only the signals it handles; right after start it may not
+    have installed its handler yet (here 50 ms in): kill gives it up to
+    100 ms, so TERM is not dropped (and a stop not left to its timeout)."""
+    cid = unique()
+    b = bundle(["sh", "-c", "sleep 0.05; trap 'exit 42' TERM; while :; do sleep 0.01; done"])
+    run(px, b, cid, "-d").check_returncode()
+    px("kill", cid, "TERM", check=True)
+    wait_status(px, cid, "stopped")
+    assert wait_exit_file(px, cid) == 42
+    px("delete", cid, check=True)
+
+
 def test_signal_during_start_is_not_lost(px, bundle):
     """A signal sent while start runs -- after pxcri-init's start byte, before
     the process's exec, here during a startContainer hook -- must not vanish
