@@ -217,9 +217,9 @@ struct exec_ctx {
         char *base_in; /* the same inside the container */
 };
 
-/* Attach pxcri-init --exec as root with all capabilities: it becomes the process of its process
- * file, switching to the process's identity and capabilities, on a pty it
- * makes and sends out with a terminal. */
+/* Attach pxcri-init --exec as root with every capability: it becomes the
+ * process of its process file, switching to the process's identity and
+ * capabilities, on a pty it makes and sends out with a terminal. */
 static int attach_start(struct exec_ctx *x, pid_t *ret_pid, struct pxe **err)
 {
         char *init_argv[] = { (char *) LXC_INIT_PATH, (char *) "--exec", x->base_in, NULL };
