@@ -3,10 +3,12 @@
  * lxc mode (no arguments): LXC starts it (lxc.init.cmd) with the container
  * fully set up.  It reads the user's process from <dir>/process, then blocks
  * opening <dir>/fifo for writing until `pxcri start` opens it for reading:
- * that handshake is what makes OCI's create/start split real.  Then it runs
- * the process as its child, passes on every signal it receives, reaps
- * orphans (it is the pid namespace's init), and when its child exits writes
- * the exit code (128+N for signal N) to <dir>/exit and exits with it.
+ * that handshake is what makes OCI's create/start split real.  Then, as
+ * PID 1 of the container's own pid namespace, it execs the process in place
+ * (as runc's process is PID 1).  Without one (hostPID, a pod's shared pid
+ * namespace) it runs the process as its child, passes on every signal it
+ * receives, reaps orphans (it is their subreaper), and when its child exits
+ * writes the exit code (128+N for signal N) to <dir>/exit and exits with it.
  * <dir> is INIT_DIR, a host directory the backend bind-mounts.
  *
  * dir mode, `pxcri-init --dir DIR [--no-wait] [--process-b64 BASE64]`: the
@@ -41,6 +43,9 @@
  * to DIR/output.log as a stderr record, or to DIR/init.err before the log is
  * open, and DIR/exit gets 127: nobody reads its stderr under Proxmox.
  *
+ * `pxcri-init --lxc-setup PATH` is the lxc backend's mount hook: sysctls and
+ * shared bind mounts (init_setup.h).
+ *
  * `pxcri-init --exec BASE` is the helper of `pxcri exec`: it becomes the
  * process of BASE.process, on a pty sent to BASE.sock if it has "t", else
  * on the stdio it was given (exec_mode()).  OCI startContainer hooks run in
@@ -68,6 +73,7 @@
 #include "init_hooks.h"
 #include "init_mounts.h"
 #include "init_output.h"
+#include "init_setup.h"
 
 #define INIT_DIR "/dev/.pxcri"
 #define PROCESS_MAX (4u << 20)
@@ -338,7 +344,9 @@ static void handle_early_signals(void (*handler)(int))
                 sigaction(early_signals[i], &sa, NULL);
 }
 
-static void wait_for_start(void)
+/* Returns the FIFO, still open: it closes (close-on-exec) when the process
+ * is exec'd, and `pxcri start` waits for that. */
+static int wait_for_start(void)
 {
         int fd;
 
@@ -351,11 +359,10 @@ static void wait_for_start(void)
                         exit(128 + early_signal);
                 }
         }
-        handle_early_signals(SIG_DFL);
         while (write(fd, "1", 1) < 0)
                 if (errno != EINTR)
                         die("writing the start FIFO", errno);
-        close(fd);
+        return fd;
 }
 
 static const char *env_path(const struct process *p)
@@ -690,18 +697,49 @@ static int dir_mode(int argc, char **argv)
         return code;
 }
 
+/* The pid namespace is the container's own: as with runc, the process is
+ * its PID 1 (what `/proc/1/cmdline` shows, what gets the signals, what
+ * reaps orphans), so we become it.  Its exit status reaches the waiter
+ * through liblxc, which writes it to run/exit. */
+static void become_process(struct process *p)
+{
+        /* Until the exec our early-signal handlers stay: a signal sent right
+         * after start would be lost to an init without a handler (the
+         * process may not have installed its own yet); it ends the
+         * container instead, as it would end a process of default
+         * disposition.  execve() resets them. */
+        if (p->umask >= 0)
+                umask((mode_t) p->umask);
+        /* liblxc made us a session leader; the pty on our stdio becomes the
+         * process's controlling terminal. */
+        if (p->terminal) {
+                (void) setsid();
+                ioctl(STDIN_FILENO, TIOCSCTTY, 0);
+        }
+        init_run_start_hooks(INIT_DIR "/start-hooks");
+        if (early_signal) {
+                record_exit(128 + early_signal);
+                exit(128 + early_signal);
+        }
+        exec_process(p);
+}
+
 int main(int argc, char **argv)
 {
         static struct process p;
         sigset_t all, old;
         pid_t child;
-        int code;
+        int code, fifo;
 
         if (argc == 3 && strcmp(argv[1], "--exec") == 0)
                 return exec_mode(argv[2]);
         if (argc >= 2 && strcmp(argv[1], "--dir") == 0)
                 return dir_mode(argc, argv);
         /* From lxc.hook.mount, which adds: <name> lxc mount. */
+        if (argc >= 3 && strcmp(argv[1], "--lxc-setup") == 0) {
+                init_lxc_setup(argv[2]);
+                return 0;
+        }
         if (argc >= 3 && strcmp(argv[1], "--create-container-hooks") == 0) {
                 init_run_create_hooks(argv[2]);
                 return 0;
@@ -711,12 +749,22 @@ int main(int argc, char **argv)
                 prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         if (p.terminal)
                 setup_terminal(INIT_DIR "/console.sock", &p);
-        wait_for_start();
+        fifo = wait_for_start();
+        if (getpid() == 1)
+                become_process(&p);
         sigfillset(&all);
         sigprocmask(SIG_BLOCK, &all, &old);
+        handle_early_signals(SIG_DFL);
+        /* Caught between the start byte and here: as before the start. */
+        if (early_signal) {
+                record_exit(128 + early_signal);
+                return 128 + early_signal;
+        }
         child = fork();
         if (child < 0)
                 die("fork", errno);
+        if (child != 0)
+                close(fifo);
         if (child == 0) {
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 if (p.umask >= 0)

@@ -60,7 +60,8 @@ int init_caps_before_switch(const struct init_caps *c, char *what, size_t size)
                 return 0;
         last = last_cap();
         for (int n = 0; n <= last; n++) {
-                if (c->mask[INIT_CAP_BOUNDING] & (UINT64_C(1) << n))
+                /* Dropping one that is not there needs CAP_SETPCAP too. */
+                if ((c->mask[INIT_CAP_BOUNDING] & (UINT64_C(1) << n)) || prctl(PR_CAPBSET_READ, n, 0, 0, 0) == 0)
                         continue;
                 if (prctl(PR_CAPBSET_DROP, n, 0, 0, 0) < 0 && errno != EINVAL) {
                         snprintf(what, size, "dropping capability %d from the bounding set", n);

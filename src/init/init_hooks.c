@@ -142,20 +142,25 @@ static const char *with_pid(const char *state, long pid)
         return buf;
 }
 
-/* Our parent's pid as the host's /proc (mounted at /proc before pivot_root)
- * names it: field 4 of /proc/self/stat, after the ")" that ends the name. */
-static long host_parent_pid(void)
+long init_host_ppid(long pid)
 {
-        char buf[1024], *end;
+        char path[64], buf[1024], *end;
         long ppid = 0;
-        int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        int fd;
+        ssize_t n;
 
+        if (pid > 0)
+                snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+        else
+                snprintf(path, sizeof(path), "/proc/self/stat");
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
         if (fd >= 0)
                 close(fd);
         if (n <= 0)
                 return 0;
         buf[n] = '\0';
+        /* Field 4, after the ")" that ends the name. */
         end = strrchr(buf, ')');
         if (!end || sscanf(end + 1, " %*c %ld", &ppid) != 1)
                 return 0;
@@ -207,5 +212,5 @@ void init_run_create_hooks(const char *path)
         hook_kind = "createContainer";
         if (asprintf(&fail_path, "%s.err", path) < 0)
                 fail_path = NULL;
-        run_hooks(path, host_parent_pid());
+        run_hooks(path, init_host_ppid(0));
 }

@@ -18,3 +18,9 @@ void init_run_start_hooks(const char *path);
  * there, names it.  Returns only when all succeeded; else exits 127 and
  * leaves the reason in PATH.err. */
 void init_run_create_hooks(const char *path);
+
+/* The parent of pid (0: of ourselves) as the host's /proc names it -- in
+ * LXC's mount hook, before pivot_root, /proc is the host's: our parent is
+ * the container's init to be, and its parent liblxc's monitor.  0 when it
+ * cannot be read. */
+long init_host_ppid(long pid);

@@ -199,20 +199,32 @@ static void forward_signal(int sig, siginfo_t *si, void *uctx)
                 kill((pid_t) forward_pid, sig);
 }
 
-int spawn_wait_forwarding(pid_t pid, int *status)
+void spawn_forward_start(pid_t pid, struct spawn_forward *f)
 {
         struct sigaction sa = { .sa_sigaction = forward_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
-        struct sigaction old[ARRAY_SIZE(forwarded_signals)];
-        int r;
 
+        _Static_assert(ARRAY_SIZE(f->old) == ARRAY_SIZE(forwarded_signals), "one saved action per signal");
         forward_pid = pid;
         sigemptyset(&sa.sa_mask);
         for (size_t i = 0; i < ARRAY_SIZE(forwarded_signals); i++)
-                sigaction(forwarded_signals[i], &sa, &old[i]);
-        r = spawn_wait(pid, status);
+                sigaction(forwarded_signals[i], &sa, &f->old[i]);
+}
+
+void spawn_forward_stop(struct spawn_forward *f)
+{
         for (size_t i = 0; i < ARRAY_SIZE(forwarded_signals); i++)
-                sigaction(forwarded_signals[i], &old[i], NULL);
+                sigaction(forwarded_signals[i], &f->old[i], NULL);
         forward_pid = 0;
+}
+
+int spawn_wait_forwarding(pid_t pid, int *status)
+{
+        struct spawn_forward f;
+        int r;
+
+        spawn_forward_start(pid, &f);
+        r = spawn_wait(pid, status);
+        spawn_forward_stop(&f);
         return r;
 }
 

@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -79,6 +80,15 @@ int spawn_wait(pid_t pid, int *status);
  * signal the terminal sent to the whole foreground process group already
  * reached the child and is not sent twice.  Handlers are restored after. */
 int spawn_wait_forwarding(pid_t pid, int *status);
+
+/* The same forwarding to pid, from spawn_forward_start() until
+ * spawn_forward_stop() restores the handlers: for a caller that must not
+ * lose a signal between starting a child's work and waiting for it. */
+struct spawn_forward {
+        struct sigaction old[11];
+};
+void spawn_forward_start(pid_t pid, struct spawn_forward *f);
+void spawn_forward_stop(struct spawn_forward *f);
 
 /* Shell-style exit code of a wait status: the exit code, or 128 + signal. */
 int spawn_exit_code(int status);

@@ -205,6 +205,66 @@ def test_runtime_handler_routes(pxcrid, busybox, handler, backend):
         pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid)
 
 
+def test_lxc_pod_sysctls_and_own_pid_namespace(pxcrid, busybox):
+    """On lxc as on runc (critest's sysctl and ContainerPID specs): the pod's
+    sysctls (an IPC and an mqueue key) read back in the container, whose
+    /proc/sys is read-only, and with a pid namespace of its own the command
+    is PID 1."""
+    p = pb()
+    cfg = pxcrid.pod_config(linux=p.LinuxPodSandboxConfig(
+        sysctls={"kernel.shm_rmid_forced": "1", "fs.mqueue.msg_max": "100"},
+        security_context=p.LinuxSandboxSecurityContext(namespace_options=p.NamespaceOption(pid=p.CONTAINER))))
+    pid, cfg = pxcrid.run_pod(cfg, handler="lxc")
+    try:
+        cid = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000")
+        pxcrid.wait_state(cid, RUNNING)
+        r = pxcrid.rt("ExecSync", container_id=cid, timeout=10,
+                      cmd=["sh", "-c", "cat /proc/sys/kernel/shm_rmid_forced /proc/sys/fs/mqueue/msg_max; "
+                                       "tr '\\0' ' ' < /proc/1/cmdline; echo; "
+                                       "echo 2 > /proc/sys/kernel/shm_rmid_forced || echo read-only"])
+        assert r.exit_code == 0, r.stderr
+        assert r.stdout.decode().splitlines() == ["1", "100", "sleep 100000 ", "read-only"]
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid)
+
+
+def test_lxc_bidirectional_mount(pxcrid, busybox, tmp_path):
+    """A Bidirectional volume on lxc (critest's 'rshared' spec): what the
+    privileged container mounts below it shows on the host, what the host
+    mounts shows in the container."""
+    p = pb()
+    src = str(tmp_path / "vol")
+    os.makedirs(os.path.join(src, "inner"))
+    os.makedirs(os.path.join(src, "fromhost"))
+    subprocess.run(["mount", "--bind", src, src], check=True)
+    subprocess.run(["mount", "--make-rshared", src], check=True)
+    cfg = pxcrid.pod_config(linux=p.LinuxPodSandboxConfig(
+        security_context=p.LinuxSandboxSecurityContext(privileged=True)))
+    pid, cfg = pxcrid.run_pod(cfg, handler="lxc")
+    try:
+        cid = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000",
+                  mounts=[p.Mount(host_path=src, container_path="/vol",
+                                  propagation=p.PROPAGATION_BIDIRECTIONAL)],
+                  linux=p.LinuxContainerConfig(security_context=p.LinuxContainerSecurityContext(privileged=True)))
+        pxcrid.wait_state(cid, RUNNING)
+        assert pxcrid.status(cid).mounts[0].propagation == p.PROPAGATION_BIDIRECTIONAL
+        r = pxcrid.rt("ExecSync", container_id=cid, timeout=10,
+                      cmd=["sh", "-c", "mount -t tmpfs tmpfs /vol/inner && echo from-ctr > /vol/inner/f"])
+        assert r.exit_code == 0, r.stderr
+        with open(os.path.join(src, "inner", "f")) as f:
+            assert f.read() == "from-ctr\n"
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", os.path.join(src, "fromhost")], check=True)
+        with open(os.path.join(src, "fromhost", "f"), "w") as f:
+            f.write("from-host\n")
+        r = pxcrid.rt("ExecSync", container_id=cid, timeout=10, cmd=["cat", "/vol/fromhost/f"])
+        assert (r.exit_code, r.stdout) == (0, b"from-host\n"), r.stderr
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid)
+        subprocess.run(["umount", "-R", "-l", src])
+
+
 def test_annotation_routes_default_handler(pxcrid, pod, busybox):
     cid = pxcrid.create(pod[0], pod[1], busybox, command=["true"], annotations={"pxcri.io/backend": "runc"})
     info = json.loads(pxcrid.rt("ContainerStatus", container_id=cid, verbose=True).info["info"])

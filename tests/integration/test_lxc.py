@@ -67,6 +67,17 @@ def leftovers(px, cid):
     return found
 
 
+def wait_exit_file(px, cid, timeout=10):
+    """The exit code in run/exit: pxcri-init's record, or (the process was
+    PID 1) the waiter's, written as liblxc's monitor returns."""
+    path = os.path.join(px.root, "lxc", cid, "run", "exit")
+    deadline = time.time() + timeout
+    while not os.path.exists(path) and time.time() < deadline:
+        time.sleep(0.02)
+    with open(path) as f:
+        return int(f.read())
+
+
 def run(px, b, cid=None, *extra):
     return px("run", "--runtime", "lxc", *extra, "-b", b, cid or unique())
 
@@ -129,6 +140,84 @@ def test_create_start_kill_delete(px, bundle):
     assert res.returncode == 1
     assert 'container "%s" does not exist' % cid in res.stderr
     assert px.records() == []
+    assert leftovers(px, cid) == []
+
+
+def test_process_is_pid_1(px, bundle):
+    """As runc (and what critest's ContainerPID spec reads): in a pid namespace
+    of its own, the process is PID 1 -- pxcri-init execs it in place -- and
+    state's pid is the process.  Its exit code still reaches run/exit and the
+    --pid-file process (here: run's exit code)."""
+    cid = unique()
+    run(px, bundle(["sleep", "1000"]), cid, "-d").check_returncode()
+    res = px("exec", cid, "cat", "/proc/1/cmdline")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "sleep\x001000\x00"
+    with open("/proc/%d/cmdline" % px.state(cid)["pid"], "rb") as f:
+        assert f.read() == b"sleep\x001000\x00"
+    px("kill", cid, "KILL", check=True)
+    wait_status(px, cid, "stopped")
+    assert wait_exit_file(px, cid) == 137
+    px("delete", cid, check=True)
+    assert leftovers(px, cid) == []
+    for code in (0, 3):
+        assert run(px, bundle(["sh", "-c", "exit %d" % code])).returncode == code
+
+
+def test_start_returns_once_the_process_runs(px, bundle, workdir):
+    """start returns (and poststart runs) after the startContainer hooks,
+    once the process is exec'd, as the runtime spec orders it: a signal sent
+    after start reaches the process itself."""
+    cid = unique()
+    out = os.path.join(workdir, "poststart")
+    b = bundle(["sleep", "1000"])
+    script = ("import json, sys; pid = json.load(sys.stdin)['pid']; "
+              "open(sys.argv[1], 'wb').write(open('/proc/%d/cmdline' % pid, 'rb').read())")
+    edit(b, lambda c: c.update(hooks={
+        "startContainer": [{"path": "/bin/sleep", "args": ["sleep", "1"]}],
+        "poststart": [{"path": sys.executable, "args": ["python3", "-c", script, out]}]}))
+    px("create", "--runtime", "lxc", "-b", b, cid, check=True)
+    t0 = time.time()
+    px("start", cid, check=True)
+    assert time.time() - t0 >= 1
+    with open(out, "rb") as f:
+        assert f.read() == b"sleep\x001000\x00"
+    px("delete", "--force", cid, check=True)
+    assert leftovers(px, cid) == []
+
+
+def test_kill_waits_for_the_handler_of_a_starting_process(px, bundle):
+    """A PID 1 gets only the signals it handles; right after start it may not
+    have installed its handler yet (here 50 ms in): kill gives it up to
+    100 ms, so TERM is not dropped (and a stop not left to its timeout)."""
+    cid = unique()
+    b = bundle(["sh", "-c", "sleep 0.05; trap 'exit 42' TERM; while :; do sleep 0.01; done"])
+    run(px, b, cid, "-d").check_returncode()
+    px("kill", cid, "TERM", check=True)
+    wait_status(px, cid, "stopped")
+    assert wait_exit_file(px, cid) == 42
+    px("delete", cid, check=True)
+
+
+def test_signal_during_start_is_not_lost(px, bundle):
+    """A signal sent while start runs -- after pxcri-init's start byte, before
+    the process's exec, here during a startContainer hook -- must not vanish
+    on the way to a PID 1 without a handler: pxcri-init catches it until the
+    exec and ends the container with it."""
+    cid = unique()
+    b = bundle(["sleep", "1000"])
+    edit(b, lambda c: c.update(hooks={"startContainer": [{"path": "/bin/sleep", "args": ["sleep", "1"]}]}))
+    px("create", "--runtime", "lxc", "-b", b, cid, check=True)
+    start = subprocess.Popen(px.argv("start", cid), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    fifo = os.path.join(px.root, "lxc", cid, "run", "fifo")
+    deadline = time.time() + 10
+    while os.path.exists(fifo) and time.time() < deadline:
+        time.sleep(0.01)
+    px("kill", cid, "TERM", check=True)
+    assert start.wait(timeout=20) == 0, start.stderr.read()
+    wait_status(px, cid, "stopped")
+    assert wait_exit_file(px, cid) == 143
+    px("delete", cid, check=True)
     assert leftovers(px, cid) == []
 
 
@@ -442,8 +531,7 @@ def test_terminal_through_console_socket(px, bundle, workdir):
         wait_status(px, cid, "stopped")
     finally:
         os.close(master)
-    with open(os.path.join(px.root, "lxc", cid, "run", "exit")) as f:
-        assert f.read().strip() == "6"
+    assert wait_exit_file(px, cid) == 6
     px("delete", cid, check=True)
     assert leftovers(px, cid) == []
 
@@ -493,9 +581,78 @@ def test_failed_create_leaves_nothing_behind(px, bundle):
     res = px("create", "--runtime", "lxc", "-b", b, cid)
     assert res.returncode == 1
     assert "liblxc could not start container %s" % cid in res.stderr
+    assert "linux.sysctl.kernel.pxcri_no_such_sysctl" in res.stderr
     assert px.records() == []
     assert leftovers(px, cid) == []
     assert px("list", "-q").stdout == ""
+
+
+def test_sysctls_with_read_only_proc_sys(px, bundle):
+    """linux.sysctl is applied in the container's namespaces although
+    linux.readonlyPaths makes /proc/sys read-only (critest's sysctl specs):
+    an IPC-namespace key, a network-namespace key, the host's untouched."""
+    keys = {"kernel.shm_rmid_forced": "/proc/sys/kernel/shm_rmid_forced",
+            "fs.mqueue.msg_max": "/proc/sys/fs/mqueue/msg_max",
+            "net.ipv4.ip_unprivileged_port_start": "/proc/sys/net/ipv4/ip_unprivileged_port_start"}
+    host = {}
+    for k, path in keys.items():
+        with open(path) as f:
+            host[k] = f.read().strip()
+    want = {"kernel.shm_rmid_forced": "0" if host["kernel.shm_rmid_forced"] == "1" else "1",
+            "fs.mqueue.msg_max": "77", "net.ipv4.ip_unprivileged_port_start": "123"}
+    b = bundle(["cat"] + list(keys.values()))
+    assert "/proc/sys" in json.load(open(os.path.join(b, "config.json")))["linux"]["readonlyPaths"]
+    edit(b, lambda c: c["linux"].update(sysctl=want))
+    res = run(px, b)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == [want[k] for k in keys]
+    for k, path in keys.items():
+        with open(path) as f:
+            assert f.read().strip() == host[k], k
+
+
+def mount_shared(path):
+    subprocess.run(["mount", "--bind", path, path], check=True)
+    subprocess.run(["mount", "--make-rshared", path], check=True)
+
+
+def test_shared_bind_propagates_both_ways(px, bundle, workdir):
+    """A bind with rshared propagation (a CRI Bidirectional mount): a mount
+    the container makes below it appears on the host and one the host makes
+    appears in the container (critest's 'rshared' spec)."""
+    cid = unique()
+    src = os.path.join(workdir, "vol")
+    os.makedirs(os.path.join(src, "inner"))
+    os.makedirs(os.path.join(src, "fromhost"))
+    mount_shared(src)
+    try:
+        b = bundle(["sleep", "1000"])
+
+        def shared(c):
+            c["mounts"].append({"destination": "/mnt/vol", "type": "bind", "source": src,
+                                "options": ["rbind", "rshared", "rw"]})
+            c["mounts"].append({"destination": "/mnt/ro", "type": "bind", "source": src,
+                                "options": ["bind", "shared", "ro", "nodev"]})
+            c["linux"]["rootfsPropagation"] = "rshared"
+            del c["process"]["capabilities"]  # all of root's: mount(8) inside
+        edit(b, shared)
+        run(px, b, cid, "-d").check_returncode()
+        res = px("exec", cid, "sh", "-c", "mount -t tmpfs tmpfs /mnt/vol/inner && echo from-ctr > /mnt/vol/inner/f")
+        assert res.returncode == 0, res.stderr
+        with open(os.path.join(src, "inner", "f")) as f:
+            assert f.read() == "from-ctr\n"
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", os.path.join(src, "fromhost")], check=True)
+        with open(os.path.join(src, "fromhost", "f"), "w") as f:
+            f.write("from-host\n")
+        res = px("exec", cid, "cat", "/mnt/vol/fromhost/f")
+        assert (res.returncode, res.stdout) == (0, "from-host\n"), res.stderr
+        res = px("exec", cid, "sh", "-c", "grep ' /mnt/ro ' /proc/self/mountinfo; touch /mnt/ro/x")
+        assert res.returncode != 0 and " ro,nodev" in res.stdout, res.stdout + res.stderr
+        assert not os.path.exists(os.path.join(src, "x"))
+        px("delete", "--force", cid, check=True)
+        assert leftovers(px, cid) == []
+    finally:
+        subprocess.run(["umount", "-R", "-l", src])
 
 
 # --- OCI hooks (run by pxcri) ----------------------------------------------
@@ -771,7 +928,8 @@ def test_ps_pause_resume(px, bundle):
     cid = unique()
     run(px, bundle(["sleep", "1000"]), cid, "-d").check_returncode()
     pids = json.loads(px("ps", "--format", "json", cid, check=True).stdout)
-    assert px.state(cid)["pid"] in pids and len(pids) == 2
+    # The process is the pid namespace's init: the only one.
+    assert pids == [px.state(cid)["pid"]]
     px("pause", cid, check=True)
     assert px.state(cid)["status"] == "paused"
     px("resume", cid, check=True)

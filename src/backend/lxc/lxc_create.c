@@ -33,6 +33,7 @@
 #define CONFIG_MAX (8u << 20)
 #define CREATE_TIMEOUT_MS 30000
 #define START_TIMEOUT_MS 10000
+#define START_EXEC_WAIT_MS 10000
 
 struct waiter {
         const char *root, *id;
@@ -49,12 +50,23 @@ static int read_exit_file(const char *path)
         return atoi(text);
 }
 
-/* pxcri-init's wait status as liblxc reports it in error_num.  Measured
- * with liblxc 5.0.2: killed by SIGKILL reads 0x097f, the signal in the second
- * byte and 0x7f in the first (a "stopped" status to WIFSTOPPED). */
+/* As pxcri-init records it: once the file exists, state says stopped. */
+static void write_exit_file(const char *path, int code)
+{
+        char text[16];
+        int n = snprintf(text, sizeof(text), "%d\n", code);
+
+        if (fs_write_atomic(path, text, (size_t) n, 0644, NULL) < 0)
+                log_warn("Recording exit code %d in %s failed", code, path);
+}
+
+/* The init's wait status as liblxc 5.0.2 reports it in error_num once
+ * start() succeeded (src/lxc/start.c, signal_handler()): an exit with N is
+ * N << 8, death by signal N is N << 8 | 0x7f (a "stopped" status to
+ * WIFSTOPPED; measured: SIGKILL reads 0x097f). */
 static int init_exit_code(int status)
 {
-        if (status <= 0)
+        if (status < 0)
                 return 255;
         if ((status & 0xff) == 0x7f)
                 return 128 + ((status >> 8) & 0x7f);
@@ -66,6 +78,7 @@ static int waiter_main(void *data)
 {
         struct waiter *w = data;
         struct lxc_container *c;
+        bool started;
         int code, null;
 
         /* With a terminal the caller's stdio is not the container's: holding
@@ -80,11 +93,15 @@ static int waiter_main(void *data)
         if (!c)
                 return 255;
         c->want_daemonize(c, false);
-        c->start(c, 0, NULL);
+        started = c->start(c, 0, NULL);
         code = read_exit_file(w->exit_path);
-        /* No record: pxcri-init itself was killed (SIGKILL), or never ran. */
-        if (code < 0)
-                code = init_exit_code(c->error_num);
+        /* No record: pxcri-init became the process (PID 1 of the container's
+         * pid namespace), was killed (SIGKILL), or never ran. */
+        if (code < 0) {
+                code = started ? init_exit_code(c->error_num) : 255;
+                if (started)
+                        write_exit_file(w->exit_path, code);
+        }
         lxc_api()->container_put(c);
         return code;
 }
@@ -220,6 +237,11 @@ static int write_files(struct backend *b, const struct backend_call *c, const ch
                 return pxe_set(err, ENOMEM, "Out of memory");
         if (fs_write_atomic(p, all, strlen(all), 0600, err) < 0)
                 return -pxe_code(err, EIO);
+        /* Read by pxcri-init from LXC's mount hook (lxc.hook.mount). */
+        if (s->setup_len && (asprintf(&p2, "%s/" LXC_SETUP, run) < 0 ||
+                             fs_write_atomic(p2, s->setup, s->setup_len, 0600, err) < 0))
+                return -pxe_code(err, ENOMEM);
+        free(TAKE_PTR(p2));
         if (s->seccomp && fs_write_atomic(lxc_spec_get(s, "lxc.seccomp.profile"), s->seccomp, strlen(s->seccomp), 0600,
                                           err) < 0)
                 return -pxe_code(err, EIO);
@@ -234,17 +256,21 @@ static int write_files(struct backend *b, const struct backend_call *c, const ch
         return write_state(dir, state, err);
 }
 
-/* Why liblxc did not start the container: a failed createContainer hook
- * (pxcri-init's runner left the reason in run/create-hooks.err), or the
- * first error in LXC's log. */
+/* Why liblxc did not start the container: a failed setup or createContainer
+ * hook (pxcri-init left the reason in run/setup.err, run/create-hooks.err),
+ * or the first error in LXC's log. */
 static char *start_error(struct backend *b, const char *id)
 {
-        _cleanup_free_ char *path = lxcb_path(b, id, "run/" LXC_CREATE_HOOKS ".err");
-        char *text = NULL;
+        static const char *const names[] = { "run/" LXC_SETUP ".err", "run/" LXC_CREATE_HOOKS ".err" };
 
-        if (path && fs_read_file(path, 4096, &text, NULL, NULL) == 0 && text && *text)
-                return text;
-        free(text);
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                _cleanup_free_ char *path = lxcb_path(b, id, names[i]);
+                char *text = NULL;
+
+                if (path && fs_read_file(path, 4096, &text, NULL, NULL) == 0 && text && *text)
+                        return text;
+                free(text);
+        }
         return strdup(lxcb_log_error(b, id));
 }
 
@@ -436,6 +462,24 @@ int lxcb_create(struct backend *b, const struct backend_call *c, int *st, struct
         return 0;
 }
 
+/* After its byte, pxcri-init keeps the FIFO open until the process is
+ * exec'd (close-on-exec), after the startContainer hooks: wait for that end,
+ * so that start returns (and poststart runs) once the process executes, as
+ * the runtime spec orders it, and a signal sent after start reaches the
+ * process, not the moment before its exec.  Not an error when it takes
+ * longer than START_EXEC_WAIT_MS (slow hooks): start returns anyway. */
+static void wait_exec(int fd, pid_t init)
+{
+        char byte;
+
+        for (int waited = 0; waited < START_EXEC_WAIT_MS && kill(init, 0) == 0; waited += 10) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+
+                if (poll(&p, 1, 10) > 0 && (p.revents & (POLLHUP | POLLERR) || read(fd, &byte, 1) == 0))
+                        return;
+        }
+}
+
 /* Open the FIFO pxcri-init blocks on and take its byte. */
 static int open_fifo(struct backend *b, const char *id, pid_t init, struct pxe **err)
 {
@@ -453,6 +497,7 @@ static int open_fifo(struct backend *b, const char *id, pid_t init, struct pxe *
 
                 if (poll(&p, 1, 10) > 0 && read(fd, &byte, 1) == 1) {
                         unlink(path);
+                        wait_exec(fd, init);
                         return 0;
                 }
                 if (kill(init, 0) < 0)
@@ -484,19 +529,27 @@ int lxcb_start(struct backend *b, const struct backend_call *c, int *st, struct 
  * container's exit code and the signals pxcri receives. */
 int lxcb_run(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
 {
+        struct spawn_forward fwd;
         pid_t waiter;
         int status, r;
 
         if ((r = create_container(b, c, &waiter, err)) < 0)
                 return r;
+        /* From before the start: a signal that arrives while start is still
+         * returning reaches the container, whose process may already run. */
+        if (!c->detach)
+                spawn_forward_start(waiter, &fwd);
         if ((r = lxcb_start(b, c, st, err)) < 0) {
+                if (!c->detach)
+                        spawn_forward_stop(&fwd);
                 lxcb_destroy(b, c->id, NULL);
                 spawn_wait(waiter, &status);
                 return r;
         }
         if (c->detach)
                 return 0;
-        r = spawn_wait_forwarding(waiter, &status);
+        r = spawn_wait(waiter, &status);
+        spawn_forward_stop(&fwd);
         lxcb_destroy(b, c->id, NULL);
         if (r < 0)
                 return pxe_set_errno(err, -r, "Waiting for container %s", c->id);

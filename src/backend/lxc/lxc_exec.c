@@ -217,9 +217,9 @@ struct exec_ctx {
         char *base_in; /* the same inside the container */
 };
 
-/* Attach pxcri-init --exec as root: it becomes the process of its process
- * file, switching to the process's identity and capabilities, on a pty it
- * makes and sends out with a terminal. */
+/* Attach pxcri-init --exec as root with every capability: it becomes the
+ * process of its process file, switching to the process's identity and
+ * capabilities, on a pty it makes and sends out with a terminal. */
 static int attach_start(struct exec_ctx *x, pid_t *ret_pid, struct pxe **err)
 {
         char *init_argv[] = { (char *) LXC_INIT_PATH, (char *) "--exec", x->base_in, NULL };
@@ -235,6 +235,11 @@ static int attach_start(struct exec_ctx *x, pid_t *ret_pid, struct pxe **err)
         o.initial_cwd = (char *) "/";
         o.uid = 0;
         o.gid = 0;
+        /* Not the init's bounding set (liblxc's default): the init is the
+         * process itself when it is PID 1, without the capabilities to
+         * switch the identity; pxcri-init drops to the exec process's
+         * bounding set itself. */
+        o.attach_flags &= ~LXC_ATTACH_DROP_CAPABILITIES;
         if (json_is_true(json_object_get(x->proc, "noNewPrivileges")))
                 o.attach_flags |= LXC_ATTACH_NO_NEW_PRIVS;
         if (x->ct->attach(x->ct, lxc_api()->attach_run_command, &cmd, &o, ret_pid) < 0 || *ret_pid <= 0)

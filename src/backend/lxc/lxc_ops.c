@@ -11,9 +11,11 @@
 
 #include "backend/lxc/lxc_private.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #define STOP_TIMEOUT_MS 10000
+#define INIT_HANDLER_WAIT_MS 100
 
 static void signal_one(pid_t pid, void *data)
 {
@@ -49,6 +51,35 @@ static int kill_host_pid(pid_t init, int sig, bool all)
         return kill(sig == SIGKILL && child ? child : init, sig);
 }
 
+/* Whether pid catches or ignores sig (/proc/<pid>/status); true when that
+ * cannot be read. */
+static bool handles_signal(pid_t pid, int sig)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        unsigned long long caught = 0, ignored = 0;
+        const char *at;
+
+        if (asprintf(&path, "/proc/%d/status", (int) pid) < 0 || fs_read_file(path, 1u << 16, &text, NULL, NULL) < 0)
+                return true;
+        if (!(at = strstr(text, "\nSigIgn:")) || sscanf(at, "\nSigIgn: %llx", &ignored) != 1 ||
+            !(at = strstr(text, "\nSigCgt:")) || sscanf(at, "\nSigCgt: %llx", &caught) != 1)
+                return true;
+        return ((caught | ignored) >> (sig - 1)) & 1;
+}
+
+/* The process is its pid namespace's init: the kernel drops a signal it
+ * neither catches nor ignores (but KILL and STOP).  Right after start it
+ * may not have installed its handlers yet (a stop sent then would wait its
+ * whole timeout): give it INIT_HANDLER_WAIT_MS to, then send anyway. */
+static int kill_init(pid_t init, int sig)
+{
+        struct timespec ms = { 0, 1000000 };
+
+        for (int i = 0; sig != SIGKILL && sig != SIGSTOP && i < INIT_HANDLER_WAIT_MS && !handles_signal(init, sig); i++)
+                nanosleep(&ms, NULL);
+        return kill(init, sig);
+}
+
 int lxcb_kill(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
 {
         struct lxcb_info info;
@@ -61,14 +92,15 @@ int lxcb_kill(struct backend *b, const struct backend_call *c, int *st, struct p
         json_decref(info.state);
         if (info.status == LXCB_STOPPED)
                 return pxe_set(err, ESRCH, "container %s is not running", c->id);
-        /* pxcri-init passes every signal on to the process; SIGKILL ends
-         * pxcri-init and with it the whole pid namespace. */
+        /* To the init: the process itself once started (PID 1), or
+         * pxcri-init, which passes signals on; SIGKILL ends it and with it
+         * the whole pid namespace. */
         if (lxcb_shares_host_pidns(info.pid)) {
                 if (kill_host_pid(info.pid, sig, c->all) < 0)
                         return pxe_set_errno(err, errno, "Signalling container %s", c->id);
         } else if (c->all)
                 backend_for_each_process(info.pid, signal_one, &sig);
-        else if (kill(info.pid, sig) < 0)
+        else if ((info.status == LXCB_RUNNING ? kill_init(info.pid, sig) : kill(info.pid, sig)) < 0)
                 return pxe_set_errno(err, errno, "Signalling container %s", c->id);
         *st = 0;
         return 0;

@@ -50,6 +50,29 @@ int lxc_spec_add(struct lxc_spec *s, const char *key, const char *fmt, ...)
         return 0;
 }
 
+int lxc_spec_add_setup(struct lxc_spec *s, const char *fmt, ...)
+{
+        va_list ap;
+        char *rec = NULL, *n;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&rec, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        n = realloc(s->setup, s->setup_len + (size_t) r + 1);
+        if (!n) {
+                free(rec);
+                return -ENOMEM;
+        }
+        memcpy(n + s->setup_len, rec, (size_t) r + 1);
+        s->setup = n;
+        s->setup_len += (size_t) r + 1;
+        free(rec);
+        return 0;
+}
+
 const char *lxc_spec_get(const struct lxc_spec *s, const char *key)
 {
         for (size_t i = s->n_items; i > 0; i--)
@@ -86,6 +109,10 @@ void lxc_spec_free(struct lxc_spec *s)
         free(s->seccomp);
         free(s->groups);
         free(s->cwd);
+        free(s->setup);
+        for (size_t i = 0; i < s->n_shared_dests; i++)
+                free(s->shared_dests[i]);
+        free(s->shared_dests);
         json_decref(s->annotations);
         json_decref(s->hooks);
         free(s);
@@ -354,6 +381,21 @@ static int translate_process(json_t *config, const struct lxc_translate_opts *o,
         return 0;
 }
 
+/* lxc.hook.mount = pxcri-init --lxc-setup <run dir>/setup, when there is
+ * something to set up (src/init/init_setup.h). */
+static int add_setup_hook(const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err)
+{
+        if (!s->setup_len)
+                return 0;
+        if (!lxc_shell_safe(o->init_path) || !lxc_shell_safe(o->run_dir))
+                return pxe_set(err, EINVAL,
+                               "linux.sysctl, mounts: LXC runs the hook that sets them through a shell, and the "
+                               "paths of pxcri-init (%s) and of the container directory (%s) are not shell-safe words",
+                               o->init_path ? o->init_path : "(none)", o->run_dir ? o->run_dir : "(none)");
+        ADD(s, err, "lxc.hook.mount", "%s --lxc-setup %s/" LXC_SETUP, o->init_path, o->run_dir);
+        return 0;
+}
+
 static int refuse_top_level(json_t *config, struct pxe **err)
 {
         if (json_object_get(config, "windows") || json_object_get(config, "vm") ||
@@ -373,8 +415,7 @@ int lxc_translate(json_t *config, const struct lxc_translate_opts *o, struct lxc
                 return pxe_set(err, ENOMEM, "Out of memory");
         if (!json_is_object(config))
                 return pxe_set(err, EINVAL, "config.json: expected a JSON object");
-        if ((r = refuse_top_level(config, err)) < 0 || (r = lxc_translate_hooks(config, o, s, err)) < 0 ||
-            (r = translate_root(config, o, s, err)) < 0)
+        if ((r = refuse_top_level(config, err)) < 0 || (r = translate_root(config, o, s, err)) < 0)
                 return r;
         /* Output must reach the caller's stdio (no console), /dev is LXC's. */
         ADD(s, err, "lxc.console.path", "none");
@@ -384,7 +425,10 @@ int lxc_translate(json_t *config, const struct lxc_translate_opts *o, struct lxc
         hostname = json_string_value(json_object_get(config, "hostname"));
         if (hostname && *hostname)
                 ADD(s, err, "lxc.uts.name", "%s", hostname);
-        if ((r = lxc_translate_linux(config, o, s, err)) < 0)
+        /* The setup's mount hook first: createContainer hooks see its
+         * mounts. */
+        if ((r = lxc_translate_linux(config, o, s, err)) < 0 || (r = add_setup_hook(o, s, err)) < 0 ||
+            (r = lxc_translate_hooks(config, o, s, err)) < 0)
                 return r;
         ann = json_object_get(config, "annotations");
         if (ann && !json_is_object(ann))

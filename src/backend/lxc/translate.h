@@ -29,6 +29,9 @@
 #define LXC_INIT_DIR "/dev/.pxcri"
 /* In the run directory: the createContainer hooks for pxcri-init's runner. */
 #define LXC_CREATE_HOOKS "create-hooks"
+/* In the run directory: pxcri-init's setup records for LXC's mount hook
+ * (sysctls, shared binds: src/init/init_setup.h). */
+#define LXC_SETUP "setup"
 
 struct lxc_translate_opts {
         const char *bundle;    /* absolute bundle directory */
@@ -80,6 +83,10 @@ struct lxc_spec {
         json_t *annotations; /* owned reference, or NULL */
         json_t *hooks; /* config.json's checked "hooks" (owned), or NULL: run by lxc_hooks.c */
         unsigned preserve_fds; /* not from config.json: the caller's --preserve-fds, set before the blob */
+        char *setup; /* LXC_SETUP's NUL-terminated records, or NULL when there are none */
+        size_t setup_len;
+        char **shared_dests; /* destinations of the shared binds, to refuse mounts below them */
+        size_t n_shared_dests;
 };
 
 int lxc_translate(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec **ret, struct pxe **err);
@@ -126,6 +133,8 @@ json_t *lxc_supported_hooks(void);
 
 /* Internal to the translation, shared between its files. */
 int lxc_spec_add(struct lxc_spec *s, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* One record for pxcri-init's setup (s->setup); -ENOMEM. */
+int lxc_spec_add_setup(struct lxc_spec *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int lxc_translate_caps(json_t *proc, struct lxc_spec *s, struct pxe **err);
 int lxc_translate_hooks(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err);
 int lxc_translate_linux(json_t *config, const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err);
@@ -134,5 +143,8 @@ int lxc_translate_seccomp(json_t *linux_obj, const struct lxc_translate_opts *o,
                           struct pxe **err);
 int lxc_translate_resources(json_t *linux_obj, const struct lxc_translate_opts *o, struct lxc_spec *s,
                             struct pxe **err);
+/* Whether path can go on a hook line as it is: liblxc runs hooks as
+ * `sh -c "exec <line> <name> lxc mount"`. */
+bool lxc_shell_safe(const char *path);
 /* Escape a path for an fstab field (space, tab, newline, backslash as \ooo). */
 char *lxc_fstab_escape(const char *path);

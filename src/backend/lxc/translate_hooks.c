@@ -58,7 +58,7 @@ static bool is_supported(const char *kind)
 
 /* liblxc runs a hook as `sh -c "exec <lxc.hook.mount> <name> lxc mount"`:
  * only paths that need no quoting can go there. */
-static bool shell_safe(const char *path)
+bool lxc_shell_safe(const char *path)
 {
         static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,:@%=";
 
@@ -69,7 +69,7 @@ static bool shell_safe(const char *path)
  * the records lxc_create.c writes there (src/init/init_hooks.h). */
 static int add_mount_hook(const struct lxc_translate_opts *o, struct lxc_spec *s, struct pxe **err)
 {
-        if (!shell_safe(o->init_path) || !shell_safe(o->run_dir))
+        if (!lxc_shell_safe(o->init_path) || !lxc_shell_safe(o->run_dir))
                 return pxe_set(err, EINVAL,
                                "hooks.createContainer: LXC runs hooks through a shell, and the paths of "
                                "pxcri-init (%s) and of the container directory (%s) are not shell-safe words",

@@ -179,6 +179,9 @@ static int translate_devices(json_t *lin, struct lxc_spec *s, struct pxe **err)
         return 0;
 }
 
+/* pxcri-init writes them from LXC's mount hook, in the container's
+ * namespaces: liblxc's lxc.sysctl.* come after pivot_root, through a
+ * /proc/sys that linux.readonlyPaths made read-only (init_setup.h). */
 static int translate_sysctl(json_t *lin, struct lxc_spec *s, struct pxe **err)
 {
         json_t *sysctl = json_object_get(lin, "sysctl"), *v;
@@ -187,12 +190,11 @@ static int translate_sysctl(json_t *lin, struct lxc_spec *s, struct pxe **err)
         if (sysctl && !json_is_object(sysctl))
                 return pxe_set(err, EINVAL, "linux.sysctl: expected an object");
         json_object_foreach(sysctl, k, v) {
-                char key[256];
-
-                if (!json_is_string(v) || strpbrk(k, " =/\n") || snprintf(key, sizeof(key), "lxc.sysctl.%s", k) >=
-                                                                         (int) sizeof(key))
-                        return pxe_set(err, EINVAL, "linux.sysctl.%s: expected a string value", k);
-                ADD(s, err, key, "%s", json_string_value(v));
+                if (!json_is_string(v) || !*k || strlen(k) > 255 || strpbrk(k, " =/\n") || strstr(k, "..") ||
+                    k[0] == '.')
+                        return pxe_set(err, EINVAL, "linux.sysctl.%s: expected a key and a string value", k);
+                if (lxc_spec_add_setup(s, "s%s=%s", k, json_string_value(v)) < 0)
+                        return pxe_set(err, ENOMEM, "Out of memory");
         }
         return 0;
 }
@@ -200,7 +202,6 @@ static int translate_sysctl(json_t *lin, struct lxc_spec *s, struct pxe **err)
 static int refuse_linux_fields(json_t *lin, struct pxe **err)
 {
         static const char *const fields[] = { "intelRdt", "personality", "memoryPolicy", "netDevices" };
-        const char *prop = json_string_value(json_object_get(lin, "rootfsPropagation"));
 
         for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
                 json_t *v = json_object_get(lin, fields[i]);
@@ -208,11 +209,11 @@ static int refuse_linux_fields(json_t *lin, struct pxe **err)
                 if (v && !json_is_null(v))
                         return pxe_set(err, ENOTSUP, "linux.%s: not supported by the lxc backend", fields[i]);
         }
-        /* LXC keeps the container's mounts from propagating to the host;
-         * sharing them back is what it cannot do. */
-        if (prop && strstr(prop, "shared"))
-                return pxe_set(err, ENOTSUP, "linux.rootfsPropagation: \"%s\" is not supported by the lxc backend",
-                               prop);
+        /* Not an error, whatever it asks: liblxc makes the container's root
+         * mount tree shared after pivot_root, in a peer group of its own (its
+         * mounts do not reach the host's mount of the rootfs, and the host's
+         * reach it only through the binds).  What crosses to the host is a
+         * bind mount with shared propagation (translate_mounts.c). */
         return 0;
 }
 

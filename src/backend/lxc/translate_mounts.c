@@ -104,6 +104,96 @@ static int add_bind(const struct lxc_translate_opts *o, struct lxc_spec *s, size
         return 0;
 }
 
+struct shared_option {
+        const char *name;
+        char flag; /* init_setup.h's, 0 for none */
+};
+
+static const struct shared_option shared_options[] = {
+        { "bind", 0 },    { "rbind", 'r' }, { "shared", 0 }, { "rshared", 'S' }, { "rw", 0 },
+        { "ro", 'o' },    { "rro", 'O' },   { "nosuid", 'u' }, { "suid", 0 },    { "nodev", 'd' },
+        { "dev", 0 },     { "noexec", 'x' }, { "exec", 0 },
+};
+
+static bool is_shared_bind(json_t *opts)
+{
+        json_t *v;
+        size_t i;
+
+        json_array_foreach(opts, i, v)
+                if (json_string_value(v) && (streq(json_string_value(v), "shared") ||
+                                             streq(json_string_value(v), "rshared")))
+                        return true;
+        return false;
+}
+
+/* A bind with shared propagation: made by pxcri-init from LXC's mount hook,
+ * from a clone of the host's mount, so that mounts propagate both ways
+ * (src/init/init_setup.h); liblxc's own would only receive them. */
+static int add_shared_bind(const struct lxc_translate_opts *o, struct lxc_spec *s, size_t idx, const char *source,
+                           const char *dest, json_t *opts, struct pxe **err)
+{
+        _cleanup_free_ char *abs = NULL;
+        char flags[ARRAY_SIZE(shared_options) + 2] = "";
+        struct stat st;
+        char **n;
+        json_t *v;
+        size_t i, k, nf = 0;
+
+        json_array_foreach(opts, i, v) {
+                const char *opt = json_string_value(v);
+
+                for (k = 0; opt && k < ARRAY_SIZE(shared_options); k++)
+                        if (streq(opt, shared_options[k].name))
+                                break;
+                if (!opt || k == ARRAY_SIZE(shared_options))
+                        return pxe_set(err, ENOTSUP, "mounts[%zu].options[%zu]: \"%s\" is not supported with shared "
+                                       "propagation by the lxc backend", idx, i, opt ? opt : "");
+                if (shared_options[k].flag && !strchr(flags, shared_options[k].flag))
+                        flags[nf++] = shared_options[k].flag;
+        }
+        if (!source || !*source)
+                return pxe_set(err, EINVAL, "mounts[%zu].source: a bind mount needs a source", idx);
+        if (source[0] == '/')
+                abs = strdup(source);
+        else if (asprintf(&abs, "%s/%s", o->bundle, source) < 0)
+                abs = NULL;
+        if (!abs)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if (strpbrk(abs, "\t\n") || strpbrk(dest, "\t\n"))
+                return pxe_set(err, EINVAL, "mounts[%zu]: a shared bind's paths cannot have tabs or newlines", idx);
+        if (stat(abs, &st) < 0)
+                return pxe_set_errno(err, errno, "mounts[%zu].source: %s", idx, abs);
+        if (!S_ISDIR(st.st_mode))
+                flags[nf++] = 'f';
+        if (!(n = realloc(s->shared_dests, (s->n_shared_dests + 1) * sizeof(*n))))
+                return pxe_set(err, ENOMEM, "Out of memory");
+        s->shared_dests = n;
+        if (!(n[s->n_shared_dests] = strdup(dest)))
+                return pxe_set(err, ENOMEM, "Out of memory");
+        s->n_shared_dests++;
+        if (lxc_spec_add_setup(s, "B%s\t%s\t%s", flags, abs, dest) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        return 0;
+}
+
+/* liblxc mounts its entries before the hook makes the shared binds: one
+ * below a shared bind would end up hidden under it. */
+static int check_not_below_shared(const struct lxc_spec *s, size_t idx, const char *dest, struct pxe **err)
+{
+        for (size_t i = 0; i < s->n_shared_dests; i++) {
+                const char *d = s->shared_dests[i];
+                size_t n = strlen(d);
+
+                while (n > 1 && d[n - 1] == '/')
+                        n--;
+                if (strncmp(dest, d, n) == 0 && (dest[n] == '/' || dest[n] == '\0'))
+                        return pxe_set(err, ENOTSUP, "mounts[%zu]: %s is below the shared bind mount on %s; the "
+                                       "lxc backend makes shared binds last", idx, dest, d);
+        }
+        return 0;
+}
+
 static int add_cgroup(struct lxc_spec *s, size_t idx, const char *dest, bool ro, struct pxe **err)
 {
         if (!streq(dest, "/sys/fs/cgroup"))
@@ -153,6 +243,10 @@ static int translate_mount(const struct lxc_translate_opts *o, struct lxc_spec *
                 return r;
         if (!type)
                 type = bind ? "bind" : "";
+        if ((bind || streq(type, "bind") || streq(type, "none")) && is_shared_bind(json_object_get(m, "options")))
+                return add_shared_bind(o, s, idx, source, dest, json_object_get(m, "options"), err);
+        if ((r = check_not_below_shared(s, idx, dest, err)) < 0)
+                return r;
         if (streq(type, "cgroup") || streq(type, "cgroup2"))
                 return add_cgroup(s, idx, dest, ro, err);
         if (streq(type, "devpts"))
