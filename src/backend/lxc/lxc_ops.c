@@ -90,8 +90,10 @@ int lxcb_kill(struct backend *b, const struct backend_call *c, int *st, struct p
         if ((r = lxcb_info(b, c->id, &info, err)) < 0)
                 return r;
         json_decref(info.state);
+        /* runc's words: containerd's shim takes "container not running"
+         * for a process that already finished (its kill is then no error). */
         if (info.status == LXCB_STOPPED)
-                return pxe_set(err, ESRCH, "container %s is not running", c->id);
+                return pxe_set(err, ESRCH, "container not running (%s)", c->id);
         /* To the init: the process itself once started (PID 1), or
          * pxcri-init, which passes signals on; SIGKILL ends it and with it
          * the whole pid namespace. */

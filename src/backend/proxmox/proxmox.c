@@ -324,7 +324,7 @@ static int kill_all(const char *run, int sig, const char *id, struct pxe **err)
         pid_t init = pmx_init_pid(run);
 
         if (init <= 0)
-                return pxe_set(err, ESRCH, "container %s is not running", id);
+                return pxe_set(err, ESRCH, "container not running (%s)", id);
         backend_for_each_process(init, signal_one, &sig);
         return 0;
 }
@@ -343,7 +343,7 @@ static int pmx_kill(struct backend *b, const struct backend_call *c, int *st, st
         if ((r = pmx_info(b, NULL, c->id, &info, err)) < 0)
                 return r;
         if (info.status == PMX_STOPPED)
-                r = pxe_set(err, ESRCH, "container %s is not running", c->id);
+                r = pxe_set(err, ESRCH, "container not running (%s)", c->id);
         else if (info.run && c->all)
                 r = kill_all(info.run, sig, c->id, err);
         else if (info.run)
