@@ -117,6 +117,36 @@ def test_installed_layout_finds_its_init(px, bundle, workdir):
     assert leftovers(px, cid) == []
 
 
+def test_join_namespaces_through_the_task_pid(px, bundle, workdir):
+    """containerd joins a pod's containers to /proc/<sandbox task pid>/ns/*;
+    a task on lxc has its waiter (in the host's namespaces) as that pid: the
+    namespaces joined are its container's, not the host's."""
+    sandbox, app = unique(), unique()
+    pidfile = os.path.join(workdir, "sandbox.pid")
+    b = bundle(["sleep", "1000"])
+    px("create", "--runtime", "lxc", "-b", b, "--pid-file", pidfile, sandbox, check=True)
+    px("start", sandbox, check=True)
+    with open(pidfile) as f:
+        task_pid = int(f.read())
+    init = px.state(sandbox)["pid"]
+    assert init != task_pid  # the waiter, as the shim sees it
+    want = {t: os.readlink("/proc/%d/ns/%s" % (init, t)) for t in ("net", "uts", "ipc")}
+    assert want["net"] != os.readlink("/proc/self/ns/net")
+    b2 = bundle(["sh", "-c", "for n in net uts ipc; do readlink /proc/self/ns/$n; done"])
+
+    def join(c):
+        for ns in c["linux"]["namespaces"]:
+            if ns["type"] in ("network", "uts", "ipc"):
+                ns["path"] = "/proc/%d/ns/%s" % (task_pid, {"network": "net"}.get(ns["type"], ns["type"]))
+        c.pop("hostname", None)
+    edit(b2, join)
+    res = run(px, b2, app)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == [want["net"], want["uts"], want["ipc"]], (res.stdout, want)
+    px("kill", sandbox, "KILL")
+    px("delete", "--force", sandbox, check=True)
+
+
 def test_create_start_kill_delete(px, bundle):
     cid = unique()
     b = bundle(["sleep", "1000"])

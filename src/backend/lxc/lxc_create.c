@@ -10,6 +10,7 @@
  * cgroup; forking first avoids that too.)  create returns once pxcri-init runs
  * and waits on the FIFO; start opens the FIFO.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -172,6 +173,61 @@ static void prepare_readonly_rootfs(json_t *config, const char *rootfs)
         }
 }
 
+/* The container under our root whose waiter is pid (state.json's "waiter",
+ * same start time), or NULL. */
+static char *waiter_owner(struct backend *b, pid_t pid)
+{
+        long long start = backend_proc_start_time(pid);
+        DIR *d = start > 0 ? opendir(b->root) : NULL;
+        struct dirent *de;
+        char *owner = NULL;
+
+        while (d && !owner && (de = readdir(d))) {
+                json_auto_t *st = NULL;
+
+                if (de->d_name[0] == '.' || backend_load_state(b, de->d_name, &st, NULL) < 0)
+                        continue;
+                if (json_integer_value(json_object_get(st, "waiter")) == pid &&
+                    json_integer_value(json_object_get(st, "waiter_start")) == start)
+                        owner = strdup(de->d_name);
+        }
+        if (d)
+                closedir(d);
+        return owner;
+}
+
+/* containerd joins a pod's containers to /proc/<sandbox task pid>/ns/<t>.
+ * When the sandbox runs on lxc that pid is its waiter (liblxc's monitor,
+ * which stays in the host's namespaces): the namespaces meant are those of
+ * the waiter's container, whose init is named instead. */
+static int resolve_waiter_namespaces(struct backend *b, json_t *config, struct pxe **err)
+{
+        json_t *list = json_object_get(json_object_get(config, "linux"), "namespaces"), *v;
+        size_t i;
+
+        json_array_foreach(list, i, v) {
+                const char *path = json_string_value(json_object_get(v, "path"));
+                _cleanup_free_ char *owner = NULL, *fixed = NULL;
+                struct lxcb_info info;
+                char type[16];
+                int pid, n = 0;
+
+                if (!path || sscanf(path, "/proc/%d/ns/%15[a-z_]%n", &pid, type, &n) != 2 || path[n] || pid <= 0 ||
+                    !(owner = waiter_owner(b, (pid_t) pid)))
+                        continue;
+                if (lxcb_info(b, owner, &info, err) < 0)
+                        return pxe_wrap(err, "linux.namespaces[%zu]: %s is container %s's", i, path, owner);
+                json_decref(info.state);
+                if (info.pid <= 0)
+                        return pxe_set(err, ESRCH, "linux.namespaces[%zu]: %s: container %s is not running", i,
+                                       path, owner);
+                if (asprintf(&fixed, "/proc/%d/ns/%s", (int) info.pid, type) < 0)
+                        return pxe_set(err, ENOMEM, "Out of memory");
+                json_object_set_new(v, "path", json_string(fixed));
+        }
+        return 0;
+}
+
 static int translate_bundle(struct backend *b, const char *bundle, const char *dir, struct lxc_spec **ret,
                             struct pxe **err)
 {
@@ -194,6 +250,8 @@ static int translate_bundle(struct backend *b, const char *bundle, const char *d
                 return pxe_set(err, EINVAL, "%s: invalid JSON", path);
         o.run_dir = run;
         o.seccomp_path = seccomp;
+        if (resolve_waiter_namespaces(b, config, err) < 0)
+                return pxe_wrap(err, "%s", path);
         if (lxc_translate(config, &o, ret, err) < 0)
                 return pxe_wrap(err, "%s", path);
         prepare_readonly_rootfs(config, (*ret)->rootfs);
