@@ -387,6 +387,66 @@ def test_exec_sync_deadline_kills_the_command_in_the_ct(pxcrid, pod_pve, busybox
     assert not [f for _, _, fs in os.walk(run_dir) for f in fs if f.startswith("exec-")]
 
 
+def _status_field(text, name):
+    return next(l.split(":", 1)[1].strip() for l in text.splitlines() if l.startswith(name + ":"))
+
+
+def test_security_context_is_applied_in_the_ct(pxcrid, pod_pve, busybox, pve):
+    """noNewPrivileges, capabilities (drop ALL, add one), masked and read-only
+    paths reach the Proxmox container: read back from inside it, for the
+    process and for an exec."""
+    p = pb()
+    sc = p.LinuxContainerSecurityContext(
+        no_new_privs=True, capabilities=p.Capability(drop_capabilities=["ALL"], add_capabilities=["NET_BIND_SERVICE"]),
+        masked_paths=["/etc/group", "/usr"], readonly_paths=["/tmp"])
+    cid = run(pxcrid, pod_pve, busybox, "grep -E '^(NoNewPrivs|CapEff|CapBnd):' /proc/self/status; exec sleep 100000",
+              linux=p.LinuxContainerConfig(security_context=sc))
+    st = pxcrid.wait_state(cid, RUNNING, timeout=60)
+    status = exec_sync(pxcrid, cid, "cat", "/proc/self/status").stdout.decode()
+    assert _status_field(status, "NoNewPrivs") == "1", status
+    assert _status_field(status, "CapEff") == "%016x" % (1 << 10), status  # NET_BIND_SERVICE only
+    assert _status_field(status, "CapBnd") == "%016x" % (1 << 10), status
+    time.sleep(0.5)
+    with open(st.log_path) as f:
+        log = f.read()
+    assert "NoNewPrivs:\t1" in log and "CapEff:\t%016x" % (1 << 10) in log, log  # the process itself
+    # Masked: a file reads empty, a directory is an empty read-only tmpfs.
+    assert exec_sync(pxcrid, cid, "cat", "/etc/group").stdout == b""
+    assert exec_sync(pxcrid, cid, "ls", "-A", "/usr").stdout == b""
+    r = exec_sync(pxcrid, cid, "touch", "/tmp/pxt")
+    assert r.exit_code != 0 and b"Read-only file system" in r.stderr, r
+    conf = open(os.path.join(pve["double"].state, "etc-pve", "lxc", "%d.conf" % vmid_of(pxcrid, cid))).read()
+    assert "lxc.include:" in conf, conf
+
+
+def test_seccomp_profiles_reach_the_ct(pxcrid, pod_pve, busybox, pve):
+    """RuntimeDefault and a Localhost profile: lxc.seccomp.profile through the
+    include, the OCI profile with Proxmox's own rules merged in."""
+    p = pb()
+    cid = run(pxcrid, pod_pve, busybox, "exec sleep 100000", linux=p.LinuxContainerConfig(
+        security_context=p.LinuxContainerSecurityContext(seccomp=p.SecurityProfile(profile_type=p.SecurityProfile.RuntimeDefault))))
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    status = exec_sync(pxcrid, cid, "cat", "/proc/self/status").stdout.decode()
+    assert _status_field(status, "Seccomp") == "2", status
+    r = exec_sync(pxcrid, cid, "unshare", "-U", "true")  # RuntimeDefault: no user namespaces without SYS_ADMIN
+    assert r.exit_code != 0 and b"Operation not permitted" in r.stderr, r
+    prof = os.path.join(pxcrid.dir, "pxt-seccomp.json")
+    with open(prof, "w") as f:
+        json.dump({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["symlink", "symlinkat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}, f)
+    cid2 = run(pxcrid, pod_pve, busybox, "exec sleep 100000", linux=p.LinuxContainerConfig(
+        security_context=p.LinuxContainerSecurityContext(seccomp=p.SecurityProfile(
+            profile_type=p.SecurityProfile.Localhost, localhost_ref=prof))))
+    pxcrid.wait_state(cid2, RUNNING, timeout=60)
+    r = exec_sync(pxcrid, cid2, "ln", "-s", "x", "/tmp/pxt-link")
+    assert r.exit_code != 0 and b"Operation not permitted" in r.stderr, r
+    assert exec_sync(pxcrid, cid2, "touch", "/tmp/pxt-file").exit_code == 0
+    # Proxmox's own rules stay: keyctl is ENOSYS in an unprivileged container.
+    with open(os.path.join(pxcrid.dir, "rt", "proxmox", cid2, "seccomp")) as f:
+        text = f.read()
+    assert "symlinkat errno 1" in text and "keyctl errno 38" in text, text
+
+
 def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
     """Last in this module: RemoveImage takes the image's Proxmox template (file
     and template container) once no container uses it (pxcri proxmox-prune)."""
@@ -411,3 +471,4 @@ def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
     assert not any(f.startswith("pxcri-") for f in os.listdir(tdir)), os.listdir(tdir)
     assert not set(templates) & set(cts(pve)), "template containers left"
     assert "Proxmox templates of image" in pxcrid.log()
+

@@ -71,6 +71,8 @@ void pve_params_free(struct pve_params *p)
         free(p->init_mounts);
         for (int i = 0; i < PVE_NS_MAX; i++)
                 free(p->ns_paths[i]);
+        free(p->lxc_security);
+        free(p->seccomp);
         free(p);
 }
 
@@ -844,9 +846,9 @@ static int map_all(struct map *m)
                 return r;
         if ((r = ADD(m, "unprivileged", "%d", m->req->privileged ? 0 : 1)) < 0 || (r = map_features(m)) < 0)
                 return r;
-        if ((r = ADD(m, "onboot", "0")) < 0 || (r = map_tags(m)) < 0)
+        if ((r = ADD(m, "onboot", "0")) < 0 || (r = map_tags(m)) < 0 || (r = map_description(m)) < 0)
                 return r;
-        return map_description(m);
+        return pve_map_security(m->config, m->req, m->p, m->err);
 }
 
 /* update: only what the resources name.  Memory as at create, but a limit

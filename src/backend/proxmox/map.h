@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backend/proxmox/client.h"
 #include "util/err.h"
@@ -50,6 +51,7 @@ struct pve_map_request {
         unsigned memory_mib;     /* memory without an OCI limit; 0: PVE_MAP_MEMORY_MIB_DEFAULT */
         unsigned rootfs_gib;     /* rootfs size without the annotation; 0: PVE_MAP_ROOTFS_GIB_DEFAULT */
         bool privileged;         /* false: unprivileged=1 */
+        const char *seccomp_path; /* where the backend writes params.seccomp, or NULL */
 };
 
 /* A bind mount Proxmox cannot make -- of a file (Proxmox bind mount points
@@ -93,6 +95,14 @@ struct pve_params {
          * (Proxmox's rootfs ro=1 would be lost on a linked clone, and would
          * keep mount points from being made in the rootfs). */
         bool readonly_root;
+        /* The OCI security fields as LXC keys for the container's
+         * lxc.include ("key = value\n" lines; map_security.c), or NULL;
+         * security_field names the first such field (for an error where
+         * no include can be written: transport "api"). */
+        char *lxc_security;
+        const char *security_field;
+        /* The LXC seccomp profile for req.seccomp_path, or NULL. */
+        char *seccomp;
 };
 
 int pve_map_bundle(const json_t *oci_config, const struct pve_map_request *req, struct pve_params **ret,
@@ -103,6 +113,13 @@ int pve_map_bundle(const json_t *oci_config, const struct pve_map_request *req, 
 int pve_map_update(const json_t *resources, struct pve_params **ret, struct pxe **err);
 
 void pve_params_free(struct pve_params *p);
+
+/* The OCI security fields into p (map_security.c). */
+int pve_map_security(const json_t *config, const struct pve_map_request *req, struct pve_params *p,
+                     struct pxe **err);
+/* The capabilities a Proxmox container can give its processes (bit N:
+ * capability N): a privileged one lacks what Proxmox's common.conf drops. */
+uint64_t pve_map_caps_available(bool privileged);
 
 static inline void pve_params_freep(struct pve_params **p)
 {

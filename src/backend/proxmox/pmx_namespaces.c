@@ -12,6 +12,11 @@
  * only the node itself can write, under the lock pct takes for it.  The REST
  * API has no way to set raw keys, so with transport "api" a container that
  * must join namespaces is refused before anything is made.
+ *
+ * The same include carries the LXC keys of the OCI security fields
+ * (map_security.c: lxc.no_new_privs, lxc.cap.keep, masked and read-only
+ * paths, lxc.seccomp.profile with <root>/proxmox/<id>/seccomp); with "api"
+ * those are refused naming the field, never dropped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,10 +51,21 @@ static bool joins_any(const struct pve_params *p)
         return p->host_network;
 }
 
+static bool needs_include(const struct pve_params *p)
+{
+        return joins_any(p) || p->lxc_security;
+}
+
 int pmx_namespaces_check(struct backend *b, const struct pve_params *p, const char *id, struct pxe **err)
 {
-        if (!joins_any(p) || b->cfg->proxmox.transport == PROXMOX_TRANSPORT_PCT)
+        if (!needs_include(p) || b->cfg->proxmox.transport == PROXMOX_TRANSPORT_PCT)
                 return 0;
+        if (!joins_any(p))
+                return pxe_set(err, EOPNOTSUPP,
+                               "Container %s: %s: Proxmox takes the LXC keys that apply it only from the container's "
+                               "config file on the node, which its REST API cannot write; use "
+                               "backends.proxmox.transport \"pct\" with pxcri on the Proxmox node",
+                               id, p->security_field);
         return pxe_set(err, EOPNOTSUPP,
                        "Container %s joins its pod's namespaces (network %s): Proxmox takes the LXC keys for that "
                        "only from the container's config file on the node, which its REST API cannot write; use "
@@ -83,18 +99,19 @@ int pmx_namespaces_share(struct backend *b, unsigned vmid, const char *id, const
                          bool unprivileged, struct pxe **err)
 {
         _cleanup_free_ char *include = NULL, *keys = NULL, *conf = NULL, *text = NULL, *updated = NULL;
-        _cleanup_free_ char *lock = NULL;
+        _cleanup_free_ char *lock = NULL, *seccomp = NULL;
         _cleanup_close_ int lock_fd = -EBADF;
         size_t len = 0, used = 0;
         struct stat st;
 
-        if (!joins_any(p))
+        if (!needs_include(p))
                 return 0;
         if (pmx_namespaces_check(b, p, id, err) < 0)
                 return -EOPNOTSUPP;
         include = pmx_path(b, id, "namespaces.conf");
-        keys = calloc(1, KEYS_MAX);
-        if (!include || !keys || asprintf(&conf, "%s/%u.conf", b->cfg->proxmox.config_dir, vmid) < 0 ||
+        keys = calloc(1, KEYS_MAX + (p->lxc_security ? strlen(p->lxc_security) : 0) + 1);
+        seccomp = pmx_path(b, id, "seccomp");
+        if (!include || !keys || !seccomp || asprintf(&conf, "%s/%u.conf", b->cfg->proxmox.config_dir, vmid) < 0 ||
             asprintf(&lock, PVE_LOCK_DIR "/pve-config-%u.lock", vmid) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
         for (int i = 0; i < PVE_NS_MAX; i++)
@@ -112,6 +129,12 @@ int pmx_namespaces_share(struct backend *b, unsigned vmid, const char *id, const
                 used += (size_t) snprintf(keys + used, KEYS_MAX - used,
                                           "lxc.mount.auto =\nlxc.mount.auto = proc:mixed cgroup:mixed\n"
                                           "lxc.mount.entry = /sys sys none rbind,create=dir 0 0\n");
+        /* The security keys after Proxmox's (the include comes last): see
+         * map_security.c. */
+        if (p->lxc_security)
+                used += (size_t) sprintf(keys + used, "%s", p->lxc_security);
+        if (p->seccomp && fs_write_atomic(seccomp, p->seccomp, strlen(p->seccomp), 0600, err) < 0)
+                return -pxe_code(err, EIO);
         if (fs_write_atomic(include, keys, used, 0600, err) < 0)
                 return -pxe_code(err, EIO);
         /* pct's own lock for the config (PVE::LXC::Config->lock_config). */

@@ -107,7 +107,9 @@ int pmx_start(struct backend *b, const struct backend_call *c, int *st, struct p
 int pmx_run(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 /* The process records pxcri-init reads (src/init/init.c) for an OCI
  * process object; *ret malloc'ed, NUL-separated, length in *ret_len. */
-int pmx_process_records(const json_t *process, char **ret, size_t *ret_len, struct pxe **err);
+int pmx_process_records(const json_t *process, bool privileged, char **ret, size_t *ret_len, struct pxe **err);
+/* The annotation pxcri.io/privileged of a config (or state.json) is "true". */
+bool pmx_privileged(const json_t *config);
 
 /* exec's process: the container's process from its bundle with the
  * command, env, cwd and user of the call (or --process). */

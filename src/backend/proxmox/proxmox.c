@@ -467,7 +467,7 @@ static int pmx_exec(struct backend *b, const struct backend_call *c, int *st, st
         else if (!info.run)
                 r = pxe_set(err, ENOSYS, "exec needs the run directory on this host; container %s has none "
                             "(api transport)", c->id);
-        else if ((r = pmx_process_records(process, &records, &len, err)) == 0 &&
+        else if ((r = pmx_process_records(process, pmx_privileged(info.state), &records, &len, err)) == 0 &&
                  (r = pmx_exec_files(info.run, records, len, &host, &inside, err)) == 0 &&
                  (r = pmx_client(b, &client, err)) == 0) {
                 const char *argv[] = { PMX_INIT_PATH, "--exec", inside, NULL };
