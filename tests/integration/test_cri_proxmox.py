@@ -447,6 +447,73 @@ def test_seccomp_profiles_reach_the_ct(pxcrid, pod_pve, busybox, pve):
     assert "symlinkat errno 1" in text and "keyctl errno 38" in text, text
 
 
+def _pod_with_pid(pxcrid, mode):
+    p = pb()
+    cfg = pxcrid.pod_config(linux=p.LinuxPodSandboxConfig(security_context=p.LinuxSandboxSecurityContext(
+        namespace_options=p.NamespaceOption(pid=mode))))
+    return pxcrid.run_pod(cfg, handler="proxmox")
+
+
+def test_pod_pid_namespace_is_shared_with_the_ct(pxcrid, busybox, pve):
+    """PodPID: two Proxmox containers of a pod see each other's processes
+    (lxc.namespace.share.pid through the include; /proc from inside the pod's
+    PID namespace, which an unprivileged CT cannot mount itself)."""
+    p = pb()
+    pid, cfg = _pod_with_pid(pxcrid, p.POD)
+    try:
+        pidns = p.LinuxContainerConfig(security_context=p.LinuxContainerSecurityContext(
+            namespace_options=p.NamespaceOption(pid=p.POD)))
+        a = run(pxcrid, (pid, cfg), busybox, "exec sleep 424242", linux=pidns)
+        b = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000", linux=pidns)
+        for c in (a, b):
+            pxcrid.wait_state(c, RUNNING, timeout=60)
+        r = exec_sync(pxcrid, b, "ps", "-o", "pid,args")
+        assert b"sleep 424242" in r.stdout, r
+        # pxcri ps (and kill --all) of one CT: its own processes, by its cgroup, not the pod's.
+        r = subprocess.run([PXCRI, "--config", pxcrid.config_path, "ps", "--format", "json", b], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, r.stderr
+        cmds = [open("/proc/%d/cmdline" % q, "rb").read() for q in json.loads(r.stdout)]
+        assert b"sleep\0" + b"100000\0" in cmds and not any(b"424242" in c for c in cmds), cmds
+        # A PID namespace that is not the CT's own: pxcri-init is not its pid 1.
+        assert exec_sync(pxcrid, b, "cat", "/proc/1/cmdline").stdout.split(b"\0")[0] != b"/.pxcri/init"
+        # The host keeps no procfs mount of the pod behind.
+        with open("/proc/self/mountinfo") as f:
+            assert b + ".proc" not in f.read()
+        pxcrid.rt("StopContainer", container_id=a, timeout=2, deadline=120)
+        assert pxcrid.wait_state(a, EXITED, timeout=60).exit_code in (137, 143)
+        assert b"sleep 424242" not in exec_sync(pxcrid, b, "ps", "-o", "pid,args").stdout
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+
+
+def test_host_pid_ct_sees_the_hosts_processes(pxcrid, busybox, pve):
+    """hostPID: the CT joins the host's PID namespace."""
+    p = pb()
+    pid, cfg = _pod_with_pid(pxcrid, p.NODE)
+    marker = subprocess.Popen(["sleep", "373737"])
+    try:
+        cid = run(pxcrid, (pid, cfg), busybox, "exec sleep 3131313", linux=p.LinuxContainerConfig(
+            security_context=p.LinuxContainerSecurityContext(namespace_options=p.NamespaceOption(pid=p.NODE))))
+        pxcrid.wait_state(cid, RUNNING, timeout=60)
+        r = exec_sync(pxcrid, cid, "cat", "/proc/%d/cmdline" % marker.pid)
+        assert r.stdout == b"sleep\0" + b"373737\0", r
+        vmid = vmid_of(pxcrid, cid)
+        pxcrid.rt("StopContainer", container_id=cid, timeout=2, deadline=120)
+        pxcrid.rt("RemoveContainer", container_id=cid, deadline=120)
+        assert wait_gone(pve, vmid)
+        # Nothing of it outlives it in the host's PID namespace (pxcri-init
+        # ends what is left; a forced delete kills the CT's cgroup).
+        left = subprocess.run(["pgrep", "-f", "^sleep 3131313$", "-u", "100000"], capture_output=True, text=True)
+        assert left.stdout == "", left.stdout
+    finally:
+        marker.kill()
+        marker.wait()
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+
+
 def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
     """Last in this module: RemoveImage takes the image's Proxmox template (file
     and template container) once no container uses it (pxcri proxmox-prune)."""

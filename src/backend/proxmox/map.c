@@ -765,7 +765,7 @@ static int check_namespaces(struct map *m, const json_t *nss)
 {
         const json_t *entry;
         enum pve_map_ns ns;
-        bool network = false;
+        bool network = false, pid = false;
         size_t i;
 
         json_array_foreach (nss, i, entry) {
@@ -775,12 +775,14 @@ static int check_namespaces(struct map *m, const json_t *nss)
                 if (!type)
                         return pxe_set(m->err, EINVAL, "linux.namespaces[%zu].type: expected a string", i);
                 network |= streq(type, "network");
+                pid |= streq(type, "pid");
                 if (!path || !*path)
                         continue;
-                /* A pod's network, IPC and UTS namespaces: joined through
-                 * LXC's lxc.namespace.share.* (pmx_namespaces.c). */
+                /* A pod's network, IPC, UTS and PID namespaces: joined
+                 * through LXC's lxc.namespace.share.* (pmx_namespaces.c). */
                 ns = streq(type, "network") ? PVE_NS_NET : streq(type, "ipc") ? PVE_NS_IPC
                                                          : streq(type, "uts")   ? PVE_NS_UTS
+                                                         : streq(type, "pid")   ? PVE_NS_PID
                                                                                 : PVE_NS_MAX;
                 if (ns == PVE_NS_MAX)
                         return pxe_set(m->err, ENOTSUP, "linux.namespaces[%zu]: a Proxmox container cannot join the %s namespace %s",
@@ -795,6 +797,10 @@ static int check_namespaces(struct map *m, const json_t *nss)
         /* Namespaces listed, the network not among them: the host's (a
          * hostNetwork pod).  No list at all keeps the pod of one on net0. */
         m->p->host_network = json_is_array(nss) && !network;
+        /* Likewise the host's PID namespace (hostPID). */
+        m->p->host_pid = json_is_array(nss) && !pid;
+        if (m->p->host_pid && !(m->p->ns_paths[PVE_NS_PID] = strdup("/proc/self/ns/pid")))
+                return pxe_set(m->err, ENOMEM, "Out of memory");
         return 0;
 }
 

@@ -69,7 +69,7 @@ struct pve_map_init_bind {
 };
 
 /* The namespaces a container joins by path (a pod's, pinned by pxcrid). */
-enum pve_map_ns { PVE_NS_NET, PVE_NS_IPC, PVE_NS_UTS, PVE_NS_MAX };
+enum pve_map_ns { PVE_NS_NET, PVE_NS_IPC, PVE_NS_UTS, PVE_NS_PID, PVE_NS_MAX };
 
 /* A tmpfs Proxmox cannot mount (its mount points are binds or volumes;
  * containerd's default spec has one on /run): pxcri-init mounts it. */
@@ -91,6 +91,10 @@ struct pve_params {
         /* linux.namespaces given without a network entry: the host's network
          * (lxc.net.0.type = none), no net0. */
         bool host_network;
+        /* linux.namespaces given without a pid entry: the host's PID
+         * namespace (hostPID), ns_paths[PVE_NS_PID] then "/proc/self/ns/pid"
+         * (pxcri's and lxc-start's own, both on the node). */
+        bool host_pid;
         /* root.readonly: pxcri-init remounts / read-only after its mounts
          * (Proxmox's rootfs ro=1 would be lost on a linked clone, and would
          * keep mount points from being made in the rootfs). */

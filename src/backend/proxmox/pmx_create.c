@@ -551,6 +551,7 @@ static int create_in(struct create *x, struct pxe **err)
 
 static void create_done(struct create *x)
 {
+        pmx_namespaces_release(x->b, x->c->id);
         pve_client_free(x->client);
         json_decref(x->config);
         json_decref(x->state);

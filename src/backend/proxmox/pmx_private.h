@@ -84,6 +84,12 @@ int pmx_run_exit(const char *run);
 int pmx_ctl_send(const char *run, unsigned char byte, struct pxe **err);
 /* pxcri-init's host pid (the holder of <run>/ctl), 0 if none. */
 pid_t pmx_init_pid(const char *run);
+/* fn for every process of the CT whose pxcri-init is host pid init: its
+ * PID namespace, or, when it shares one (a pod's, the host's), its cgroup
+ * (Proxmox's /lxc/<vmid>, where lxc-attach puts execs too). */
+void pmx_for_each_process(pid_t init, void (*fn)(pid_t pid, void *data), void *data);
+/* Whether pxcri-init (host pid init) is not pid 1 of its PID namespace. */
+bool pmx_shares_pidns(pid_t init);
 /* Whether pxcri-init holds <run>/ctl open. */
 bool pmx_ctl_alive(const char *run);
 
@@ -103,6 +109,9 @@ struct pve_params;
 int pmx_namespaces_check(struct backend *b, const struct pve_params *p, const char *id, struct pxe **err);
 int pmx_namespaces_share(struct backend *b, unsigned vmid, const char *id, const struct pve_params *p,
                          bool unprivileged, struct pxe **err);
+/* After the start (or a failed create): the procfs pxcri mounted for a
+ * shared PID namespace leaves the host; the container keeps its bind. */
+void pmx_namespaces_release(struct backend *b, const char *id);
 int pmx_start(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 int pmx_run(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 /* The process records pxcri-init reads (src/init/init.c) for an OCI

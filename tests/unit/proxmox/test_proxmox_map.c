@@ -462,8 +462,8 @@ static void test_unsupported_fields(void **state)
                   "linux.devices: device nodes are dev[n]");
         map_fails("{'linux':{'uidMappings':[{'containerID':0,'hostID':100000,'size':65536}]}}", ENOTSUP, "linux.uidMappings");
         map_fails("{'hooks':{'prestart':[{'path':'/bin/true'}]}}", ENOTSUP, "hooks.prestart: Proxmox cannot run OCI hooks");
-        map_fails("{'linux':{'namespaces':[{'type':'pid','path':'/proc/1/ns/pid'}]}}", ENOTSUP,
-                  "linux.namespaces[0]: a Proxmox container cannot join the pid namespace");
+        map_fails("{'linux':{'namespaces':[{'type':'cgroup','path':'/proc/1/ns/cgroup'}]}}", ENOTSUP,
+                  "linux.namespaces[0]: a Proxmox container cannot join the cgroup namespace");
         /* The pod's network, IPC and UTS namespaces: joined (pmx_namespaces.c), no net0. */
         expect("{'linux':{'namespaces':[{'type':'network','path':'/var/run/netns/cni-1'},{'type':'ipc','path':'/proc/9/ns/ipc'},"
                "{'type':'pid'},{'type':'mount'}]}}",
@@ -477,6 +477,13 @@ static void test_unsupported_fields(void **state)
         assert_string_equal(ns->ns_paths[PVE_NS_NET], "/n");
         assert_null(ns->ns_paths[PVE_NS_IPC]);
         assert_string_equal(ns->ns_paths[PVE_NS_UTS], "/u");
+        /* No pid entry: the host's PID namespace (hostPID). */
+        assert_true(ns->host_pid);
+        assert_string_equal(ns->ns_paths[PVE_NS_PID], "/proc/self/ns/pid");
+        pve_params_free(ns);
+        ns = map_ok("{'linux':{'namespaces':[{'type':'pid','path':'/proc/77/ns/pid'},{'type':'network'}]}}");
+        assert_false(ns->host_pid);
+        assert_string_equal(ns->ns_paths[PVE_NS_PID], "/proc/77/ns/pid");
         pve_params_free(ns);
         map_fails("[]", EINVAL, "config.json is not a JSON object");
         map_fails("{'linux':[]}", EINVAL, "linux: expected an object");
