@@ -514,6 +514,25 @@ def test_host_pid_ct_sees_the_hosts_processes(pxcrid, busybox, pve):
         pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
 
 
+def test_host_ipc_ct_sees_the_hosts_shared_memory(pxcrid, busybox, pve):
+    """hostIPC: the CT joins the host's IPC namespace (a segment made on the
+    host is listed inside), never silently one of its own."""
+    p = pb()
+    cfg = pxcrid.pod_config(linux=p.LinuxPodSandboxConfig(security_context=p.LinuxSandboxSecurityContext(
+        namespace_options=p.NamespaceOption(ipc=p.NODE))))
+    pid, cfg = pxcrid.run_pod(cfg, handler="proxmox")
+    seg = subprocess.run(["ipcmk", "-M", "4096"], capture_output=True, text=True, check=True).stdout.split()[-1]
+    try:
+        cid = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000")
+        pxcrid.wait_state(cid, RUNNING, timeout=60)
+        r = exec_sync(pxcrid, cid, "cat", "/proc/sysvipc/shm")
+        assert seg in [l.split()[1] for l in r.stdout.decode().splitlines()[1:]], (seg, r)
+    finally:
+        subprocess.run(["ipcrm", "-m", seg])
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+
+
 def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
     """Last in this module: RemoveImage takes the image's Proxmox template (file
     and template container) once no container uses it (pxcri proxmox-prune)."""

@@ -765,7 +765,7 @@ static int check_namespaces(struct map *m, const json_t *nss)
 {
         const json_t *entry;
         enum pve_map_ns ns;
-        bool network = false, pid = false;
+        bool network = false, pid = false, ipc = false;
         size_t i;
 
         json_array_foreach (nss, i, entry) {
@@ -776,6 +776,7 @@ static int check_namespaces(struct map *m, const json_t *nss)
                         return pxe_set(m->err, EINVAL, "linux.namespaces[%zu].type: expected a string", i);
                 network |= streq(type, "network");
                 pid |= streq(type, "pid");
+                ipc |= streq(type, "ipc");
                 if (!path || !*path)
                         continue;
                 /* A pod's network, IPC, UTS and PID namespaces: joined
@@ -797,9 +798,11 @@ static int check_namespaces(struct map *m, const json_t *nss)
         /* Namespaces listed, the network not among them: the host's (a
          * hostNetwork pod).  No list at all keeps the pod of one on net0. */
         m->p->host_network = json_is_array(nss) && !network;
-        /* Likewise the host's PID namespace (hostPID). */
+        /* Likewise the host's PID and IPC namespaces (hostPID, hostIPC). */
         m->p->host_pid = json_is_array(nss) && !pid;
         if (m->p->host_pid && !(m->p->ns_paths[PVE_NS_PID] = strdup("/proc/self/ns/pid")))
+                return pxe_set(m->err, ENOMEM, "Out of memory");
+        if (json_is_array(nss) && !ipc && !(m->p->ns_paths[PVE_NS_IPC] = strdup("/proc/self/ns/ipc")))
                 return pxe_set(m->err, ENOMEM, "Out of memory");
         return 0;
 }
@@ -809,7 +812,8 @@ static int check_linux(struct map *m, const json_t *lnx)
         static const struct {
                 const char *field, *why;
         } never[] = {
-                { "devices", "device nodes are dev[n] in Proxmox, which only root@pam may set" },
+                { "devices", "device nodes are dev[n] in Proxmox, which only root@pam may set (a privileged CRI "
+                             "container lists every host device: it is not run on Proxmox, docs/proxmox.md)" },
                 { "uidMappings", "Proxmox maps the IDs of unprivileged containers itself" },
                 { "gidMappings", "Proxmox maps the IDs of unprivileged containers itself" },
                 { "intelRdt", "Proxmox cannot set it" },

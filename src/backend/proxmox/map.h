@@ -91,7 +91,9 @@ struct pve_params {
         /* linux.namespaces given without a network entry: the host's network
          * (lxc.net.0.type = none), no net0. */
         bool host_network;
-        /* linux.namespaces given without a pid entry: the host's PID
+        /* (Without an ipc entry, ns_paths[PVE_NS_IPC] is the host's IPC
+         * namespace, "/proc/self/ns/ipc": hostIPC.)
+         * linux.namespaces given without a pid entry: the host's PID
          * namespace (hostPID), ns_paths[PVE_NS_PID] then "/proc/self/ns/pid"
          * (pxcri's and lxc-start's own, both on the node). */
         bool host_pid;

@@ -18,12 +18,14 @@
  * paths, lxc.seccomp.profile with <root>/proxmox/<id>/seccomp); with "api"
  * those are refused naming the field, never dropped.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sched.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -87,6 +89,48 @@ static int mount_proc_of(const char *ns_path, const char *target, struct pxe **e
                 return pxe_set_errno(err, WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : EIO,
                                      "Mounting a procfs of the PID namespace %s on %s", ns_path, target);
         return 0;
+}
+
+/* rmdir path, retrying while it is busy (processes still exiting). */
+static void rmdir_settled(const char *path)
+{
+        const struct timespec step = { .tv_nsec = 20 * 1000 * 1000 };
+
+        for (int i = 0; i < 50 && rmdir(path) < 0 && errno == EBUSY; i++)
+                nanosleep(&step, NULL);
+}
+
+/* Under base: lxc/<vmid>/ns, lxc/<vmid>, lxc.monitor/<vmid>. */
+static void gc_under(const char *base, unsigned vmid)
+{
+        char path[PATH_MAX];
+
+        snprintf(path, sizeof(path), "%s/lxc/%u/ns", base, vmid);
+        rmdir_settled(path);
+        snprintf(path, sizeof(path), "%s/lxc/%u", base, vmid);
+        rmdir_settled(path);
+        snprintf(path, sizeof(path), "%s/lxc.monitor/%u", base, vmid);
+        rmdir_settled(path);
+}
+
+void pmx_namespaces_cgroup_gc(unsigned vmid)
+{
+        DIR *d = opendir("/sys/fs/cgroup");
+        struct dirent *de;
+        char base[PATH_MAX];
+
+        if (!d)
+                return;
+        if (vmid) {
+                gc_under("/sys/fs/cgroup", vmid); /* cgroup v2 */
+                while ((de = readdir(d))) {       /* cgroup v1: each hierarchy */
+                        if (de->d_name[0] == '.')
+                                continue;
+                        snprintf(base, sizeof(base), "/sys/fs/cgroup/%s", de->d_name);
+                        gc_under(base, vmid);
+                }
+        }
+        closedir(d);
 }
 
 static char *proc_path(struct backend *b, const char *id)

@@ -112,6 +112,12 @@ int pmx_namespaces_share(struct backend *b, unsigned vmid, const char *id, const
 /* After the start (or a failed create): the procfs pxcri mounted for a
  * shared PID namespace leaves the host; the container keeps its bind. */
 void pmx_namespaces_release(struct backend *b, const char *id);
+/* After a destroy: the CT's cgroups (/lxc/<vmid>, lxc.monitor/<vmid>) that
+ * LXC could not remove -- in a shared PID namespace the CT's processes can
+ * outlive its init by a moment (a pod's teardown kills them all at once),
+ * so LXC's rmdir at the stop may find them busy and the next start of the
+ * VMID would fail.  Empty ones only: rmdir refuses the others. */
+void pmx_namespaces_cgroup_gc(unsigned vmid);
 int pmx_start(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 int pmx_run(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 /* The process records pxcri-init reads (src/init/init.c) for an OCI

@@ -471,6 +471,7 @@ static int pmx_delete(struct backend *b, const struct backend_call *c, int *st, 
                 pmx_cleanup_stop(b, client, info.vmid);
         wait_waiter_gone(&info);
         pmx_cleanup(b, client, c->id, info.vmid);
+        pmx_namespaces_cgroup_gc(info.vmid);
         pmx_info_done(&info);
         *st = 0;
         return 0;

@@ -484,6 +484,7 @@ static void test_unsupported_fields(void **state)
         ns = map_ok("{'linux':{'namespaces':[{'type':'pid','path':'/proc/77/ns/pid'},{'type':'network'}]}}");
         assert_false(ns->host_pid);
         assert_string_equal(ns->ns_paths[PVE_NS_PID], "/proc/77/ns/pid");
+        assert_string_equal(ns->ns_paths[PVE_NS_IPC], "/proc/self/ns/ipc"); /* no ipc entry: hostIPC */
         pve_params_free(ns);
         map_fails("[]", EINVAL, "config.json is not a JSON object");
         map_fails("{'linux':[]}", EINVAL, "linux: expected an object");
