@@ -533,6 +533,37 @@ def test_host_ipc_ct_sees_the_hosts_shared_memory(pxcrid, busybox, pve):
         pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
 
 
+def test_what_a_ct_cannot_honour_is_refused_by_create_naming_the_field(pxcrid, pod_pve, busybox, pve):
+    """Never run without a setting the user asked for: a seccomp profile that
+    restricts mount (pxcri-init mounts under it) and a privileged container
+    fail CreateContainer with FAILED_PRECONDITION naming the field, and no
+    Proxmox container is made."""
+    p = pb()
+    prof = os.path.join(pxcrid.dir, "pxt-no-mount.json")
+    with open(prof, "w") as f:
+        json.dump({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}, f)
+    before = set(cts(pve))
+    priv = pxcrid.run_pod(pxcrid.pod_config(linux=p.LinuxPodSandboxConfig(
+        security_context=p.LinuxSandboxSecurityContext(privileged=True))), handler="proxmox")
+    cases = {
+        "linux.seccomp": (pod_pve, p.LinuxContainerSecurityContext(seccomp=p.SecurityProfile(
+            profile_type=p.SecurityProfile.Localhost, localhost_ref=prof))),
+        "linux.devices": (priv, p.LinuxContainerSecurityContext(privileged=True)),
+    }
+    try:
+        for field, (pod, sc) in cases.items():
+            with pytest.raises(grpc.RpcError) as e:
+                pxcrid.create(pod[0], pod[1], busybox, command=["true"],
+                              linux=p.LinuxContainerConfig(security_context=sc))
+            assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION, e.value
+            assert field in e.value.details(), e.value.details()
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=priv[0], deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=priv[0], deadline=120)
+    assert set(cts(pve)) == before
+
+
 def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
     """Last in this module: RemoveImage takes the image's Proxmox template (file
     and template container) once no container uses it (pxcri proxmox-prune)."""
