@@ -214,13 +214,15 @@ int pve_map_security(const json_t *config, const struct pve_map_request *req, st
                 p->seccomp = merge_pve_rules(s->seccomp, !req->privileged, features && strstr(features, "keyctl"));
                 if (!p->seccomp)
                         return pxe_set(err, ENOMEM, "Out of memory");
-                if ((p->n_init_binds || p->n_init_mounts || p->readonly_root) &&
-                    (r = lxc_caps_parse(json_object_get(proc, "capabilities"), &s->caps, err)) < 0)
-                        return r;
-                if ((p->n_init_binds || p->n_init_mounts || p->readonly_root) &&
-                    (r = allow_init_mount(&p->seccomp, !s->caps.set || (s->caps.mask[LXC_CAP_BOUNDING] & UINT64_C(1) << 21),
-                                          err)) < 0)
-                        return r;
+                if (p->n_init_binds || p->n_init_mounts || p->readonly_root) {
+                        if ((r = lxc_caps_parse(json_object_get(proc, "capabilities"), &s->caps, err)) < 0)
+                                return r;
+                        /* No capability sets: the process keeps root's, CAP_SYS_ADMIN (21) too. */
+                        r = allow_init_mount(&p->seccomp,
+                                             !s->caps.set || (s->caps.mask[LXC_CAP_BOUNDING] & UINT64_C(1) << 21), err);
+                        if (r < 0)
+                                return r;
+                }
         }
         return security_text(s, p, err);
 }
