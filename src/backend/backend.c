@@ -307,6 +307,12 @@ static void append_pid(pid_t pid, void *data)
 
 int backend_ps_print(const struct backend_call *c, pid_t init, struct pxe **err)
 {
+        return backend_ps_print_walk(c, init, backend_for_each_process, err);
+}
+
+int backend_ps_print_walk(const struct backend_call *c, pid_t init,
+                          void (*walk)(pid_t init, void (*fn)(pid_t pid, void *data), void *data), struct pxe **err)
+{
         json_auto_t *pids = json_array();
         bool as_json = false;
         size_t i;
@@ -320,7 +326,7 @@ int backend_ps_print(const struct backend_call *c, pid_t init, struct pxe **err)
         for (size_t k = 0; k < c->n_args; k++)
                 as_json |= streq(c->args[k], "--format=json") || streq(c->args[k], "-f=json");
         if (init > 0)
-                backend_for_each_process(init, append_pid, pids);
+                walk(init, append_pid, pids);
         if (as_json) {
                 json_dumpf(pids, stdout, JSON_COMPACT);
                 fputc('\n', stdout);

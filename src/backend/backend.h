@@ -213,6 +213,9 @@ void backend_for_each_process(pid_t init, void (*fn)(pid_t pid, void *data), voi
 /* ps: the pids of init's pid namespace as runc prints them (a "PID" table,
  * or a JSON array with --format json); init 0: none. */
 int backend_ps_print(const struct backend_call *c, pid_t init, struct pxe **err);
+/* The same with the processes walk() finds from init. */
+int backend_ps_print_walk(const struct backend_call *c, pid_t init,
+                          void (*walk)(pid_t init, void (*fn)(pid_t pid, void *data), void *data), struct pxe **err);
 
 /* A signal as runc takes it ("9", "KILL", "SIGKILL"; NULL: SIGTERM), or -EINVAL. */
 int backend_parse_signal(const char *s);

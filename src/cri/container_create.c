@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/proxmox/map.h"
 #include "bundle/bundle.h"
 #include "cri/image_common.h"
 #include "cri/sandbox.h"
@@ -53,6 +54,29 @@ static void create_job_free(struct create_job *cj)
         free(cj);
 }
 
+/* A container routed to Proxmox: the backend's own mapping of the spec
+ * (pure: it only stats bind sources), so that what a Proxmox container
+ * cannot honour is refused here naming the field -- FAILED_PRECONDITION
+ * (the request is valid, this runtime cannot run it), INVALID_ARGUMENT for
+ * a malformed field -- rather than by `pxcri create` at the start.  The
+ * transport is pct here (with api ctr_new() refused already). */
+static int proxmox_check(json_t *spec, const struct cri_ctr *c, const struct proxmox_config *pc, struct pxe **err)
+{
+        const char *priv = json_string_value(json_object_get(json_object_get(spec, "annotations"), "pxcri.io/privileged"));
+        struct pve_map_request req = { .id = c->id, .bundle = c->bundle, .storage = pc->storage, .bridge = pc->bridge,
+                                       .init_dir = PVE_MAP_INIT_DIR, .seccomp_path = "seccomp",
+                                       .privileged = priv && streq(priv, "true") };
+        struct pve_params *p = NULL;
+
+        if (pve_map_bundle(spec, &req, &p, err) < 0) {
+                if ((*err)->code == ENOTSUP)
+                        (*err)->code = EBUSY;
+                return -(*err)->code;
+        }
+        pve_params_free(p);
+        return 0;
+}
+
 /* Edits the spec bundle_create() generated: the CRI request, then the
  * routing decision and what the server keeps of the spec. */
 static int customize(json_t *spec, void *data, struct pxe **err)
@@ -77,6 +101,8 @@ static int customize(json_t *spec, void *data, struct pxe **err)
         sig = json_object_get(ann, "org.opencontainers.image.stopSignal");
         if (!c->stop_signal && sig)
                 c->stop_signal = cri_signal_from_name(json_string_value(sig));
+        if (c->backend == BACKEND_PROXMOX && proxmox_check(spec, c, &cj->job.srv->cfg->proxmox, err) < 0)
+                return pxe_wrap(err, "Container %s on Proxmox", cj->cc->metadata->name);
         return 0;
 }
 

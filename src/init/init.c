@@ -666,6 +666,9 @@ static int dir_mode(int argc, char **argv)
         sigset_t all, old;
 
         dir_pid = getpid();
+        /* In a PID namespace shared with a pod or the host, orphans are ours. */
+        if (dir_pid != 1)
+                prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         dir_args(argc, argv, &p, &no_wait);
         /* Every signal through the loop's signalfd, as supervise() does. */
         sigfillset(&all);
@@ -692,6 +695,8 @@ static int dir_mode(int argc, char **argv)
                 return 128 + sig;
         }
         code = exit_code(init_output_supervise(&o, dir_fork(&p, &old, tty, &o)));
+        if (dir_pid != 1)
+                end_leftovers();
         /* After the log's fsync: once exit exists, the log is complete. */
         record_exit(code);
         return code;

@@ -387,6 +387,183 @@ def test_exec_sync_deadline_kills_the_command_in_the_ct(pxcrid, pod_pve, busybox
     assert not [f for _, _, fs in os.walk(run_dir) for f in fs if f.startswith("exec-")]
 
 
+def _status_field(text, name):
+    return next(l.split(":", 1)[1].strip() for l in text.splitlines() if l.startswith(name + ":"))
+
+
+def test_security_context_is_applied_in_the_ct(pxcrid, pod_pve, busybox, pve):
+    """noNewPrivileges, capabilities (drop ALL, add one), masked and read-only
+    paths reach the Proxmox container: read back from inside it, for the
+    process and for an exec."""
+    p = pb()
+    sc = p.LinuxContainerSecurityContext(
+        no_new_privs=True, capabilities=p.Capability(drop_capabilities=["ALL"], add_capabilities=["NET_BIND_SERVICE"]),
+        masked_paths=["/etc/group", "/usr"], readonly_paths=["/tmp"])
+    cid = run(pxcrid, pod_pve, busybox, "grep -E '^(NoNewPrivs|CapEff|CapBnd):' /proc/self/status; exec sleep 100000",
+              linux=p.LinuxContainerConfig(security_context=sc))
+    st = pxcrid.wait_state(cid, RUNNING, timeout=60)
+    status = exec_sync(pxcrid, cid, "cat", "/proc/self/status").stdout.decode()
+    assert _status_field(status, "NoNewPrivs") == "1", status
+    assert _status_field(status, "CapEff") == "%016x" % (1 << 10), status  # NET_BIND_SERVICE only
+    assert _status_field(status, "CapBnd") == "%016x" % (1 << 10), status
+    time.sleep(0.5)
+    with open(st.log_path) as f:
+        log = f.read()
+    assert "NoNewPrivs:\t1" in log and "CapEff:\t%016x" % (1 << 10) in log, log  # the process itself
+    # Masked: a file reads empty, a directory is an empty read-only tmpfs.
+    assert exec_sync(pxcrid, cid, "cat", "/etc/group").stdout == b""
+    assert exec_sync(pxcrid, cid, "ls", "-A", "/usr").stdout == b""
+    r = exec_sync(pxcrid, cid, "touch", "/tmp/pxt")
+    assert r.exit_code != 0 and b"Read-only file system" in r.stderr, r
+    conf = open(os.path.join(pve["double"].state, "etc-pve", "lxc", "%d.conf" % vmid_of(pxcrid, cid))).read()
+    assert "lxc.include:" in conf, conf
+
+
+def test_seccomp_profiles_reach_the_ct(pxcrid, pod_pve, busybox, pve):
+    """RuntimeDefault and a Localhost profile: lxc.seccomp.profile through the
+    include, the OCI profile with Proxmox's own rules merged in."""
+    p = pb()
+    cid = run(pxcrid, pod_pve, busybox, "exec sleep 100000", linux=p.LinuxContainerConfig(
+        security_context=p.LinuxContainerSecurityContext(seccomp=p.SecurityProfile(profile_type=p.SecurityProfile.RuntimeDefault))))
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    status = exec_sync(pxcrid, cid, "cat", "/proc/self/status").stdout.decode()
+    assert _status_field(status, "Seccomp") == "2", status
+    r = exec_sync(pxcrid, cid, "unshare", "-U", "true")  # RuntimeDefault: no user namespaces without SYS_ADMIN
+    assert r.exit_code != 0 and b"Operation not permitted" in r.stderr, r
+    prof = os.path.join(pxcrid.dir, "pxt-seccomp.json")
+    with open(prof, "w") as f:
+        json.dump({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["symlink", "symlinkat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}, f)
+    cid2 = run(pxcrid, pod_pve, busybox, "exec sleep 100000", linux=p.LinuxContainerConfig(
+        security_context=p.LinuxContainerSecurityContext(seccomp=p.SecurityProfile(
+            profile_type=p.SecurityProfile.Localhost, localhost_ref=prof))))
+    pxcrid.wait_state(cid2, RUNNING, timeout=60)
+    r = exec_sync(pxcrid, cid2, "ln", "-s", "x", "/tmp/pxt-link")
+    assert r.exit_code != 0 and b"Operation not permitted" in r.stderr, r
+    assert exec_sync(pxcrid, cid2, "touch", "/tmp/pxt-file").exit_code == 0
+    # Proxmox's own rules stay: keyctl is ENOSYS in an unprivileged container.
+    with open(os.path.join(pxcrid.dir, "rt", "proxmox", cid2, "seccomp")) as f:
+        text = f.read()
+    assert "symlinkat errno 1" in text and "keyctl errno 38" in text, text
+
+
+def _pod_with_pid(pxcrid, mode):
+    p = pb()
+    cfg = pxcrid.pod_config(linux=p.LinuxPodSandboxConfig(security_context=p.LinuxSandboxSecurityContext(
+        namespace_options=p.NamespaceOption(pid=mode))))
+    return pxcrid.run_pod(cfg, handler="proxmox")
+
+
+def test_pod_pid_namespace_is_shared_with_the_ct(pxcrid, busybox, pve):
+    """PodPID: two Proxmox containers of a pod see each other's processes
+    (lxc.namespace.share.pid through the include; /proc from inside the pod's
+    PID namespace, which an unprivileged CT cannot mount itself)."""
+    p = pb()
+    pid, cfg = _pod_with_pid(pxcrid, p.POD)
+    try:
+        pidns = p.LinuxContainerConfig(security_context=p.LinuxContainerSecurityContext(
+            namespace_options=p.NamespaceOption(pid=p.POD)))
+        a = run(pxcrid, (pid, cfg), busybox, "exec sleep 424242", linux=pidns)
+        b = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000", linux=pidns)
+        for c in (a, b):
+            pxcrid.wait_state(c, RUNNING, timeout=60)
+        r = exec_sync(pxcrid, b, "ps", "-o", "pid,args")
+        assert b"sleep 424242" in r.stdout, r
+        # pxcri ps (and kill --all) of one CT: its own processes, by its cgroup, not the pod's.
+        r = subprocess.run([PXCRI, "--config", pxcrid.config_path, "ps", "--format", "json", b], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, r.stderr
+        cmds = [open("/proc/%d/cmdline" % q, "rb").read() for q in json.loads(r.stdout)]
+        assert b"sleep\0" + b"100000\0" in cmds and not any(b"424242" in c for c in cmds), cmds
+        # A PID namespace that is not the CT's own: pxcri-init is not its pid 1.
+        assert exec_sync(pxcrid, b, "cat", "/proc/1/cmdline").stdout.split(b"\0")[0] != b"/.pxcri/init"
+        # The host keeps no procfs mount of the pod behind.
+        with open("/proc/self/mountinfo") as f:
+            assert b + ".proc" not in f.read()
+        pxcrid.rt("StopContainer", container_id=a, timeout=2, deadline=120)
+        assert pxcrid.wait_state(a, EXITED, timeout=60).exit_code in (137, 143)
+        assert b"sleep 424242" not in exec_sync(pxcrid, b, "ps", "-o", "pid,args").stdout
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+
+
+def test_host_pid_ct_sees_the_hosts_processes(pxcrid, busybox, pve):
+    """hostPID: the CT joins the host's PID namespace."""
+    p = pb()
+    pid, cfg = _pod_with_pid(pxcrid, p.NODE)
+    marker = subprocess.Popen(["sleep", "373737"])
+    try:
+        cid = run(pxcrid, (pid, cfg), busybox, "exec sleep 3131313", linux=p.LinuxContainerConfig(
+            security_context=p.LinuxContainerSecurityContext(namespace_options=p.NamespaceOption(pid=p.NODE))))
+        pxcrid.wait_state(cid, RUNNING, timeout=60)
+        r = exec_sync(pxcrid, cid, "cat", "/proc/%d/cmdline" % marker.pid)
+        assert r.stdout == b"sleep\0" + b"373737\0", r
+        vmid = vmid_of(pxcrid, cid)
+        pxcrid.rt("StopContainer", container_id=cid, timeout=2, deadline=120)
+        pxcrid.rt("RemoveContainer", container_id=cid, deadline=120)
+        assert wait_gone(pve, vmid)
+        # Nothing of it outlives it in the host's PID namespace (pxcri-init
+        # ends what is left; a forced delete kills the CT's cgroup).
+        left = subprocess.run(["pgrep", "-f", "^sleep 3131313$", "-u", "100000"], capture_output=True, text=True)
+        assert left.stdout == "", left.stdout
+    finally:
+        marker.kill()
+        marker.wait()
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+
+
+def test_host_ipc_ct_sees_the_hosts_shared_memory(pxcrid, busybox, pve):
+    """hostIPC: the CT joins the host's IPC namespace (a segment made on the
+    host is listed inside), never silently one of its own."""
+    p = pb()
+    cfg = pxcrid.pod_config(linux=p.LinuxPodSandboxConfig(security_context=p.LinuxSandboxSecurityContext(
+        namespace_options=p.NamespaceOption(ipc=p.NODE))))
+    pid, cfg = pxcrid.run_pod(cfg, handler="proxmox")
+    seg = subprocess.run(["ipcmk", "-M", "4096"], capture_output=True, text=True, check=True).stdout.split()[-1]
+    try:
+        cid = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000")
+        pxcrid.wait_state(cid, RUNNING, timeout=60)
+        r = exec_sync(pxcrid, cid, "cat", "/proc/sysvipc/shm")
+        assert seg in [l.split()[1] for l in r.stdout.decode().splitlines()[1:]], (seg, r)
+    finally:
+        subprocess.run(["ipcrm", "-m", seg])
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+
+
+def test_what_a_ct_cannot_honour_is_refused_by_create_naming_the_field(pxcrid, pod_pve, busybox, pve):
+    """Never run without a setting the user asked for: a seccomp profile that
+    restricts mount (pxcri-init mounts under it) and a privileged container
+    fail CreateContainer with FAILED_PRECONDITION naming the field, and no
+    Proxmox container is made."""
+    p = pb()
+    prof = os.path.join(pxcrid.dir, "pxt-no-mount.json")
+    with open(prof, "w") as f:
+        json.dump({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}, f)
+    before = set(cts(pve))
+    priv = pxcrid.run_pod(pxcrid.pod_config(linux=p.LinuxPodSandboxConfig(
+        security_context=p.LinuxSandboxSecurityContext(privileged=True))), handler="proxmox")
+    cases = {
+        "linux.seccomp": (pod_pve, p.LinuxContainerSecurityContext(seccomp=p.SecurityProfile(
+            profile_type=p.SecurityProfile.Localhost, localhost_ref=prof))),
+        "linux.devices": (priv, p.LinuxContainerSecurityContext(privileged=True)),
+    }
+    try:
+        for field, (pod, sc) in cases.items():
+            with pytest.raises(grpc.RpcError) as e:
+                pxcrid.create(pod[0], pod[1], busybox, command=["true"],
+                              linux=p.LinuxContainerConfig(security_context=sc))
+            assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION, e.value
+            assert field in e.value.details(), e.value.details()
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=priv[0], deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=priv[0], deadline=120)
+    assert set(cts(pve)) == before
+
+
 def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
     """Last in this module: RemoveImage takes the image's Proxmox template (file
     and template container) once no container uses it (pxcri proxmox-prune)."""
@@ -411,3 +588,4 @@ def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
     assert not any(f.startswith("pxcri-") for f in os.listdir(tdir)), os.listdir(tdir)
     assert not set(templates) & set(cts(pve)), "template containers left"
     assert "Proxmox templates of image" in pxcrid.log()
+

@@ -67,7 +67,8 @@ def user_cts(pve):
 def proxmox_cfg(pve, transport="pct", storage="local-zfs", **over):
     p = {"transport": transport, "storage": storage, "template_storage": "local",
          "template_dir": templates_dir(pve), "run_root": os.path.join(pve["dir"], "run"),
-         "vmid_range": [LO, HI], "timeout": 20}
+         "vmid_range": [LO, HI], "timeout": 20,
+         "config_dir": os.path.join(pve["double"].state, "etc-pve", "lxc")}
     if transport == "pct":
         p["pct_path"] = pve["pct"]
     else:
@@ -86,11 +87,33 @@ class Ppx(Pxcri):
 
     def __call__(self, *args, **kw):
         kw.setdefault("env", self.env)
+        if "-b" in args:
+            self.fit_transport(args[args.index("-b") + 1])
         return super().__call__(*args, **kw)
+
+    def fit_transport(self, bundle):
+        """The REST API cannot write the lxc.include that applies the OCI
+        security fields of runc's default spec: with transport "api" they are
+        refused (test_api_transport_refuses_security_fields), so its bundles
+        go without them."""
+        if not self.config or not os.path.isfile(os.path.join(bundle, "config.json")):
+            return
+        with open(self.config) as f:
+            if json.load(f).get("backends", {}).get("proxmox", {}).get("transport") != "api":
+                return
+        path = os.path.join(bundle, "config.json")
+        with open(path) as f:
+            cfg = json.load(f)
+        cfg["process"].pop("noNewPrivileges", None)
+        for k in ("maskedPaths", "readonlyPaths", "seccomp"):
+            cfg.get("linux", {}).pop(k, None)
+        with open(path, "w") as f:
+            json.dump(cfg, f)
 
     def create_logged(self, cid, bundle, out):
         """create with stdout/stderr to files that outlive the call: the
         waiter relays the container's output there."""
+        self.fit_transport(bundle)
         with open(out + ".out", "w") as o, open(out + ".err", "w") as e:
             return subprocess.run(self.argv("create", "-b", bundle, cid), stdout=o, stderr=e, env=self.env,
                                   timeout=60).returncode
@@ -432,6 +455,30 @@ def test_what_it_cannot_do_is_a_clear_error_and_leaves_nothing(ppx, pve, workdir
             "no-args": "process.args",
             "dev-dir": "only with the pct transport",
             "tmpfs-option": 'option "exec" is not supported'}[what] in res.stderr
+    assert_nothing_left(ppx, pve, cid)
+
+
+@pytest.mark.parametrize("field", ["process.noNewPrivileges", "linux.maskedPaths", "linux.readonlyPaths",
+                                   "linux.seccomp"])
+def test_api_transport_refuses_security_fields(ppx, pve, workdir, field):
+    """What only the lxc.include (pct) can apply is refused with the REST API,
+    naming the field -- never run without it."""
+    ppx.write_config(proxmox_cfg(pve, "api"))
+    b = mk(workdir, ["true"])
+    with open(os.path.join(b, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["process"].pop("noNewPrivileges")
+    for k in ("maskedPaths", "readonlyPaths"):
+        cfg["linux"].pop(k)
+    section, key = field.split(".")
+    cfg[section][key] = {"noNewPrivileges": True, "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"],
+                         "seccomp": {"defaultAction": "SCMP_ACT_ALLOW"}}[key]
+    with open(os.path.join(b, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    cid = unique()
+    res = subprocess.run(ppx.argv("create", "-b", b, cid), capture_output=True, text=True, env=ppx.env, timeout=60)
+    assert res.returncode == 1
+    assert field in res.stderr and 'transport "pct"' in res.stderr, res.stderr
     assert_nothing_left(ppx, pve, cid)
 
 

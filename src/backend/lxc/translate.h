@@ -126,6 +126,10 @@ void lxc_caps_write_records(FILE *f, const struct lxc_caps *c);
  * CAP_SETGID, CAP_SETPCAP (pxcri-init's switch) and CAP_KILL (passing
  * signals on to a process of another uid). */
 uint64_t lxc_caps_keep_mask(const struct lxc_caps *c);
+/* linux.maskedPaths and readonlyPaths -> lxc.mount.entry (optional ones:
+ * a path the container lacks is skipped); s->rootfs tells files from
+ * directories.  The proxmox backend puts them into its lxc.include too. */
+int lxc_translate_paths(json_t *linux_obj, struct lxc_spec *s, struct pxe **err);
 
 /* The OCI hook kinds the lxc backend runs, as a JSON array of strings (for
  * `features`), or NULL when out of memory. */

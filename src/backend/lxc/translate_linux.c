@@ -119,7 +119,7 @@ static bool is_dir_in_container(const char *rootfs, const char *path)
         return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int translate_paths(json_t *lin, struct lxc_spec *s, struct pxe **err)
+int lxc_translate_paths(json_t *lin, struct lxc_spec *s, struct pxe **err)
 {
         json_t *masked = json_object_get(lin, "maskedPaths"), *ro = json_object_get(lin, "readonlyPaths"), *v;
         size_t i;
@@ -257,7 +257,7 @@ int lxc_translate_linux(json_t *config, const struct lxc_translate_opts *o, stru
                 return pxe_set(err, EINVAL, "linux: expected an object");
         if ((r = refuse_linux_fields(lin, err)) < 0 || (r = translate_namespaces(config, lin, s, err)) < 0 ||
             (r = translate_cgroups_path(lin, s, err)) < 0 || (r = lxc_translate_mounts(config, o, s, err)) < 0 ||
-            (r = translate_paths(lin, s, err)) < 0 || (r = translate_devices(lin, s, err)) < 0 ||
+            (r = lxc_translate_paths(lin, s, err)) < 0 || (r = translate_devices(lin, s, err)) < 0 ||
             (r = translate_init_mounts(o, s, err)) < 0 || (r = lxc_translate_resources(lin, o, s, err)) < 0 ||
             (r = translate_sysctl(lin, s, err)) < 0 || (r = lxc_translate_seccomp(lin, o, s, err)) < 0)
                 return r;

@@ -71,6 +71,8 @@ void pve_params_free(struct pve_params *p)
         free(p->init_mounts);
         for (int i = 0; i < PVE_NS_MAX; i++)
                 free(p->ns_paths[i]);
+        free(p->lxc_security);
+        free(p->seccomp);
         free(p);
 }
 
@@ -763,7 +765,7 @@ static int check_namespaces(struct map *m, const json_t *nss)
 {
         const json_t *entry;
         enum pve_map_ns ns;
-        bool network = false;
+        bool network = false, pid = false, ipc = false;
         size_t i;
 
         json_array_foreach (nss, i, entry) {
@@ -773,12 +775,15 @@ static int check_namespaces(struct map *m, const json_t *nss)
                 if (!type)
                         return pxe_set(m->err, EINVAL, "linux.namespaces[%zu].type: expected a string", i);
                 network |= streq(type, "network");
+                pid |= streq(type, "pid");
+                ipc |= streq(type, "ipc");
                 if (!path || !*path)
                         continue;
-                /* A pod's network, IPC and UTS namespaces: joined through
-                 * LXC's lxc.namespace.share.* (pmx_namespaces.c). */
+                /* A pod's network, IPC, UTS and PID namespaces: joined
+                 * through LXC's lxc.namespace.share.* (pmx_namespaces.c). */
                 ns = streq(type, "network") ? PVE_NS_NET : streq(type, "ipc") ? PVE_NS_IPC
                                                          : streq(type, "uts")   ? PVE_NS_UTS
+                                                         : streq(type, "pid")   ? PVE_NS_PID
                                                                                 : PVE_NS_MAX;
                 if (ns == PVE_NS_MAX)
                         return pxe_set(m->err, ENOTSUP, "linux.namespaces[%zu]: a Proxmox container cannot join the %s namespace %s",
@@ -793,6 +798,12 @@ static int check_namespaces(struct map *m, const json_t *nss)
         /* Namespaces listed, the network not among them: the host's (a
          * hostNetwork pod).  No list at all keeps the pod of one on net0. */
         m->p->host_network = json_is_array(nss) && !network;
+        /* Likewise the host's PID and IPC namespaces (hostPID, hostIPC). */
+        m->p->host_pid = json_is_array(nss) && !pid;
+        if (m->p->host_pid && !(m->p->ns_paths[PVE_NS_PID] = strdup("/proc/self/ns/pid")))
+                return pxe_set(m->err, ENOMEM, "Out of memory");
+        if (json_is_array(nss) && !ipc && !(m->p->ns_paths[PVE_NS_IPC] = strdup("/proc/self/ns/ipc")))
+                return pxe_set(m->err, ENOMEM, "Out of memory");
         return 0;
 }
 
@@ -801,7 +812,8 @@ static int check_linux(struct map *m, const json_t *lnx)
         static const struct {
                 const char *field, *why;
         } never[] = {
-                { "devices", "device nodes are dev[n] in Proxmox, which only root@pam may set" },
+                { "devices", "device nodes are dev[n] in Proxmox, which only root@pam may set (a privileged CRI "
+                             "container lists every host device: it is not run on Proxmox, docs/proxmox.md)" },
                 { "uidMappings", "Proxmox maps the IDs of unprivileged containers itself" },
                 { "gidMappings", "Proxmox maps the IDs of unprivileged containers itself" },
                 { "intelRdt", "Proxmox cannot set it" },
@@ -844,9 +856,9 @@ static int map_all(struct map *m)
                 return r;
         if ((r = ADD(m, "unprivileged", "%d", m->req->privileged ? 0 : 1)) < 0 || (r = map_features(m)) < 0)
                 return r;
-        if ((r = ADD(m, "onboot", "0")) < 0 || (r = map_tags(m)) < 0)
+        if ((r = ADD(m, "onboot", "0")) < 0 || (r = map_tags(m)) < 0 || (r = map_description(m)) < 0)
                 return r;
-        return map_description(m);
+        return pve_map_security(m->config, m->req, m->p, m->err);
 }
 
 /* update: only what the resources name.  Memory as at create, but a limit

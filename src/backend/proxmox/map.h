@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backend/proxmox/client.h"
 #include "util/err.h"
@@ -50,6 +51,7 @@ struct pve_map_request {
         unsigned memory_mib;     /* memory without an OCI limit; 0: PVE_MAP_MEMORY_MIB_DEFAULT */
         unsigned rootfs_gib;     /* rootfs size without the annotation; 0: PVE_MAP_ROOTFS_GIB_DEFAULT */
         bool privileged;         /* false: unprivileged=1 */
+        const char *seccomp_path; /* where the backend writes params.seccomp, or NULL */
 };
 
 /* A bind mount Proxmox cannot make -- of a file (Proxmox bind mount points
@@ -67,7 +69,7 @@ struct pve_map_init_bind {
 };
 
 /* The namespaces a container joins by path (a pod's, pinned by pxcrid). */
-enum pve_map_ns { PVE_NS_NET, PVE_NS_IPC, PVE_NS_UTS, PVE_NS_MAX };
+enum pve_map_ns { PVE_NS_NET, PVE_NS_IPC, PVE_NS_UTS, PVE_NS_PID, PVE_NS_MAX };
 
 /* A tmpfs Proxmox cannot mount (its mount points are binds or volumes;
  * containerd's default spec has one on /run): pxcri-init mounts it. */
@@ -89,10 +91,24 @@ struct pve_params {
         /* linux.namespaces given without a network entry: the host's network
          * (lxc.net.0.type = none), no net0. */
         bool host_network;
+        /* (Without an ipc entry, ns_paths[PVE_NS_IPC] is the host's IPC
+         * namespace, "/proc/self/ns/ipc": hostIPC.)
+         * linux.namespaces given without a pid entry: the host's PID
+         * namespace (hostPID), ns_paths[PVE_NS_PID] then "/proc/self/ns/pid"
+         * (pxcri's and lxc-start's own, both on the node). */
+        bool host_pid;
         /* root.readonly: pxcri-init remounts / read-only after its mounts
          * (Proxmox's rootfs ro=1 would be lost on a linked clone, and would
          * keep mount points from being made in the rootfs). */
         bool readonly_root;
+        /* The OCI security fields as LXC keys for the container's
+         * lxc.include ("key = value\n" lines; map_security.c), or NULL;
+         * security_field names the first such field (for an error where
+         * no include can be written: transport "api"). */
+        char *lxc_security;
+        const char *security_field;
+        /* The LXC seccomp profile for req.seccomp_path, or NULL. */
+        char *seccomp;
 };
 
 int pve_map_bundle(const json_t *oci_config, const struct pve_map_request *req, struct pve_params **ret,
@@ -103,6 +119,13 @@ int pve_map_bundle(const json_t *oci_config, const struct pve_map_request *req, 
 int pve_map_update(const json_t *resources, struct pve_params **ret, struct pxe **err);
 
 void pve_params_free(struct pve_params *p);
+
+/* The OCI security fields into p (map_security.c). */
+int pve_map_security(const json_t *config, const struct pve_map_request *req, struct pve_params *p,
+                     struct pxe **err);
+/* The capabilities a Proxmox container can give its processes (bit N:
+ * capability N): a privileged one lacks what Proxmox's common.conf drops. */
+uint64_t pve_map_caps_available(bool privileged);
 
 static inline void pve_params_freep(struct pve_params **p)
 {

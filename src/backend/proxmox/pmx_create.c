@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/lxc/translate.h"
 #include "backend/proxmox/map.h"
 #include "backend/proxmox/client_private.h"
 #include "backend/proxmox/pmx_private.h"
@@ -79,8 +80,10 @@ static void rec_add(struct recs *r, char tag, const char *fmt, ...)
         r->len += n;
 }
 
-int pmx_process_records(const json_t *process, char **ret, size_t *ret_len, struct pxe **err)
+int pmx_process_records(const json_t *process, bool privileged, char **ret, size_t *ret_len, struct pxe **err)
 {
+        uint64_t avail = pve_map_caps_available(privileged);
+        struct lxc_caps caps;
         json_t *args = json_object_get(process, "args"), *env = json_object_get(process, "env"), *v;
         json_t *user = json_object_get(process, "user"), *umask_v = json_object_get(user, "umask");
         json_t *size = json_object_get(process, "consoleSize");
@@ -115,6 +118,15 @@ int pmx_process_records(const json_t *process, char **ret, size_t *ret_len, stru
         if (json_integer_value(json_object_get(size, "height")) > 0 && json_integer_value(json_object_get(size, "width")) > 0)
                 rec_add(&r, 'w', "%lld %lld", (long long) json_integer_value(json_object_get(size, "height")),
                         (long long) json_integer_value(json_object_get(size, "width")));
+        /* The sets as pxcri-init applies them (init_caps.h), within what
+         * the container has: Proxmox's profile, not the bounding set asked
+         * for, limits a privileged one (pve_map_caps_available()). */
+        if (lxc_caps_parse(json_object_get(process, "capabilities"), &caps, err) < 0) {
+                free(r.buf);
+                return -EINVAL;
+        }
+        for (int k = 0; caps.set && k < LXC_CAP_SET_MAX; k++)
+                rec_add(&r, 'C', "%c%llx", "bepia"[k], (unsigned long long) (caps.mask[k] & avail));
         if (r.failed) {
                 free(r.buf);
                 return pxe_set(err, E2BIG, "process: larger than %u bytes", RECORDS_MAX);
@@ -223,7 +235,7 @@ struct create {
         pid_t waiter;
 };
 
-static bool is_privileged(const json_t *config)
+bool pmx_privileged(const json_t *config)
 {
         const char *v = json_string_value(json_object_get(json_object_get(config, "annotations"), ANN_PRIVILEGED));
 
@@ -412,23 +424,27 @@ static int create_in(struct create *x, struct pxe **err)
                                        .bridge = pc->bridge };
         const char *node = NULL;
         char created[48], *upid = NULL;
-        _cleanup_free_ char *console_path = NULL;
+        _cleanup_free_ char *console_path = NULL, *seccomp = NULL;
         _cleanup_close_ int console = -EBADF;
         bool terminal;
         int r;
 
         if (read_config(x->c->bundle, &x->config, err) < 0 ||
-            pmx_process_records(json_object_get(x->config, "process"), &x->records, &x->records_len, err) < 0)
+            pmx_process_records(json_object_get(x->config, "process"), pmx_privileged(x->config), &x->records,
+                                &x->records_len, err) < 0)
                 return -pxe_code(err, EINVAL);
         terminal = json_is_true(json_object_get(json_object_get(x->config, "process"), "terminal"));
         if (terminal != (x->c->console_socket != NULL))
                 return pxe_set(err, EINVAL, terminal ? "process.terminal needs --console-socket"
                                                      : "--console-socket needs process.terminal");
-        x->unprivileged = !is_privileged(x->config);
+        x->unprivileged = !pmx_privileged(x->config);
         req.privileged = !x->unprivileged;
         if (pct && !(x->run = pmx_run_path(x->b, x->c->id)))
                 return pxe_set(err, ENOMEM, "Out of memory");
         req.init_dir = x->run;
+        if (!(seccomp = pmx_path(x->b, x->c->id, "seccomp")))
+                return pxe_set(err, ENOMEM, "Out of memory");
+        req.seccomp_path = seccomp;
         if (pve_map_bundle(x->config, &req, &params, err) < 0)
                 return -pxe_code(err, EINVAL);
         x->params = params;
@@ -535,6 +551,7 @@ static int create_in(struct create *x, struct pxe **err)
 
 static void create_done(struct create *x)
 {
+        pmx_namespaces_release(x->b, x->c->id);
         pve_client_free(x->client);
         json_decref(x->config);
         json_decref(x->state);

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "backend/proxmox/pmx_private.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -71,6 +72,60 @@ static pid_t host_pid_of(pid_t init, pid_t inside)
         }
         closedir(proc);
         return found;
+}
+
+/* The first line of /proc/<pid>/cgroup without its newline ("0::/lxc/4101/ns"
+ * with cgroup v2), or "" when unreadable. */
+static void cgroup_line(pid_t pid, char *buf, size_t size)
+{
+        char path[64];
+        FILE *f;
+
+        buf[0] = '\0';
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) pid);
+        if (!(f = fopen(path, "re")))
+                return;
+        if (!fgets(buf, (int) size, f))
+                buf[0] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        fclose(f);
+}
+
+bool pmx_shares_pidns(pid_t init)
+{
+        pid_t inner = innermost_pid(init);
+
+        return inner > 0 && inner != 1;
+}
+
+void pmx_for_each_process(pid_t init, void (*fn)(pid_t pid, void *data), void *data)
+{
+        char want[512], line[512];
+        struct dirent *de;
+        size_t n;
+        DIR *proc;
+
+        /* pxcri-init is pid 1 of a PID namespace of the CT's own. */
+        if (!pmx_shares_pidns(init)) {
+                backend_for_each_process(init, fn, data);
+                return;
+        }
+        cgroup_line(init, want, sizeof(want));
+        n = strlen(want);
+        if (!n || !(proc = opendir("/proc"))) {
+                fn(init, data);
+                return;
+        }
+        while ((de = readdir(proc))) {
+                pid_t pid = (pid_t) atoi(de->d_name);
+
+                if (pid <= 0)
+                        continue;
+                cgroup_line(pid, line, sizeof(line));
+                if (strncmp(line, want, n) == 0 && (line[n] == '\0' || line[n] == '/'))
+                        fn(pid, data);
+        }
+        closedir(proc);
 }
 
 /* Wait for <host>.pid (or the child's end) and write the host's pid of

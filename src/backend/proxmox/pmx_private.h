@@ -84,6 +84,12 @@ int pmx_run_exit(const char *run);
 int pmx_ctl_send(const char *run, unsigned char byte, struct pxe **err);
 /* pxcri-init's host pid (the holder of <run>/ctl), 0 if none. */
 pid_t pmx_init_pid(const char *run);
+/* fn for every process of the CT whose pxcri-init is host pid init: its
+ * PID namespace, or, when it shares one (a pod's, the host's), its cgroup
+ * (Proxmox's /lxc/<vmid>, where lxc-attach puts execs too). */
+void pmx_for_each_process(pid_t init, void (*fn)(pid_t pid, void *data), void *data);
+/* Whether pxcri-init (host pid init) is not pid 1 of its PID namespace. */
+bool pmx_shares_pidns(pid_t init);
 /* Whether pxcri-init holds <run>/ctl open. */
 bool pmx_ctl_alive(const char *run);
 
@@ -103,11 +109,22 @@ struct pve_params;
 int pmx_namespaces_check(struct backend *b, const struct pve_params *p, const char *id, struct pxe **err);
 int pmx_namespaces_share(struct backend *b, unsigned vmid, const char *id, const struct pve_params *p,
                          bool unprivileged, struct pxe **err);
+/* After the start (or a failed create): the procfs pxcri mounted for a
+ * shared PID namespace leaves the host; the container keeps its bind. */
+void pmx_namespaces_release(struct backend *b, const char *id);
+/* After a destroy: the CT's cgroups (/lxc/<vmid>, lxc.monitor/<vmid>) that
+ * LXC could not remove -- in a shared PID namespace the CT's processes can
+ * outlive its init by a moment (a pod's teardown kills them all at once),
+ * so LXC's rmdir at the stop may find them busy and the next start of the
+ * VMID would fail.  Empty ones only: rmdir refuses the others. */
+void pmx_namespaces_cgroup_gc(unsigned vmid);
 int pmx_start(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 int pmx_run(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 /* The process records pxcri-init reads (src/init/init.c) for an OCI
  * process object; *ret malloc'ed, NUL-separated, length in *ret_len. */
-int pmx_process_records(const json_t *process, char **ret, size_t *ret_len, struct pxe **err);
+int pmx_process_records(const json_t *process, bool privileged, char **ret, size_t *ret_len, struct pxe **err);
+/* The annotation pxcri.io/privileged of a config (or state.json) is "true". */
+bool pmx_privileged(const json_t *config);
 
 /* exec's process: the container's process from its bundle with the
  * command, env, cwd and user of the call (or --process). */

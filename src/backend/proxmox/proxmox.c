@@ -318,6 +318,37 @@ static void signal_one(pid_t pid, void *data)
         kill(pid, *(int *) data);
 }
 
+struct others {
+        pid_t init;
+        size_t n;
+};
+
+static void kill_other(pid_t pid, void *data)
+{
+        struct others *o = data;
+
+        if (pid != o->init && kill(pid, SIGKILL) == 0)
+                o->n++;
+}
+
+/* SIGKILL every process of the CT but pxcri-init when it shares a PID
+ * namespace, and wait (up to 3 s) until they are gone from its cgroup. */
+static void end_others(pid_t init)
+{
+        const struct timespec step = { .tv_nsec = 20 * 1000 * 1000 };
+        struct others o = { .init = init };
+
+        if (init <= 0 || !pmx_shares_pidns(init))
+                return;
+        for (int i = 0; i < 150; i++) {
+                o.n = 0;
+                pmx_for_each_process(init, kill_other, &o);
+                if (!o.n)
+                        return;
+                nanosleep(&step, NULL);
+        }
+}
+
 /* kill --all: every process of the container, pxcri-init too. */
 static int kill_all(const char *run, int sig, const char *id, struct pxe **err)
 {
@@ -325,7 +356,7 @@ static int kill_all(const char *run, int sig, const char *id, struct pxe **err)
 
         if (init <= 0)
                 return pxe_set(err, ESRCH, "container not running (%s)", id);
-        backend_for_each_process(init, signal_one, &sig);
+        pmx_for_each_process(init, signal_one, &sig);
         return 0;
 }
 
@@ -431,10 +462,16 @@ static int pmx_delete(struct backend *b, const struct backend_call *c, int *st, 
         /* Stopping the container ends pxcri-init and with it the waiter,
          * which relays the last output before the run directory goes.  A
          * stopped one needs no stop (each call is a pct start-up on a host). */
+        /* In a shared PID namespace stopping the CT (SIGKILL to
+         * pxcri-init) would leave its other processes running in the CT's
+         * cgroup: they go first, and then Proxmox stops the CT as always. */
+        if (info.status != PMX_STOPPED && info.run)
+                end_others(pmx_init_pid(info.run));
         if (info.status != PMX_STOPPED)
                 pmx_cleanup_stop(b, client, info.vmid);
         wait_waiter_gone(&info);
         pmx_cleanup(b, client, c->id, info.vmid);
+        pmx_namespaces_cgroup_gc(info.vmid);
         pmx_info_done(&info);
         *st = 0;
         return 0;
@@ -467,7 +504,7 @@ static int pmx_exec(struct backend *b, const struct backend_call *c, int *st, st
         else if (!info.run)
                 r = pxe_set(err, ENOSYS, "exec needs the run directory on this host; container %s has none "
                             "(api transport)", c->id);
-        else if ((r = pmx_process_records(process, &records, &len, err)) == 0 &&
+        else if ((r = pmx_process_records(process, pmx_privileged(info.state), &records, &len, err)) == 0 &&
                  (r = pmx_exec_files(info.run, records, len, &host, &inside, err)) == 0 &&
                  (r = pmx_client(b, &client, err)) == 0) {
                 const char *argv[] = { PMX_INIT_PATH, "--exec", inside, NULL };
@@ -512,7 +549,7 @@ static int pmx_ps(struct backend *b, const struct backend_call *c, int *st, stru
         else if (info.status != PMX_STOPPED && info.status != PMX_CREATING)
                 init = pmx_init_pid(info.run);
         pmx_info_done(&info);
-        if (r == 0 && (r = backend_ps_print(c, init, err)) == 0)
+        if (r == 0 && (r = backend_ps_print_walk(c, init, pmx_for_each_process, err)) == 0)
                 *st = 0;
         return r;
 }

@@ -462,8 +462,8 @@ static void test_unsupported_fields(void **state)
                   "linux.devices: device nodes are dev[n]");
         map_fails("{'linux':{'uidMappings':[{'containerID':0,'hostID':100000,'size':65536}]}}", ENOTSUP, "linux.uidMappings");
         map_fails("{'hooks':{'prestart':[{'path':'/bin/true'}]}}", ENOTSUP, "hooks.prestart: Proxmox cannot run OCI hooks");
-        map_fails("{'linux':{'namespaces':[{'type':'pid','path':'/proc/1/ns/pid'}]}}", ENOTSUP,
-                  "linux.namespaces[0]: a Proxmox container cannot join the pid namespace");
+        map_fails("{'linux':{'namespaces':[{'type':'cgroup','path':'/proc/1/ns/cgroup'}]}}", ENOTSUP,
+                  "linux.namespaces[0]: a Proxmox container cannot join the cgroup namespace");
         /* The pod's network, IPC and UTS namespaces: joined (pmx_namespaces.c), no net0. */
         expect("{'linux':{'namespaces':[{'type':'network','path':'/var/run/netns/cni-1'},{'type':'ipc','path':'/proc/9/ns/ipc'},"
                "{'type':'pid'},{'type':'mount'}]}}",
@@ -477,9 +477,62 @@ static void test_unsupported_fields(void **state)
         assert_string_equal(ns->ns_paths[PVE_NS_NET], "/n");
         assert_null(ns->ns_paths[PVE_NS_IPC]);
         assert_string_equal(ns->ns_paths[PVE_NS_UTS], "/u");
+        /* No pid entry: the host's PID namespace (hostPID). */
+        assert_true(ns->host_pid);
+        assert_string_equal(ns->ns_paths[PVE_NS_PID], "/proc/self/ns/pid");
+        pve_params_free(ns);
+        ns = map_ok("{'linux':{'namespaces':[{'type':'pid','path':'/proc/77/ns/pid'},{'type':'network'}]}}");
+        assert_false(ns->host_pid);
+        assert_string_equal(ns->ns_paths[PVE_NS_PID], "/proc/77/ns/pid");
+        assert_string_equal(ns->ns_paths[PVE_NS_IPC], "/proc/self/ns/ipc"); /* no ipc entry: hostIPC */
         pve_params_free(ns);
         map_fails("[]", EINVAL, "config.json is not a JSON object");
         map_fails("{'linux':[]}", EINVAL, "linux: expected an object");
+}
+
+/* The OCI security fields: LXC keys for the include, the seccomp profile
+ * with Proxmox's rules merged and mount allowed for pxcri-init. */
+static void test_security(void **state)
+{
+        struct pve_map_request req = base_req;
+        struct pve_params *p;
+
+        (void) state;
+        req.seccomp_path = "/var/lib/pxcri/proxmox/c0ffee/seccomp";
+        p = map_ok("{'process':{'args':['sh']}}");
+        assert_null(p->lxc_security);
+        assert_null(p->seccomp);
+        pve_params_free(p);
+        p = map_ok_req("{'process':{'args':['sh'],'noNewPrivileges':true,'capabilities':{'bounding':['CAP_CHOWN']}},"
+                       "'root':{'path':'/nonexistent'},"
+                       "'mounts':[{'destination':'/run','type':'tmpfs','source':'tmpfs'}],"
+                       "'linux':{'maskedPaths':['/proc/kcore'],'readonlyPaths':['/proc/sys'],"
+                       "'seccomp':{'defaultAction':'SCMP_ACT_ERRNO','syscalls':[{'names':['read','keyctl'],"
+                       "'action':'SCMP_ACT_ALLOW'}]}}}",
+                       &req);
+        assert_string_equal(p->security_field, "process.noNewPrivileges");
+        assert_contains(p->lxc_security, "lxc.no_new_privs = 1\n");
+        assert_contains(p->lxc_security, "lxc.mount.entry = /dev/null proc/kcore none bind,ro,optional 0 0\n");
+        assert_contains(p->lxc_security, "lxc.mount.entry = proc/sys proc/sys none rbind,ro,relative,optional 0 0\n");
+        assert_contains(p->lxc_security, "lxc.seccomp.profile = /var/lib/pxcri/proxmox/c0ffee/seccomp\n");
+        /* An allowlist: Proxmox's keyctl rule replaces the allow; the
+         * process lacks CAP_SYS_ADMIN, so mount is allowed for pxcri-init. */
+        assert_contains(p->seccomp, "2\nallowlist errno 1\nread allow\n");
+        assert_contains(p->seccomp, "keyctl errno 38\n");
+        assert_contains(p->seccomp, "mount allow\n");
+        assert_null(strstr(p->seccomp, "keyctl allow"));
+        assert_null(strstr(p->seccomp, "kexec_load")); /* the allowlist's default denies it */
+        pve_params_free(p);
+        /* A denylist gets Proxmox's denies added. */
+        p = map_ok_req("{'process':{'args':['sh']},'linux':{'seccomp':{'defaultAction':'SCMP_ACT_ALLOW'}}}", &req);
+        assert_contains(p->seccomp, "2\ndenylist\n");
+        assert_contains(p->seccomp, "kexec_load errno 1\n");
+        pve_params_free(p);
+        /* pxcri-init's mounts under a profile that denies mount: refused. */
+        map_fails_req("{'process':{'args':['sh']},'mounts':[{'destination':'/run','type':'tmpfs','source':'tmpfs'}],"
+                      "'linux':{'seccomp':{'defaultAction':'SCMP_ACT_ALLOW','syscalls':[{'names':['mount'],"
+                      "'action':'SCMP_ACT_ERRNO'}]}}}",
+                      &req, ENOTSUP, "linux.seccomp: the profile restricts mount");
 }
 
 static void test_no_id(void **state)
@@ -840,6 +893,7 @@ int main(void)
                 cmocka_unit_test(test_description_cut_keeps_utf8_whole),
                 cmocka_unit_test(test_unsupported_fields),
                 cmocka_unit_test(test_no_id),
+                cmocka_unit_test(test_security),
                 cmocka_unit_test(test_schema_validator),
                 cmocka_unit_test(test_schema_full),
         };
