@@ -95,8 +95,15 @@ char *backend_find_init(void)
 
                         if (asprintf(&p, "%s/%s", dir, rel[i]) < 0)
                                 return NULL;
-                        if (access(p, X_OK) == 0)
+                        if (access(p, X_OK) == 0) {
+                                char *clean = realpath(p, NULL); /* /usr/bin/../libexec -> /usr/libexec */
+
+                                if (clean) {
+                                        free(p);
+                                        return clean;
+                                }
                                 return p;
+                        }
                         free(p);
                 }
         }

@@ -115,6 +115,9 @@ def test_installed_layout_finds_its_init(px, bundle, workdir):
                          capture_output=True, text=True, timeout=60)
     assert (res.returncode, res.stdout) == (0, "from-init\n"), res
     assert leftovers(px, cid) == []
+    # named without "bin/..": --version shows the path
+    ver = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout
+    assert "(%s)" % os.path.join(os.path.realpath(prefix), "libexec", "pxcri", "pxcri-init") in ver, ver
 
 
 def test_join_namespaces_through_the_task_pid(px, bundle, workdir):
