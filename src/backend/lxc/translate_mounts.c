@@ -81,19 +81,28 @@ static int join_options(json_t *opts, size_t idx, char **ret, bool *bind, bool *
         return 0;
 }
 
+/* A bind's source as an absolute path: relative ones are the bundle's. */
+static int bind_source(const struct lxc_translate_opts *o, size_t idx, const char *source, char **ret,
+                       struct pxe **err)
+{
+        if (!source || !*source)
+                return pxe_set(err, EINVAL, "mounts[%zu].source: a bind mount needs a source", idx);
+        if (source[0] == '/')
+                *ret = strdup(source);
+        else if (asprintf(ret, "%s/%s", o->bundle, source) < 0)
+                *ret = NULL;
+        return *ret ? 0 : pxe_set(err, ENOMEM, "Out of memory");
+}
+
 static int add_bind(const struct lxc_translate_opts *o, struct lxc_spec *s, size_t idx, const char *source,
                     const char *target, const char *opts, bool has_bind, struct pxe **err)
 {
         _cleanup_free_ char *abs = NULL, *esrc = NULL;
         struct stat st;
 
-        if (!source || !*source)
-                return pxe_set(err, EINVAL, "mounts[%zu].source: a bind mount needs a source", idx);
-        if (source[0] == '/')
-                abs = strdup(source);
-        else if (asprintf(&abs, "%s/%s", o->bundle, source) < 0)
-                abs = NULL;
-        if (!abs || !(esrc = lxc_fstab_escape(abs)))
+        if (bind_source(o, idx, source, &abs, err) < 0)
+                return -pxe_code(err, EINVAL);
+        if (!(esrc = lxc_fstab_escape(abs)))
                 return pxe_set(err, ENOMEM, "Out of memory");
         if (stat(abs, &st) < 0)
                 return pxe_set_errno(err, errno, "mounts[%zu].source: %s", idx, abs);
@@ -152,14 +161,8 @@ static int add_shared_bind(const struct lxc_translate_opts *o, struct lxc_spec *
                 if (shared_options[k].flag && !strchr(flags, shared_options[k].flag))
                         flags[nf++] = shared_options[k].flag;
         }
-        if (!source || !*source)
-                return pxe_set(err, EINVAL, "mounts[%zu].source: a bind mount needs a source", idx);
-        if (source[0] == '/')
-                abs = strdup(source);
-        else if (asprintf(&abs, "%s/%s", o->bundle, source) < 0)
-                abs = NULL;
-        if (!abs)
-                return pxe_set(err, ENOMEM, "Out of memory");
+        if (bind_source(o, idx, source, &abs, err) < 0)
+                return -pxe_code(err, EINVAL);
         if (strpbrk(abs, "\t\n") || strpbrk(dest, "\t\n"))
                 return pxe_set(err, EINVAL, "mounts[%zu]: a shared bind's paths cannot have tabs or newlines", idx);
         if (stat(abs, &st) < 0)
