@@ -87,7 +87,8 @@ static int pull_and_install(struct cli *c, struct cli_args *a, const struct imag
                 return lock;
         if (image_puller_new(&c->cfg->image, &p, err) < 0 ||
             image_pull(p, a->pos[0], auth->username ? auth : NULL, plat, &res, err) < 0 ||
-            image_install_pulled(image_root(c), image_puller_blobstore(p), res, &id, err) < 0)
+            image_install_pulled(image_root(c), image_puller_blobstore(p), res, c->cfg->image.allow_devices,
+                                 &id, err) < 0)
                 return -pxe_code(err, EIO);
         printf("%s\n", id);
         return 0;
@@ -142,7 +143,7 @@ static int sub_import(struct cli *c, struct cli_args *a, struct pxe **err)
         _cleanup_free_ char *dir = NULL, *name = NULL, *id = NULL;
         struct image_import_request req = {
                 .name = a->values[IMPORT_OPT_NAME],
-                .allow_devices = a->values[IMPORT_OPT_ALLOW_DEVICES] != NULL,
+                .allow_devices = a->values[IMPORT_OPT_ALLOW_DEVICES] != NULL || c->cfg->image.allow_devices,
         };
 
         const char *pl = a->values[IMPORT_OPT_PLATFORM] ? a->values[IMPORT_OPT_PLATFORM]

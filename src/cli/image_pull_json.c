@@ -41,7 +41,7 @@ static int pull(struct cli *c, const char *ref, const struct image_auth *auth, c
                 return lock;
         if (image_puller_new(&c->cfg->image, &p, err) < 0 ||
             image_pull(p, ref, auth_is_empty(auth) ? NULL : auth, NULL, &res, err) < 0 ||
-            image_install_pulled(root, image_puller_blobstore(p), res, ret_id, err) < 0)
+            image_install_pulled(root, image_puller_blobstore(p), res, c->cfg->image.allow_devices, ret_id, err) < 0)
                 return -pxe_code(err, EIO);
         return 0;
 }

@@ -62,6 +62,7 @@ struct image_config {
         struct image_registry_config *registries;
         size_t n_registries;
         unsigned max_concurrent_downloads;
+        bool allow_devices; /* image.allow_devices: device nodes in layers unpacked (default: refused) */
 };
 
 #define IMAGE_ROOT_DEFAULT "/var/lib/pxcri/images"

@@ -129,6 +129,8 @@ int config_image_parse(struct ctx *x, json_t *obj, struct pxe **err)
                                              x->origin);
                 } else if (streq(k, "registries")) {
                         rc = parse_registries(x, v, err);
+                } else if (streq(k, "allow_devices")) {
+                        rc = config_get_bool(x, v, "image.allow_devices", &ic->allow_devices, err);
                 } else if (streq(k, "max_concurrent_downloads")) {
                         if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 64)
                                 rc = config_type_error(x, "image.max_concurrent_downloads", "an integer from 1 to 64", err);

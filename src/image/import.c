@@ -304,13 +304,14 @@ int image_import_layout(const char *image_root, const struct image_import_reques
 }
 
 int image_install_pulled(const char *image_root, struct blobstore *bs, const struct image_pull_result *res,
-                         char **ret_id, struct pxe **err)
+                         bool allow_devices, char **ret_id, struct pxe **err)
 {
         _cleanup_free_ char *config = NULL, *repo_digest = NULL, *tag = NULL;
         struct descriptor *layers = calloc(res->n_layers + 1, sizeof(*layers));
         struct manifest m = { .kind = MANIFEST_IMAGE, .layers = layers, .n_layers = res->n_layers };
         struct install in = {
                 .image_root = image_root,
+                .allow_devices = allow_devices,
                 .config_digest = res->config_digest,
                 .manifest_digest = res->manifest_digest,
                 .m = &m,

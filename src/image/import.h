@@ -30,7 +30,7 @@ int image_import_layout(const char *image_root, const struct image_import_reques
 
 /* Unpack and record a pulled image; blobs come from bs. */
 int image_install_pulled(const char *image_root, struct blobstore *bs, const struct image_pull_result *res,
-                         char **ret_id, struct pxe **err);
+                         bool allow_devices, char **ret_id, struct pxe **err);
 
 struct image_prune_report {
         size_t layers_removed;

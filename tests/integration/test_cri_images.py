@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 
@@ -385,3 +386,36 @@ def test_image_removable_once_containers_are_gone(daemon, running):
     daemon.rt("RemoveContainer", container_id=running["ctr"])
     daemon.img("RemoveImage", image=spec(running["ref"]))
     assert not status(daemon, running["ref"]).HasField("image")
+
+
+def test_device_nodes_only_when_the_config_allows(cri_registry):
+    """A layer with a device node: PullImage refuses it by default (nothing
+    listed), and unpacks it, node and all, with image.allow_devices."""
+    work = tempfile.mkdtemp(prefix="pxt-devlayer-")
+    try:
+        layout = os.path.join(work, "layout")
+        images.make_raw_oci_layout(layout, [images.tar_bytes([
+            {"name": "dev", "type": "dir"},
+            {"name": "dev/pxtnull", "type": "char", "devmajor": 1, "devminor": 3}])], tag="v1")
+        cri_registry.push(layout, "v1", "pxt/devnode:1")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ref = "%s/pxt/devnode:1" % cri_registry.host
+    for allow in (False, True):
+        d = Daemon(cri_registry, extra={"image": {"allow_devices": True}} if allow else None)
+        try:
+            if not allow:
+                with pytest.raises(grpc.RpcError) as e:
+                    d.img("PullImage", image=pb().ImageSpec(image=ref))
+                assert "device nodes are not allowed" in e.value.details(), e.value.details()
+                assert len(d.img("ListImages").images) == 0
+                continue
+            d.img("PullImage", image=pb().ImageSpec(image=ref))
+            assert len(d.img("ListImages").images) == 1
+            nodes = [os.path.join(r, f) for r, _, fs in os.walk(os.path.join(d.cfg["image"]["root"], "layers"))
+                     for f in fs if f == "pxtnull"]
+            assert len(nodes) == 1, nodes
+            st = os.lstat(nodes[0])
+            assert stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) == 1 and os.minor(st.st_rdev) == 3
+        finally:
+            d.cleanup()
