@@ -244,8 +244,12 @@ static void orphans_run(struct cri_job *j)
         for (size_t i = 0; i < o->n_stops; i++) {
                 _cleanup_pxe_ struct pxe *e = NULL;
 
-                if (cri_pod_network_down(s, o->stops[i], &e) < 0 || netns_unpin(o->stops[i]->ns_dir, &e) < 0)
-                        log_warn("Finishing the stop of pod %s: %s", o->stops[i]->id, e->msg);
+                struct cri_pod *p = o->stops[i];
+
+                if (cri_pod_network_down(s, p, &e) < 0 || netns_unpin(p->ns_dir, &e) < 0)
+                        log_warn("Finishing the stop of pod %s: %s", p->id, e->msg);
+                else if (p->shm_path && strcmp(p->shm_path, "/dev/shm") != 0) /* as StopPodSandbox does last */
+                        umount2(p->shm_path, MNT_DETACH | UMOUNT_NOFOLLOW);
         }
         for (size_t i = 0; i < o->n_forgets; i++)
                 monitor_forget(&s->mon, o->forgets[i]);
