@@ -20,6 +20,9 @@ FAKE_PCT = os.path.join(REPO, "tests", "proxmox", "fake_pct.py")
 PY = "/usr/bin/python3"
 TOKEN = "root@pam!pxcri=0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
 TOKEN_RO = "audit@pve!ro=11111111-2222-3333-4444-555555555555"
+# Added to a suite's VMID range, so that two checkouts can run the Proxmox
+# suites at once (the double's containers are real LXC ones named by VMID).
+VMID_OFFSET = int(os.environ.get("PXT_VMID_OFFSET", "0"))
 
 
 def make_cert(d, name):

@@ -17,10 +17,10 @@ import pytest
 
 import images
 from cri_env import PXCRI, Daemon, pb
-from pve_env import FAKE_PCT, PY, TOKEN, Double, make_cert
+from pve_env import FAKE_PCT, PY, TOKEN, VMID_OFFSET, Double, make_cert
 
 RUNNING, EXITED = 1, 2
-LO, HI = 4100, 4199
+LO, HI = 4100 + VMID_OFFSET, 4199 + VMID_OFFSET
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ import pytest
 
 import images
 from conftest import Pxcri, unique, wait_status
-from pve_env import FAKE_PCT, TOKEN, Double, free_port, make_cert
+from pve_env import FAKE_PCT, TOKEN, VMID_OFFSET, Double, free_port, make_cert
 
-LO, HI = 2000, 2099
+LO, HI = 2000 + VMID_OFFSET, 2099 + VMID_OFFSET
 IMAGE_ID = "sha256:" + "ab" * 32
 
 
