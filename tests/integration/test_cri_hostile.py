@@ -209,6 +209,32 @@ def test_unknown_enum_values_refused(pxcrid, pod, busybox):
         refused(pxcrid.run_pod, cfg, field="port_mappings[0]")
 
 
+def test_pod_user_namespace_is_unimplemented_never_ignored(pxcrid, pod, busybox):
+    """hostUsers: false must not run the pod with the node's users: refused;
+    mode NODE (what kubelet sends for hostUsers: true) is the default."""
+    p = pb()
+    st = pxcrid.rt("Status", verbose=False)
+    assert st.runtime_handlers and not any(h.features.user_namespaces for h in st.runtime_handlers)
+    ids = [p.IDMapping(host_id=200000, container_id=0, length=65536)]
+    with Untouched(pxcrid):
+        cfg = pxcrid.pod_config()
+        cfg.linux.security_context.namespace_options.userns_options.CopyFrom(
+            p.UserNamespace(mode=p.POD, uids=ids, gids=ids))
+        msg = refused(pxcrid.run_pod, cfg, code=grpc.StatusCode.UNIMPLEMENTED, field="userns_options")
+        assert "not supported" in msg, msg
+        cfg.linux.security_context.namespace_options.userns_options.mode = p.TARGET
+        refused(pxcrid.run_pod, cfg, field="userns_options.mode")
+        sc = p.LinuxContainerSecurityContext(namespace_options=p.NamespaceOption(
+            userns_options=p.UserNamespace(mode=p.POD, uids=ids, gids=ids)))
+        refused(pxcrid.create, pod[0], pod[1], busybox, linux=p.LinuxContainerConfig(security_context=sc),
+                code=grpc.StatusCode.UNIMPLEMENTED, field="userns_options")
+    cfg = pxcrid.pod_config()
+    cfg.linux.security_context.namespace_options.userns_options.mode = p.NODE
+    pid, _ = pxcrid.run_pod(cfg)
+    pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid)
+    pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid)
+
+
 def test_missing_required_fields(pxcrid, pod, busybox):
     p = pb()
     with Untouched(pxcrid):

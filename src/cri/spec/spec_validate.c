@@ -20,6 +20,20 @@ static bool ns_mode_known(Runtime__V1__NamespaceMode m)
         return m >= RUNTIME__V1__NAMESPACE_MODE__POD && m <= RUNTIME__V1__NAMESPACE_MODE__TARGET;
 }
 
+/* kubelet asks for a pod user namespace (hostUsers: false) only from a
+ * handler whose Status says user_namespaces; pxcrid says false for every
+ * handler, so such a request comes from another client -- and running the
+ * pod in the node's user namespace instead would hand it the node's root. */
+static int check_userns(const char *call, const char *field, const Runtime__V1__UserNamespace *u, struct pxe **err)
+{
+        if (!u || u->mode == RUNTIME__V1__NAMESPACE_MODE__NODE)
+                return 0;
+        if (u->mode == RUNTIME__V1__NAMESPACE_MODE__POD)
+                return pxe_set(err, ENOSYS, "%s: %s.userns_options: user namespaces (mode POD) are not supported by pxcri",
+                               call, field);
+        return pxe_set(err, EINVAL, "%s: %s.userns_options.mode: %d is not NODE or POD", call, field, (int) u->mode);
+}
+
 static int check_ns_options(const char *call, const char *field, const Runtime__V1__NamespaceOption *o,
                             struct pxe **err)
 {
@@ -31,7 +45,7 @@ static int check_ns_options(const char *call, const char *field, const Runtime__
                 return pxe_set(err, EINVAL, "%s: %s.pid: unknown namespace mode %d", call, field, (int) o->pid);
         if (!ns_mode_known(o->ipc))
                 return pxe_set(err, EINVAL, "%s: %s.ipc: unknown namespace mode %d", call, field, (int) o->ipc);
-        return 0;
+        return check_userns(call, field, o->userns_options, err);
 }
 
 /* One more argv/envp string of len bytes (without its NUL). */
