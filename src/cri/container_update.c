@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/proxmox/map.h"
 #include "cri/cri.h"
 #include "cri/spec/container_spec.h"
 #include "util/cleanup.h"
@@ -119,6 +120,22 @@ static void update_queue(struct cri_server *s, struct cri_call *c, struct cri_ct
         cri_queue(s, &uj->job);
 }
 
+/* A Proxmox container's limits are its Proxmox config: what that cannot
+ * hold is refused here naming the field (FAILED_PRECONDITION, as at
+ * CreateContainer), not by `pxcri update` as an INTERNAL error. */
+static int proxmox_check(const struct cri_ctr *ct, const json_t *res, struct pxe **err)
+{
+        struct pve_params *p = NULL;
+
+        if (pve_map_update(res, &p, err) < 0) {
+                if ((*err)->code == ENOTSUP)
+                        (*err)->code = EBUSY;
+                return pxe_wrap(err, "UpdateContainerResources: container %s on Proxmox", ct->id);
+        }
+        pve_params_free(p);
+        return 0;
+}
+
 static struct cri_ctr *find_idle(struct cri_server *s, struct cri_call *c, const char *id)
 {
         struct cri_ctr *ct = cri_ctr_find(s, id);
@@ -153,6 +170,12 @@ CRI_HANDLER(update_container_resources, Runtime__V1__UpdateContainerResourcesReq
         }
         uj = calloc(1, sizeof(*uj));
         res = cri_spec_resources(req->linux, s->min_oom_score_adj);
+        if (res && ct->backend == BACKEND_PROXMOX && proxmox_check(ct, res, &err) < 0) {
+                json_decref(res);
+                free(uj);
+                cri_fail(c, err);
+                return;
+        }
         if (uj && res)
                 uj->resources = json_dumps(res, JSON_COMPACT);
         json_decref(res);

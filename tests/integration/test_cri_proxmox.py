@@ -364,6 +364,50 @@ def test_stats_come_from_the_cts_cgroup(pxcrid, pod_pve, busybox, pve):
     assert wait_gone(pve, vmid)
 
 
+def _ct_cgroup(vmid, controller, name):
+    with open(_ct_cgroup_file(vmid, controller, name)) as f:
+        return f.read().strip()
+
+
+def test_resources_reach_the_ct_and_follow_updates(pxcrid, pod_pve, busybox, pve):
+    """The CRI's memory limit, CPU quota and shares become the CT's memory,
+    cpulimit and cpuunits (what the admin sees in Proxmox), which Proxmox
+    applies to the CT's cgroup; UpdateContainerResources changes both on the
+    running CT; what Proxmox cannot set is refused naming the field."""
+    p = pb()
+    res = p.LinuxContainerResources(memory_limit_in_bytes=256 << 20, cpu_period=100000, cpu_quota=150000,
+                                    cpu_shares=512)
+    cid = run(pxcrid, pod_pve, busybox, "exec sleep 100000", linux=p.LinuxContainerConfig(resources=res))
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    vmid = vmid_of(pxcrid, cid)
+    conf = cts(pve)[vmid]["config"]
+    assert (str(conf["memory"]), str(conf["cores"]), float(conf["cpulimit"])) == ("256", "2", 1.5), conf
+    assert int(conf["cpuunits"]) == 1 + (512 - 2) * 9999 // 262142, conf  # cgroup v2's weight of 512 shares
+    v1 = os.path.exists("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+    if os.path.exists("/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        assert int(_ct_cgroup(vmid, "memory", "memory.limit_in_bytes")) == 256 << 20
+    quota = _ct_cgroup(vmid, "cpu", "cpu.cfs_quota_us" if v1 else "cpu.max")
+    assert quota.split()[0] == "150000", quota
+
+    pxcrid.rt("UpdateContainerResources", container_id=cid,
+              linux=p.LinuxContainerResources(memory_limit_in_bytes=300 << 20, cpu_period=100000, cpu_quota=50000,
+                                              cpu_shares=1024))
+    conf = cts(pve)[vmid]["config"]
+    assert (str(conf["memory"]), float(conf["cpulimit"])) == ("300", 0.5), conf
+    assert int(conf["cpuunits"]) == 1 + (1024 - 2) * 9999 // 262142, conf
+    if os.path.exists("/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        assert int(_ct_cgroup(vmid, "memory", "memory.limit_in_bytes")) == 300 << 20
+    quota = _ct_cgroup(vmid, "cpu", "cpu.cfs_quota_us" if v1 else "cpu.max")
+    assert quota.split()[0] == "50000", quota
+    assert pxcrid.status(cid).resources.linux.memory_limit_in_bytes == 300 << 20
+    with pytest.raises(grpc.RpcError) as e:
+        pxcrid.rt("UpdateContainerResources", container_id=cid,
+                  linux=p.LinuxContainerResources(memory_limit_in_bytes=300 << 20, cpuset_cpus="0"))
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION, e.value.details()
+    assert "linux.resources.cpu.cpus: Proxmox cannot set it" in e.value.details(), e.value.details()
+    assert str(cts(pve)[vmid]["config"]["memory"]) == "300"
+
+
 def test_exec_sync_deadline_kills_the_command_in_the_ct(pxcrid, pod_pve, busybox, pve):
     """ExecSync's timeout reaches the process inside the CT (pct exec alone
     cannot signal it): DEADLINE_EXCEEDED at the deadline, the command (the

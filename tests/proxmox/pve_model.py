@@ -49,7 +49,10 @@ is accepted, under the state lock, and the task ends after faults.task_delay):
             entrypoint (default /sbin/init) -> lxc.init.cmd, env (NUL-separated)
             -> lxc.environment, mpN -> lxc.mount.entry bind (create=dir|file,
             ro), memory/swap -> lxc.cgroup.memory.{limit,memsw.limit}_in_bytes
-            (v1 memory controller only), unprivileged=1 -> lxc.idmap u/g 0
+            (v1 memory controller only), cpulimit/cpuunits -> the CFS quota
+            (period 100 ms) and cpu.shares (v1) / cpu.max and cpu.weight (v2);
+            `pct set` of memory, swap, cpulimit or cpuunits on a running CT
+            writes the CT's limiting cgroup lxc/<vmid> at once, unprivileged=1 -> lxc.idmap u/g 0
             100000 65536, netN: the bridge must be in faults.bridges (default
             ["vmbr0"]) else the task fails; inside, lxc.net.0.type = empty (the
             double does not wire networks); no netN: no lxc.net keys (a network
@@ -592,6 +595,27 @@ def _memory_v1():
     return os.path.exists("/sys/fs/cgroup/memory/memory.limit_in_bytes")
 
 
+def _cpu_v1():
+    return os.path.exists("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+
+
+CPU_PERIOD = 100000
+
+
+def cpu_cgroup_items(cfg):
+    """cpulimit and cpuunits as pve-container writes them into the CT's
+    cgroup: a CFS quota of cpulimit periods of 100 ms, cpuunits as the
+    shares (v1) or the weight (v2).  No cpulimit: no quota (v1: -1)."""
+    limit = float(cfg.get("cpulimit", 0) or 0)
+    quota = int(CPU_PERIOD * limit) if limit > 0 else None
+    units = cfg.get("cpuunits")
+    if _cpu_v1():
+        items = [("cpu.cfs_period_us", CPU_PERIOD), ("cpu.cfs_quota_us", quota if quota else -1)]
+        return items + ([("cpu.shares", int(units))] if units not in (None, "") else [])
+    items = [("cpu.max", "%s %d" % (quota if quota else "max", CPU_PERIOD))]
+    return items + ([("cpu.weight", int(units))] if units not in (None, "") else [])
+
+
 
 # pve-container's PVE::LXC::Config valid_lxc_conf_keys (Proxmox VE 8/9): 1 is
 # kept, a string is refused with that reason; lxc.cgroup.*, lxc.cgroup2.*,
@@ -712,6 +736,9 @@ def lxc_config(st, vmid, cfg):
         lines.append("lxc.cgroup.memory.limit_in_bytes = %d" % mem)
         if os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"):
             lines.append("lxc.cgroup.memory.memsw.limit_in_bytes = %d" % (mem + int(cfg.get("swap", 0)) * 1048576))
+    if cfg.get("cpulimit") or cfg.get("cpuunits"):
+        v = "cgroup" if _cpu_v1() else "cgroup2"
+        lines += ["lxc.%s.%s = %s" % (v, key, value) for key, value in cpu_cgroup_items(cfg)]
     for k in sorted((k for k in cfg if re.match(r"^mp\d+$", k)), key=lambda k: int(k[2:])):
         parts = str(cfg[k]).split(",")
         vol = parts[0][len("volume="):] if parts[0].startswith("volume=") else parts[0]
@@ -1105,6 +1132,8 @@ def op_config_set(st, vmid, params, user):
     allocate_volumes(st, vmid, ct["config"], keys=[k for k in new if re.match(r"^mp\d+$", k)])
     if ct["status"] == "running" and _memory_v1() and ("memory" in new or "swap" in new):
         hotplug_memory(st, vmid, ct["config"])
+    if ct["status"] == "running" and any(k in ("cpulimit", "cpuunits") for k in new + params.get("delete", "").split(",")):
+        hotplug_cpu(st, vmid, ct["config"])
 
 
 def hotplug_memory(st, vmid, cfg):
@@ -1117,14 +1146,38 @@ def hotplug_memory(st, vmid, cfg):
         # the kernel wants memsw >= memory at every step
         items = [memsw] + items if mem > int(_cgroup_get(st, vmid, "memory.limit_in_bytes") or 0) else items + [memsw]
     for key, value in items:
-        r = run_cmd(["lxc-cgroup", "-n", str(vmid), "-P", st.lxcpath, key, str(value)])
-        if r.returncode != 0:
-            raise PveError(500, "unable to modify cgroup %s of CT %s: %s" % (key, vmid, r.stderr.strip()))
+        _cgroup_set(vmid, key, value)
+
+
+def hotplug_cpu(st, vmid, cfg):
+    """cpulimit and cpuunits of a running container, at once (pve-container's
+    hotplug: change_cpu_quota, change_cpu_shares)."""
+    for key, value in cpu_cgroup_items(cfg):
+        _cgroup_set(vmid, key, value)
+
+
+def _limit_cgroup_file(vmid, key):
+    """key of the CT's limiting cgroup, lxc/<vmid> -- where pve-container's
+    PVE::CGroup writes, not the inner lxc/<vmid>/ns that `lxc-cgroup` and
+    the CT's own processes see."""
+    v1 = "/sys/fs/cgroup/%s/lxc/%s/%s" % (key.split(".")[0], vmid, key)
+    return v1 if os.path.exists(v1) else "/sys/fs/cgroup/lxc/%s/%s" % (vmid, key)
+
+
+def _cgroup_set(vmid, key, value):
+    try:
+        with open(_limit_cgroup_file(vmid, key), "w") as f:
+            f.write(str(value))
+    except OSError as e:
+        raise PveError(500, "unable to modify cgroup %s of CT %s: %s" % (key, vmid, e.strerror))
 
 
 def _cgroup_get(st, vmid, key):
-    r = run_cmd(["lxc-cgroup", "-n", str(vmid), "-P", st.lxcpath, key])
-    return r.stdout.strip() if r.returncode == 0 else None
+    try:
+        with open(_limit_cgroup_file(vmid, key)) as f:
+            return f.read().strip()
+    except OSError:
+        return None
 
 
 def feature(st, vmid, feat):
