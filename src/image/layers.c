@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "image/digest.h"
-#include "image/unpack.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -33,10 +32,10 @@ bool layers_has(const char *image_root, const char *diff_id)
         return p && fs_dir_exists(p);
 }
 
-/* Exclusive flock on <root>/layers/.<hex>.lock; returns the fd.  layers_remove()
- * unlinks the lock file while holding it, so a waiter that then gets the lock
- * checks that its file is still the one at the path, and retries if not. */
-static int lock_layer(const char *image_root, const char *diff_id, char **ret_path, struct pxe **err)
+/* layers_remove() unlinks the lock file while holding it, so a waiter that
+ * then gets the lock checks that its file is still the one at the path, and
+ * retries if not. */
+int layers_lock(const char *image_root, const char *diff_id, char **ret_path, struct pxe **err)
 {
         _cleanup_free_ char *dir = NULL, *path = NULL;
 
@@ -62,65 +61,6 @@ static int lock_layer(const char *image_root, const char *diff_id, char **ret_pa
         }
 }
 
-static int unpack_into_tmp(const char *image_root, const struct layer_source *src, bool allow_devices,
-                           const char *final, struct pxe **err)
-{
-        struct unpack_opts o = {
-                .allow_devices = allow_devices,
-                .expected_digest = src->digest,
-                .expected_diff_id = src->diff_id,
-        };
-        _cleanup_free_ char *tmp = NULL;
-        int r;
-
-        if (asprintf(&tmp, "%s/layers/.tmp-%s-XXXXXX", image_root, digest_hex(src->diff_id)) < 0)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        if (!mkdtemp(tmp))
-                return pxe_set_errno(err, errno, "Creating %s", tmp);
-        if (chmod(tmp, 0755) < 0) {
-                r = pxe_set_errno(err, errno, "chmod %s", tmp);
-                goto fail;
-        }
-        r = unpack_layer(src->blob_path, tmp, &o, NULL, err);
-        if (r < 0)
-                goto fail;
-        if (rename(tmp, final) < 0) {
-                r = pxe_set_errno(err, errno, "Renaming %s to %s", tmp, final);
-                goto fail;
-        }
-        return 0;
-fail:
-        layers_rm_tree(tmp, NULL);
-        return r;
-}
-
-int layers_ensure(const char *image_root, const struct layer_source *src, bool allow_devices, char **ret_path,
-                  struct pxe **err)
-{
-        _cleanup_free_ char *final = NULL;
-        _cleanup_close_ int lock = -EBADF;
-        int r;
-
-        if (digest_check(src->diff_id, err) < 0)
-                return pxe_wrap(err, "Layer diff_id");
-        if (src->digest && digest_check(src->digest, err) < 0)
-                return pxe_wrap(err, "Layer digest");
-        final = layers_path(image_root, src->diff_id);
-        if (!final)
-                return pxe_set(err, ENOMEM, "Out of memory");
-        lock = lock_layer(image_root, src->diff_id, NULL, err);
-        if (lock < 0)
-                return lock;
-        if (!fs_dir_exists(final)) {
-                r = unpack_into_tmp(image_root, src, allow_devices, final, err);
-                if (r < 0)
-                        return pxe_wrap(err, "Unpacking layer %s", src->digest ? src->digest : src->diff_id);
-        }
-        if (ret_path)
-                *ret_path = TAKE_PTR(final);
-        return 0;
-}
-
 int layers_remove(const char *image_root, const char *diff_id, struct pxe **err)
 {
         _cleanup_free_ char *path = layers_path(image_root, diff_id), *lock_path = NULL;
@@ -128,12 +68,12 @@ int layers_remove(const char *image_root, const char *diff_id, struct pxe **err)
 
         if (!path)
                 return pxe_set(err, EINVAL, "Invalid layer diff_id \"%s\"", diff_id);
-        lock = lock_layer(image_root, diff_id, &lock_path, err);
+        lock = layers_lock(image_root, diff_id, &lock_path, err);
         if (lock < 0)
                 return lock;
         if (layers_rm_tree(path, err) < 0)
                 return -pxe_code(err, EIO);
-        (void) unlink(lock_path); /* while held: see lock_layer() */
+        (void) unlink(lock_path); /* while held: see layers_lock() */
         return 0;
 }
 

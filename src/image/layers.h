@@ -32,7 +32,12 @@ char *layers_path(const char *image_root, const char *diff_id);
 /* Whether the layer is present. */
 bool layers_has(const char *image_root, const char *diff_id);
 
-/* Unpack src unless present.  *ret_path (may be NULL) gets layers_path(). */
+/* Exclusive flock on <root>/layers/.<hex>.lock, the one lock of a layer's
+ * directory; returns the fd (*ret_path, may be NULL, gets the lock's path). */
+int layers_lock(const char *image_root, const char *diff_id, char **ret_path, struct pxe **err);
+
+/* Unpack src unless present.  *ret_path (may be NULL) gets layers_path().
+ * (layers_ensure.c: the one part of the store that links the unpacker.) */
 int layers_ensure(const char *image_root, const struct layer_source *src, bool allow_devices, char **ret_path,
                   struct pxe **err);
 

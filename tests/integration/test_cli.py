@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from conftest import PXCRI, unique, wait_status
+from cri_env import PXCRID
 
 BACKENDS = ("crun", "runc")
 
@@ -501,6 +502,14 @@ def test_runtime_binary_needs_only_libc():
     out = subprocess.run(["readelf", "-d", PXCRI], capture_output=True, text=True, check=True).stdout
     needed = sorted(line.split("[")[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line)
     assert needed == ["libc.so.6"]
+
+
+def test_daemon_does_not_link_the_unpacker():
+    """pxcrid pulls through pxcri-image: libarchive (with libxml2, ICU and
+    libstdc++ behind it, 2.2 MB of resident memory) has no business in it."""
+    out = subprocess.run(["readelf", "-d", PXCRID], capture_output=True, text=True, check=True).stdout
+    needed = [line.split("[")[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line]
+    assert "libsqlite3.so.0" in needed and not any(n.startswith("libarchive") for n in needed), needed
 
 
 # --- signals and the runtimes' errors (issue 11) ----------------------------
