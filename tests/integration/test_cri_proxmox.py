@@ -575,7 +575,10 @@ def test_attach_reaches_the_ct_and_stdin_once_ends_it(pxcrid, pod_pve, busybox, 
     pxcrid.wait_state(cid, RUNNING, timeout=60)
     url = pxcrid.rt("Attach", container_id=cid, stdin=True, stdout=True, stderr=True).url
     with ks.SpdyRemoteCommand(url, stdin=True, stdout=True, stderr=True) as rc:
-        rc.send_stdin(b"echo hello-$((6*7))\n")
+        # critest's attach: output without a newline must come through too
+        rc.send_stdin(b"echo -n prompt-$((1+1))\n")
+        assert rc.read_until(b"prompt-2", timeout=30).endswith(b"prompt-2")
+        rc.send_stdin(b"echo; echo hello-$((6*7))\n")
         assert rc.read_until(b"hello-42\n", timeout=30).endswith(b"hello-42\n")
         rc.send_stdin(b"echo to-err >&2\n")
         rc.read_until(b"to-err\n", stream="stderr", timeout=30)
@@ -585,7 +588,7 @@ def test_attach_reaches_the_ct_and_stdin_once_ends_it(pxcrid, pod_pve, busybox, 
     assert st.exit_code == 0, st
     with open(st.log_path) as f:
         log = f.read()
-    assert " stdout F hello-42" in log and " stderr F to-err" in log, log
+    assert " stdout P prompt-2" in log and " stdout F hello-42" in log and " stderr F to-err" in log, log
 
 
 def test_stdin_without_attach_is_read_by_the_process(pxcrid, pod_pve, busybox, pve):

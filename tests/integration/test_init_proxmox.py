@@ -482,3 +482,16 @@ def test_rlimit_refused_names_the_field(d):
     init.send(0)
     assert init.wait() == 127
     assert any("process.rlimits RLIMIT_NOFILE: setrlimit" in c for c in lines(init.log(), "stderr"))
+
+
+def test_partial_line_goes_out_while_the_process_runs(d):
+    """A prompt or `echo -n` without its newline reaches the log as a "P"
+    record once the stream is quiet (100 ms), not only when the process ends:
+    an attached client sees it (critest's attach: `echo -n hello`)."""
+    init = Init(d, "printf prompt; sleep 3; echo rest")
+    init.send(0)
+    assert wait_for(lambda: os.path.exists(os.path.join(d, "output.log")) and
+                    ("stdout", "P", "prompt") in init.log(), timeout=2)
+    assert init.proc.poll() is None
+    assert init.wait() == 0
+    assert init.log() == [("stdout", "P", "prompt"), ("stdout", "F", "rest")]

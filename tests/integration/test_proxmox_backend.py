@@ -702,3 +702,22 @@ def test_rlimits_that_cannot_be_set_are_an_error_naming_the_field(ppx, pve, work
     res = ppx("run", "-b", b, unique())
     assert res.returncode != 0
     assert "process.rlimits[0]: unknown type RLIMIT_BOGUS" in res.stderr
+
+
+def test_the_waiter_sleeps_while_the_container_runs(ppx, pve, workdir):
+    """The waiter wakes for the run directory's changes, not for its own
+    liveness checks of ctl (which it used to, spinning a CPU)."""
+    ppx.write_config(proxmox_cfg(pve))
+    cid = unique()
+    ppx("run", "-d", "-b", mk(workdir, ["sleep", "60"]), cid, check=True)
+    pid = ppx.state(cid)["pid"]
+
+    def cpu_ticks():
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    before = cpu_ticks()
+    time.sleep(3)
+    used = (cpu_ticks() - before) / os.sysconf("SC_CLK_TCK")
+    assert used < 0.3, "the waiter used %.2f s of CPU in 3 s" % used

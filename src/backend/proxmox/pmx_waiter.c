@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,12 +149,35 @@ static void stdin_pump(struct waiter *w, short in_events, short fifo_events)
         }
 }
 
+/* Drain the run directory's events; whether one was not about ctl.  Our
+ * own liveness check (pmx_ctl_alive()) opens and closes ctl, which is an
+ * IN_CLOSE_WRITE on it: waking up for that would make the check wake us
+ * again, for ever.  pxcri-init's end is seen anyway: it closes output.log
+ * too, and the poll times out every POLL_MS. */
+static bool run_dir_changed(int ino)
+{
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        bool changed = false;
+        ssize_t n;
+
+        while (ino >= 0 && (n = read(ino, buf, sizeof(buf))) > 0)
+                for (char *p = buf; p < buf + n;) {
+                        const struct inotify_event *ev = (const struct inotify_event *) p;
+
+                        if (ev->len == 0 || strcmp(ev->name, "ctl") != 0)
+                                changed = true;
+                        p += sizeof(*ev) + ev->len;
+                }
+        return changed;
+}
+
 static int waiter_main(void *data)
 {
         static struct waiter w;
         const struct waiter *arg = data;
         sigset_t set;
         int sfd, ino, code;
+        bool check = true;
 
         w.run = arg->run;
         w.log_fd = -1;
@@ -172,27 +196,28 @@ static int waiter_main(void *data)
                 struct pollfd p[4] = { { .fd = sfd, .events = POLLIN }, { .fd = ino, .events = POLLIN },
                                        { .fd = -1, .events = POLLIN }, { .fd = -1, .events = POLLOUT } };
                 struct signalfd_siginfo si;
-                char buf[4096];
 
-                relay(&w);
-                if ((code = pmx_run_exit(w.run)) >= 0) {
+                if (check) {
                         relay(&w);
-                        return code;
-                }
-                if (!pmx_ctl_alive(w.run)) {
-                        /* exit may have been renamed in just before pxcri-init closed ctl */
-                        code = pmx_run_exit(w.run);
-                        relay(&w);
-                        return code >= 0 ? code : EXIT_KILLED;
+                        if ((code = pmx_run_exit(w.run)) >= 0) {
+                                relay(&w);
+                                return code;
+                        }
+                        if (!pmx_ctl_alive(w.run)) {
+                                /* exit may have been renamed in just before pxcri-init closed ctl */
+                                code = pmx_run_exit(w.run);
+                                relay(&w);
+                                return code >= 0 ? code : EXIT_KILLED;
+                        }
                 }
                 /* Our stdin while nothing is pending, else the FIFO. */
                 p[2].fd = w.fifo >= 0 && w.in_len == 0 ? STDIN_FILENO : -1;
                 p[3].fd = w.fifo >= 0 && w.in_len > 0 ? w.fifo : -1;
-                if (poll(p, 4, POLL_MS) <= 0)
+                check = poll(p, 4, POLL_MS) <= 0;
+                if (check)
                         continue;
                 stdin_pump(&w, p[2].revents, p[3].revents);
-                while (ino >= 0 && read(ino, buf, sizeof(buf)) > 0)
-                        ;
+                check = run_dir_changed(ino) || p[0].revents;
                 while (sfd >= 0 && read(sfd, &si, sizeof(si)) == sizeof(si))
                         if (si.ssi_signo != SIGCHLD && si.ssi_signo <= 64)
                                 pmx_ctl_send(w.run, (unsigned char) si.ssi_signo, NULL);
