@@ -20,10 +20,12 @@
  * 0 starts the process, 1..64 is a signal for it.  A signal byte before
  * the start, or an early_signals one we receive, ends the container as in
  * lxc mode.  --no-wait starts at once (ctl, if it exists, still carries
- * signals).  The process gets /dev/null as stdin and pipes as stdout and
- * stderr, which go to DIR/output.log as CRI log records (init_output.h);
- * with "t" instead a pty, whose master went to DIR/console.sock before ctl
- * was opened.
+ * signals).  The process gets /dev/null as stdin -- or with "i" the FIFO
+ * DIR/stdin, which we open for reading before ctl (the host's waiter opens
+ * its write end once ctl is held, copies the caller's stdin into it and
+ * closes it at EOF) -- and pipes as stdout and stderr, which go to
+ * DIR/output.log as CRI log records (init_output.h); with "t" instead a
+ * pty, whose master went to DIR/console.sock before ctl was opened.
  * Once the process exited, the log gets what is left in the pipes and an
  * fsync before DIR/exit is written: when exit exists, the log is complete.
  *
@@ -31,13 +33,16 @@
  * "m<octal umask>", "t" (stdio is a terminal: a pty whose master goes to
  * <dir>/console.sock, or BASE.sock with --exec), "w<rows> <columns>",
  * "f<N>" (--preserve-fds: descriptors 3 .. 3+N-1 go on to the process;
- * every other one above stdio is closed on exec), "c<cwd>",
+ * every other one above stdio is closed on exec), "i" (dir mode: stdin from
+ * DIR/stdin), "l<resource> <soft> <hard> <name>" (a setrlimit(); name, e.g.
+ * RLIMIT_NOFILE, for errors), "o<oom_score_adj>", "c<cwd>",
  * "u<uid>", "g<gid>", "G<gid>" (a supplementary group, repeatable; with "u"
  * or "g" and no "G" there are none), "b<r|w><src>\t<dest>" and
  * "M<dest>\t<options>" (dir mode: a bind or a tmpfs, made before the start
  * byte, init_mounts.h), "R" (then the root read-only), "C<set><hex mask>" (the capability sets,
- * init_caps.h).  The identity, the capabilities and the cwd are applied
- * last before the exec; failing that, or the exec, the child exits 127.
+ * init_caps.h).  The rlimits and oom_score_adj, then the identity, the
+ * capabilities and the cwd are applied last before the exec; failing that,
+ * or the exec, the child exits 127.
  *
  * In dir mode an error of pxcri-init itself (not of the process) also goes
  * to DIR/output.log as a stderr record, or to DIR/init.err before the log is
@@ -62,6 +67,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -79,6 +85,7 @@
 #define PROCESS_MAX (4u << 20)
 #define MAX_ITEMS 65536
 #define MAX_MOUNTS 1024
+#define MAX_RLIMITS 64
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct process {
@@ -98,6 +105,15 @@ struct process {
         struct init_mount mounts[MAX_MOUNTS];
         size_t n_mounts;
         struct init_caps caps;
+        int stdin_fifo;
+        struct {
+                int resource;
+                struct rlimit lim;
+                char name[32];
+        } rlimits[MAX_RLIMITS];
+        size_t n_rlimits;
+        int has_oom;
+        int oom_score_adj;
 };
 
 /* INIT_DIR, or --dir's DIR. */
@@ -222,6 +238,22 @@ static void parse_records(struct process *p, char *buf, size_t len)
                         p->preserve_fds = (unsigned) strtoul(rec + 1, NULL, 10);
                 else if (rec[0] == 'c')
                         p->cwd = rec + 1;
+                else if (rec[0] == 'i')
+                        p->stdin_fifo = 1;
+                else if (rec[0] == 'l') {
+                        unsigned long long soft, hard;
+
+                        if (p->n_rlimits >= MAX_RLIMITS)
+                                die("too many rlimit records", E2BIG);
+                        if (sscanf(rec + 1, "%d %llu %llu %31s", &p->rlimits[p->n_rlimits].resource, &soft, &hard,
+                                   p->rlimits[p->n_rlimits].name) != 4)
+                                die("invalid rlimit record", EINVAL);
+                        p->rlimits[p->n_rlimits].lim.rlim_cur = (rlim_t) soft;
+                        p->rlimits[p->n_rlimits++].lim.rlim_max = (rlim_t) hard;
+                } else if (rec[0] == 'o') {
+                        p->has_oom = 1;
+                        p->oom_score_adj = (int) strtol(rec + 1, NULL, 10);
+                }
                 else if (rec[0] == 'u')
                         p->has_uid = 1, p->uid = (uid_t) parse_id(rec + 1, "invalid uid record");
                 else if (rec[0] == 'g')
@@ -397,6 +429,49 @@ static void apply_identity(const struct process *p)
         }
 }
 
+/* oom_score_adj as asked; lowering it below what we have needs
+ * CAP_SYS_RESOURCE over the host, which a container's root (and root on a
+ * host that restricts it) lacks: then, as containerd's
+ * restrict_oom_score_adj, the value stays ours (the closest allowed). */
+static void apply_oom_score_adj(int want)
+{
+        char text[16], what[64];
+        int fd, n, cur, e;
+        ssize_t r;
+
+        fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                die("process.oomScoreAdj: /proc/self/oom_score_adj", errno);
+        n = snprintf(text, sizeof(text), "%d", want);
+        if (write(fd, text, (size_t) n) == n) {
+                close(fd);
+                return;
+        }
+        e = errno;
+        r = pread(fd, text, sizeof(text) - 1, 0);
+        close(fd);
+        cur = r > 0 ? (text[r] = '\0', atoi(text)) : 0;
+        if ((e == EACCES || e == EPERM) && r > 0 && want < cur)
+                return;
+        snprintf(what, sizeof(what), "process.oomScoreAdj %d", want);
+        die(what, e);
+}
+
+/* process.rlimits and process.oomScoreAdj, as root before the identity
+ * switch: raising a hard limit needs CAP_SYS_RESOURCE. */
+static void apply_limits(const struct process *p)
+{
+        char what[96];
+
+        for (size_t i = 0; i < p->n_rlimits; i++)
+                if (setrlimit((__rlimit_resource_t) p->rlimits[i].resource, &p->rlimits[i].lim) < 0) {
+                        snprintf(what, sizeof(what), "process.rlimits %s: setrlimit", p->rlimits[i].name);
+                        die(what, errno);
+                }
+        if (p->has_oom)
+                apply_oom_score_adj(p->oom_score_adj);
+}
+
 /* execve() with a PATH search in the process's own environment. */
 static void exec_process(struct process *p)
 {
@@ -404,6 +479,7 @@ static void exec_process(struct process *p)
         int saved = ENOENT;
         char buf[4096];
 
+        apply_limits(p);
         apply_identity(p);
         /* Nothing liblxc or we left open reaches the process, except what
          * the caller passed on. */
@@ -579,20 +655,25 @@ static void do_mounts(const struct process *p)
         }
 }
 
-/* The child of dir mode: stdin /dev/null, stdout and stderr the pipes; or
- * tty (>= 0), the pty's slave, as all three and controlling terminal. */
-static void dir_child(struct process *p, const sigset_t *mask, int tty, int out, int err)
+/* The child of dir mode: stdin /dev/null or in (>= 0, DIR/stdin), stdout
+ * and stderr the pipes; or tty (>= 0), the pty's slave, as all three and
+ * controlling terminal. */
+static void dir_child(struct process *p, const sigset_t *mask, int tty, int in, int out, int err)
 {
         char path[4096];
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
+        /* Opened without blocking (no writer then); the process reads it
+         * blocking, as any stdin. */
+        if (in >= 0 && fcntl(in, F_SETFL, fcntl(in, F_GETFL) & ~O_NONBLOCK) < 0)
+                die("DIR/stdin", errno);
         sigprocmask(SIG_SETMASK, mask, NULL);
         if (tty >= 0) {
                 out = err = tty;
                 if (setsid() < 0 || ioctl(tty, TIOCSCTTY, 0) < 0)
                         die("making the terminal the controlling one", errno);
         }
-        if (null < 0 || dup2(tty >= 0 ? tty : null, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+        if (null < 0 || dup2(tty >= 0 ? tty : in >= 0 ? in : null, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
             dup2(err, STDERR_FILENO) < 0)
                 die("setting up stdio", errno);
         if (p->umask >= 0)
@@ -627,7 +708,7 @@ static void dir_args(int argc, char **argv, struct process *p, int *no_wait)
 }
 
 /* The child with its stdio: the pty's slave, or pipes to the log. */
-static pid_t dir_fork(struct process *p, const sigset_t *old, int tty, struct init_output *o)
+static pid_t dir_fork(struct process *p, const sigset_t *old, int tty, int in, struct init_output *o)
 {
         int out[2] = { -1, -1 }, err[2] = { -1, -1 };
         pid_t child;
@@ -638,7 +719,10 @@ static pid_t dir_fork(struct process *p, const sigset_t *old, int tty, struct in
         if (child < 0)
                 die("fork", errno);
         if (child == 0)
-                dir_child(p, old, tty, out[1], err[1]);
+                dir_child(p, old, tty, in, out[1], err[1]);
+        /* Only the process reads it. */
+        if (in >= 0)
+                close(in);
         if (tty >= 0) {
                 /* Only the process holds the slave: the master sees its end. */
                 close(tty);
@@ -660,7 +744,7 @@ static int dir_mode(int argc, char **argv)
 {
         static struct process p;
         struct init_output o = { .ctl = -1 };
-        int no_wait = 0, tty = -1, sig, code;
+        int no_wait = 0, tty = -1, in = -1, sig, code;
         const size_t n_early = sizeof(early_signals) / sizeof(early_signals[0]);
         char path[4096];
         sigset_t all, old;
@@ -685,6 +769,11 @@ static int dir_mode(int argc, char **argv)
         do_mounts(&p);
         if (p.terminal)
                 tty = open_terminal(dir_path(path, sizeof(path), "console.sock"), &p);
+        /* Before ctl: once the host sees ctl held, it may open the write
+         * end, which needs a reader; what it writes before the start waits
+         * in the FIFO. */
+        if (p.stdin_fifo && (in = open_in_dir("stdin", O_RDONLY | O_NONBLOCK, 0)) < 0)
+                die(dir_path(path, sizeof(path), "stdin"), errno);
         /* Read and write: we never see EOF, and the host's O_WRONLY |
          * O_NONBLOCK open fails (ENXIO) exactly when we are gone. */
         o.ctl = open_in_dir("ctl", O_RDWR | O_NONBLOCK, 0);
@@ -694,7 +783,7 @@ static int dir_mode(int argc, char **argv)
                 record_exit(128 + sig);
                 return 128 + sig;
         }
-        code = exit_code(init_output_supervise(&o, dir_fork(&p, &old, tty, &o)));
+        code = exit_code(init_output_supervise(&o, dir_fork(&p, &old, tty, in, &o)));
         if (dir_pid != 1)
                 end_leftovers();
         /* After the log's fsync: once exit exists, the log is complete. */

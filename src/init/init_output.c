@@ -16,6 +16,11 @@
  * grandchild that keeps writing must not keep us from exiting. */
 #define DRAIN_MAX (16u << 20)
 #define SIGNAL_MAX 64
+/* A partial line (a prompt, `echo -n`) goes out as a "P" record once the
+ * stream was quiet this long: an attached client must see it without
+ * waiting for a newline, while a line written in pieces in one burst stays
+ * one record. */
+#define PARTIAL_FLUSH_MS 100
 
 struct stream {
         int fd;
@@ -83,6 +88,13 @@ static ssize_t stream_read(struct stream *s, int log)
                 s->len -= start;
         }
         return n;
+}
+
+static void stream_flush_partial(struct stream *s, int log)
+{
+        if (s->len)
+                log_record(log, s->name, 'P', s->buf, s->len);
+        s->len = 0;
 }
 
 static void stream_finish(struct stream *s, int log)
@@ -171,7 +183,12 @@ int init_output_supervise(const struct init_output *o, pid_t child)
         while (!done) {
                 pfd[2].fd = out.fd; /* poll() skips the ended ones (-1) */
                 pfd[3].fd = err.fd;
-                poll(pfd, 4, -1); /* the reads below do not block either way */
+                /* the reads below do not block either way */
+                if (poll(pfd, 4, out.len || err.len ? PARTIAL_FLUSH_MS : -1) == 0) {
+                        stream_flush_partial(&out, o->log);
+                        stream_flush_partial(&err, o->log);
+                        continue;
+                }
                 if (out.fd >= 0)
                         stream_read(&out, o->log);
                 if (err.fd >= 0)

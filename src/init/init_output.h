@@ -8,7 +8,9 @@
  * The log gets one record per line, as the CRI wants it:
  *     <RFC3339Nano UTC> <stdout|stderr> <F|P> <content>
  * "F" for a complete line (its '\n' dropped), "P" for a chunk without one:
- * the stream's 16 KiB buffer filled, or the stream ended in mid-line. */
+ * the stream's 16 KiB buffer filled, the stream ended in mid-line, or it
+ * was quiet for 100 ms in mid-line (a prompt, `echo -n`: what an attached
+ * client must see before the newline). */
 #pragma once
 
 #include <stddef.h>

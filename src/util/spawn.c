@@ -145,7 +145,8 @@ pid_t spawn_fork(int (*fn)(void *data), void *data, struct pxe **err)
         return spawn_fork_keep(fn, data, 0, err);
 }
 
-pid_t spawn_fork_keep(int (*fn)(void *data), void *data, unsigned keep_fds, struct pxe **err)
+static pid_t fork_child(int (*fn)(void *data), void *data, unsigned keep_fds, const int *fds, size_t n_fds,
+                        struct pxe **err)
 {
         struct sigaction dfl = { .sa_handler = SIG_DFL };
         sigset_t none;
@@ -163,8 +164,33 @@ pid_t spawn_fork_keep(int (*fn)(void *data), void *data, unsigned keep_fds, stru
                         sigaction(sig, &dfl, NULL);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        if (n_fds > 0) {
+                int moved[16];
+
+                /* Above the targets first, so that no fd is overwritten
+                 * before it is moved. */
+                if (n_fds > ARRAY_SIZE(moved))
+                        _exit(127);
+                for (size_t i = 0; i < n_fds; i++)
+                        if ((moved[i] = fcntl(fds[i], F_DUPFD, 3 + (int) n_fds)) < 0)
+                                _exit(127);
+                for (size_t i = 0; i < n_fds; i++)
+                        if (dup2(moved[i], 3 + (int) i) < 0)
+                                _exit(127);
+                keep_fds = (unsigned) n_fds;
+        }
         close_range(3 + keep_fds, ~0u, 0);
         _exit(fn(data));
+}
+
+pid_t spawn_fork_keep(int (*fn)(void *data), void *data, unsigned keep_fds, struct pxe **err)
+{
+        return fork_child(fn, data, keep_fds, NULL, 0, err);
+}
+
+pid_t spawn_fork_fds(int (*fn)(void *data), void *data, const int *fds, size_t n_fds, struct pxe **err)
+{
+        return fork_child(fn, data, 0, fds, n_fds, err);
 }
 
 int spawn_exec(const char *const *argv, struct pxe **err)

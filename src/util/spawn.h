@@ -68,6 +68,9 @@ pid_t spawn_fork(int (*fn)(void *data), void *data, struct pxe **err);
 /* spawn_fork() that also keeps descriptors 3 .. 3+keep_fds-1 open as they are
  * (runc's --preserve-fds: the caller's descriptors for the container). */
 pid_t spawn_fork_keep(int (*fn)(void *data), void *data, unsigned keep_fds, struct pxe **err);
+/* spawn_fork() whose child gets fds[0..n_fds-1] (at most 16) as 3, 4, ...
+ * in this order, without O_CLOEXEC, and nothing else above stdio. */
+pid_t spawn_fork_fds(int (*fn)(void *data), void *data, const int *fds, size_t n_fds, struct pxe **err);
 
 /* Replace the calling process with argv[0] (execv); returns only on failure. */
 int spawn_exec(const char *const *argv, struct pxe **err);

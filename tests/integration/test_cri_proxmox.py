@@ -608,6 +608,63 @@ def test_what_a_ct_cannot_honour_is_refused_by_create_naming_the_field(pxcrid, p
     assert set(cts(pve)) == before
 
 
+def test_attach_reaches_the_ct_and_stdin_once_ends_it(pxcrid, pod_pve, busybox, pve):
+    """critest's attach on Proxmox: conmon's stdin pipe (stdin: true) is the
+    waiter's, which copies it into the CT's run directory, where the
+    process's stdin is; closing the attach's stdin (stdin_once) ends sh."""
+    import kube_stream as ks
+
+    cid = pxcrid.create(pod_pve[0], pod_pve[1], busybox, command=["sh"], stdin=True, stdin_once=True)
+    pxcrid.rt("StartContainer", container_id=cid, deadline=120)
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    url = pxcrid.rt("Attach", container_id=cid, stdin=True, stdout=True, stderr=True).url
+    with ks.SpdyRemoteCommand(url, stdin=True, stdout=True, stderr=True) as rc:
+        # critest's attach: output without a newline must come through too
+        rc.send_stdin(b"echo -n prompt-$((1+1))\n")
+        assert rc.read_until(b"prompt-2", timeout=30).endswith(b"prompt-2")
+        rc.send_stdin(b"echo; echo hello-$((6*7))\n")
+        assert rc.read_until(b"hello-42\n", timeout=30).endswith(b"hello-42\n")
+        rc.send_stdin(b"echo to-err >&2\n")
+        rc.read_until(b"to-err\n", stream="stderr", timeout=30)
+        rc.close_stdin()
+        assert rc.wait(30).exit_code == 0
+    st = pxcrid.wait_state(cid, EXITED, timeout=60)
+    assert st.exit_code == 0, st
+    with open(st.log_path) as f:
+        log = f.read()
+    assert " stdout P prompt-2" in log and " stdout F hello-42" in log and " stderr F to-err" in log, log
+
+
+def test_stdin_without_attach_is_read_by_the_process(pxcrid, pod_pve, busybox, pve):
+    """stdin: true without stdin_once: the process reads an attach's input
+    and keeps running when that attach goes (cat waits for more)."""
+    import kube_stream as ks
+
+    cid = run(pxcrid, pod_pve, busybox, "cat", stdin=True)
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    url = pxcrid.rt("Attach", container_id=cid, stdin=True, stdout=True).url
+    with ks.SpdyRemoteCommand(url, stdin=True, stdout=True, stderr=False) as rc:
+        rc.send_stdin(b"via-cat\n")
+        rc.read_until(b"via-cat\n", timeout=30)
+    time.sleep(1)
+    assert pxcrid.status(cid).state == RUNNING
+    pxcrid.rt("StopContainer", container_id=cid, timeout=2, deadline=120)
+    st = pxcrid.wait_state(cid, EXITED, timeout=60)
+    with open(st.log_path) as f:
+        assert " stdout F via-cat" in f.read()
+
+
+def test_oom_score_adj_reaches_the_ct(pxcrid, pod_pve, busybox, pve):
+    p = pb()
+    cid = run(pxcrid, pod_pve, busybox, "cat /proc/self/oom_score_adj; grep 'open files' /proc/self/limits",
+              linux=p.LinuxContainerConfig(resources=p.LinuxContainerResources(oom_score_adj=654)))
+    st = pxcrid.wait_state(cid, EXITED, timeout=60)
+    assert st.exit_code == 0, st
+    with open(st.log_path) as f:
+        log = f.read()
+    assert " stdout F 654" in log, log
+
+
 def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
     """Last in this module: RemoveImage takes the image's Proxmox template (file
     and template container) once no container uses it (pxcri proxmox-prune)."""
@@ -632,4 +689,5 @@ def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
     assert not any(f.startswith("pxcri-") for f in os.listdir(tdir)), os.listdir(tdir)
     assert not set(templates) & set(cts(pve)), "template containers left"
     assert "Proxmox templates of image" in pxcrid.log()
+
 

@@ -421,3 +421,77 @@ def test_bind_record_invalid(d):
     with open(os.path.join(d, "exit")) as f:
         assert f.read() == "127\n"
     assert not os.path.exists(os.path.join(d, "output.log"))
+
+
+def with_records(d, script, extra):
+    with open(os.path.join(d, "process"), "wb") as f:
+        f.write(records(script) + b"".join(r.encode() + b"\0" for r in extra))
+
+
+def open_stdin_writer(d, init):
+    """The waiter's side: DIR/stdin for writing, once pxcri-init holds the
+    read end (ENXIO until then)."""
+    end = time.monotonic() + 10
+    while True:
+        try:
+            return os.open(os.path.join(d, "stdin"), os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            if e.errno != errno.ENXIO or init.proc.poll() is not None or time.monotonic() > end:
+                raise
+            time.sleep(0.01)
+
+
+def test_stdin_fifo_is_the_process_stdin_and_eof_ends_it(d):
+    """"i": pxcri-init opens DIR/stdin before ctl; what the host writes before
+    the start waits in the FIFO; closing the write end is the process's EOF."""
+    os.mkfifo(os.path.join(d, "stdin"), 0o600)
+    with_records(d, "while read l; do echo got-$l; done; echo eof; readlink /proc/self/fd/0 >&2", ["i"])
+    init = Init(d)
+    w = open_stdin_writer(d, init)
+    os.write(w, b"before-start\n")
+    init.send(0)
+    os.write(w, b"after-start\n")
+    os.close(w)
+    assert init.wait() == 0
+    log = init.log()
+    assert lines(log, "stdout") == ["got-before-start", "got-after-start", "eof"]
+    assert lines(log, "stderr") == [os.path.join(d, "stdin")]
+
+
+def test_without_i_record_stdin_is_dev_null(d):
+    init = Init(d, "cat; readlink /proc/self/fd/0")
+    init.send(0)
+    assert init.wait() == 0
+    assert lines(init.log(), "stdout") == ["/dev/null"]
+
+
+def test_rlimit_and_oom_records(d):
+    with_records(d, "grep 'open files' /proc/self/limits; cat /proc/self/oom_score_adj",
+                 ["l%d 123 456 RLIMIT_NOFILE" % 7, "o432"])
+    init = Init(d)
+    init.send(0)
+    assert init.wait() == 0
+    out = lines(init.log(), "stdout")
+    assert out[0].split()[3:5] == ["123", "456"], out
+    assert out[1] == "432"
+
+
+def test_rlimit_refused_names_the_field(d):
+    with_records(d, "true", ["l7 %d %d RLIMIT_NOFILE" % (1 << 40, 1 << 40)])
+    init = Init(d)
+    init.send(0)
+    assert init.wait() == 127
+    assert any("process.rlimits RLIMIT_NOFILE: setrlimit" in c for c in lines(init.log(), "stderr"))
+
+
+def test_partial_line_goes_out_while_the_process_runs(d):
+    """A prompt or `echo -n` without its newline reaches the log as a "P"
+    record once the stream is quiet (100 ms), not only when the process ends:
+    an attached client sees it (critest's attach: `echo -n hello`)."""
+    init = Init(d, "printf prompt; sleep 3; echo rest")
+    init.send(0)
+    assert wait_for(lambda: os.path.exists(os.path.join(d, "output.log")) and
+                    ("stdout", "P", "prompt") in init.log(), timeout=2)
+    assert init.proc.poll() is None
+    assert init.wait() == 0
+    assert init.log() == [("stdout", "P", "prompt"), ("stdout", "F", "rest")]

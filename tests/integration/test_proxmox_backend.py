@@ -597,3 +597,126 @@ def test_ps_lists_the_container_processes_and_kill_all_reaches_them(ppx, pve, wo
     ppx("kill", "--all", cid, "KILL", check=True)
     wait_status(ppx, cid, "stopped", timeout=15)
     assert all(not os.path.exists("/proc/%d" % p) for p in pids)
+
+
+def edit_process(bundle, **fields):
+    path = os.path.join(bundle, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    cfg["process"].update(fields)
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+
+
+def test_stdin_reaches_the_process_and_its_eof_ends_it(ppx, pve, workdir, transport):
+    """pxcri's stdin (a pipe, as conmon's) is the process's: the waiter copies
+    it into <run>/stdin and closes that at EOF, so `cat` ends by itself."""
+    ppx.write_config(proxmox_cfg(pve, transport))
+    b = mk(workdir, ["sh", "-c", "cat; echo cat-done-$?"])
+    res = ppx("run", "-b", b, unique(), input="hello\nfrom stdin\n", timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "hello\nfrom stdin\ncat-done-0\n"
+
+
+def test_stdin_written_while_the_process_runs(ppx, pve, workdir):
+    """create with a pipe as stdin, start, then write: the process reads each
+    piece as it comes and sees EOF when the writer closes (stdin_once)."""
+    ppx.write_config(proxmox_cfg(pve))
+    cid = unique()
+    b = mk(workdir, ["sh", "-c", "while read l; do echo got-$l; done; echo eof"])
+    log = os.path.join(workdir, "ct")
+    r, w = os.pipe()
+    with open(log + ".out", "w") as o, open(log + ".err", "w") as e:
+        rc = subprocess.run(ppx.argv("create", "-b", b, cid), stdin=r, stdout=o, stderr=e, env=ppx.env,
+                            timeout=60).returncode
+    os.close(r)
+    assert rc == 0, read(log + ".err")
+    ppx("start", cid, check=True)
+    os.write(w, b"one\n")
+    deadline = time.time() + 15
+    while "got-one" not in read(log + ".out") and time.time() < deadline:
+        time.sleep(0.05)
+    assert read(log + ".out") == "got-one\n"
+    assert ppx.state(cid)["status"] == "running"  # still reading
+    os.write(w, b"two\n")
+    os.close(w)
+    wait_status(ppx, cid, "stopped", timeout=15)
+    assert read(os.path.join(run_dir(ppx, cid), "exit")).strip() == "0"
+    deadline = time.time() + 10
+    while "eof" not in read(log + ".out") and time.time() < deadline:
+        time.sleep(0.05)
+    assert read(log + ".out") == "got-one\ngot-two\neof\n"
+
+
+def test_without_stdin_the_process_reads_dev_null(ppx, pve, workdir):
+    ppx.write_config(proxmox_cfg(pve))
+    b = mk(workdir, ["sh", "-c", "cat; readlink /proc/self/fd/0; ls /.pxcri/run"])
+    res = ppx("run", "-b", b, unique())  # stdin /dev/null (conftest's default here)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split()[0] == "/dev/null"
+    assert "stdin" not in res.stdout.split()
+
+
+def test_rlimits_and_oom_score_adj_reach_the_process(ppx, pve, workdir, transport):
+    ppx.write_config(proxmox_cfg(pve, transport))
+    b = mk(workdir, ["sh", "-c", "grep -E 'open files|core file' /proc/self/limits; cat /proc/self/oom_score_adj"])
+    edit_process(b, rlimits=[{"type": "RLIMIT_NOFILE", "soft": 1111, "hard": 2222},
+                             {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}], oomScoreAdj=567)
+    res = ppx("run", "-b", b, unique())
+    assert res.returncode == 0, res.stderr
+    import re
+    assert re.search(r"Max open files\s+1111\s+2222\s", res.stdout), res.stdout
+    assert re.search(r"Max core file size\s+0\s+0\s", res.stdout), res.stdout
+    assert res.stdout.splitlines()[-1] == "567"
+
+
+def test_oom_score_adj_lowered_as_far_as_the_host_allows(ppx, pve, workdir):
+    """pxcri started with oom_score_adj 300 (the CT's init inherits it through
+    pct and lxc-start): 100 is set (down to the floor is allowed), -999 is
+    below what root without CAP_SYS_RESOURCE may set and stays 300, as
+    containerd's restrict_oom_score_adj, instead of failing."""
+    can_lower = subprocess.run(["sh", "-c", "echo -999 > /proc/self/oom_score_adj"],
+                               stderr=subprocess.DEVNULL).returncode == 0
+    ppx.write_config(proxmox_cfg(pve))
+    got = []
+    for adj in (100, -999):
+        b = mk(workdir, ["cat", "/proc/self/oom_score_adj"])
+        edit_process(b, oomScoreAdj=adj)
+        res = subprocess.run(["sh", "-c", 'echo 300 > /proc/self/oom_score_adj && exec "$@"', "sh"]
+                             + ppx.argv("run", "-b", b, unique()), capture_output=True, text=True,
+                             env=ppx.env, stdin=subprocess.DEVNULL, timeout=60)
+        assert res.returncode == 0, res.stderr
+        got.append(int(res.stdout))
+    assert got == [100, -999 if can_lower else 300]
+
+
+def test_rlimits_that_cannot_be_set_are_an_error_naming_the_field(ppx, pve, workdir):
+    ppx.write_config(proxmox_cfg(pve))
+    b = mk(workdir, ["true"])
+    edit_process(b, rlimits=[{"type": "RLIMIT_NOFILE", "soft": 1 << 40, "hard": 1 << 40}])
+    res = ppx("run", "-b", b, unique())
+    assert res.returncode == 127
+    assert "process.rlimits RLIMIT_NOFILE" in res.stderr
+    edit_process(b, rlimits=[{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}])
+    res = ppx("run", "-b", b, unique())
+    assert res.returncode != 0
+    assert "process.rlimits[0]: unknown type RLIMIT_BOGUS" in res.stderr
+
+
+def test_the_waiter_sleeps_while_the_container_runs(ppx, pve, workdir):
+    """The waiter wakes for the run directory's changes, not for its own
+    liveness checks of ctl (which it used to, spinning a CPU)."""
+    ppx.write_config(proxmox_cfg(pve))
+    cid = unique()
+    ppx("run", "-d", "-b", mk(workdir, ["sleep", "60"]), cid, check=True)
+    pid = ppx.state(cid)["pid"]
+
+    def cpu_ticks():
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    before = cpu_ticks()
+    time.sleep(3)
+    used = (cpu_ticks() - before) / os.sysconf("SC_CLK_TCK")
+    assert used < 0.3, "the waiter used %.2f s of CPU in 3 s" % used

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +81,54 @@ static void rec_add(struct recs *r, char tag, const char *fmt, ...)
         r->len += n;
 }
 
+static const struct {
+        const char *name;
+        int resource;
+} rlimit_names[] = {
+        { "RLIMIT_CPU", RLIMIT_CPU },         { "RLIMIT_FSIZE", RLIMIT_FSIZE },
+        { "RLIMIT_DATA", RLIMIT_DATA },       { "RLIMIT_STACK", RLIMIT_STACK },
+        { "RLIMIT_CORE", RLIMIT_CORE },       { "RLIMIT_RSS", RLIMIT_RSS },
+        { "RLIMIT_NPROC", RLIMIT_NPROC },     { "RLIMIT_NOFILE", RLIMIT_NOFILE },
+        { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK }, { "RLIMIT_AS", RLIMIT_AS },
+        { "RLIMIT_LOCKS", RLIMIT_LOCKS },     { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+        { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE }, { "RLIMIT_NICE", RLIMIT_NICE },
+        { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },   { "RLIMIT_RTTIME", RLIMIT_RTTIME },
+};
+
+/* process.rlimits ("l" records) and process.oomScoreAdj ("o"): pxcri-init
+ * applies them before the exec (init.c), in the container, on both
+ * transports. */
+static int limit_records(const json_t *process, struct recs *r, struct pxe **err)
+{
+        json_t *rl = json_object_get(process, "rlimits"), *adj = json_object_get(process, "oomScoreAdj"), *v;
+        size_t i, k;
+
+        if (rl && !json_is_null(rl) && !json_is_array(rl))
+                return pxe_set(err, EINVAL, "process.rlimits: expected an array");
+        json_array_foreach(rl, i, v) {
+                const char *type = json_string_value(json_object_get(v, "type"));
+                json_t *soft = json_object_get(v, "soft"), *hard = json_object_get(v, "hard");
+
+                for (k = 0; type && k < ARRAY_SIZE(rlimit_names) && !streq(type, rlimit_names[k].name); k++)
+                        ;
+                if (!type || k == ARRAY_SIZE(rlimit_names))
+                        return pxe_set(err, EINVAL, "process.rlimits[%zu]: unknown type %s", i, type ? type : "(none)");
+                if (!json_is_integer(soft) || !json_is_integer(hard))
+                        return pxe_set(err, EINVAL, "process.rlimits[%zu] (%s): expected soft and hard", i, type);
+                if ((unsigned long long) json_integer_value(soft) > (unsigned long long) json_integer_value(hard))
+                        return pxe_set(err, EINVAL, "process.rlimits[%zu] (%s): soft above hard", i, type);
+                rec_add(r, 'l', "%d %llu %llu %s", rlimit_names[k].resource,
+                        (unsigned long long) json_integer_value(soft), (unsigned long long) json_integer_value(hard),
+                        type);
+        }
+        if (!adj || json_is_null(adj))
+                return 0;
+        if (!json_is_integer(adj) || json_integer_value(adj) < -1000 || json_integer_value(adj) > 1000)
+                return pxe_set(err, EINVAL, "process.oomScoreAdj: expected -1000 to 1000");
+        rec_add(r, 'o', "%lld", (long long) json_integer_value(adj));
+        return 0;
+}
+
 int pmx_process_records(const json_t *process, bool privileged, char **ret, size_t *ret_len, struct pxe **err)
 {
         uint64_t avail = pve_map_caps_available(privileged);
@@ -112,6 +161,10 @@ int pmx_process_records(const json_t *process, bool privileged, char **ret, size
                         rec_add(&r, 'G', "%lld", (long long) json_integer_value(v));
         if (json_is_integer(umask_v))
                 rec_add(&r, 'm', "%llo", (long long) json_integer_value(umask_v));
+        if (limit_records(process, &r, err) < 0) {
+                free(r.buf);
+                return -EINVAL;
+        }
         /* pxcri-init sends the pty to console.sock (exec: BASE.sock). */
         if (json_is_true(json_object_get(process, "terminal")))
                 rec_add(&r, 't', "%s", "");
@@ -232,6 +285,7 @@ struct create {
         const struct pve_params *params;
         unsigned vmid;
         bool unprivileged;
+        bool carry_stdin; /* our stdin becomes the process's (pmx_stdin_carried()) */
         pid_t waiter;
 };
 
@@ -242,7 +296,26 @@ bool pmx_privileged(const json_t *config)
         return v && streq(v, "true");
 }
 
-/* process, ctl, for pxcri-init -- root in the container owns them. */
+/* The "i" record and its FIFO: pxcri-init opens <run>/stdin for reading
+ * before it holds ctl, the waiter holds the write end before the start. */
+static int add_stdin(struct create *x, uid_t owner, struct pxe **err)
+{
+        struct recs r = { .buf = x->records, .len = x->records_len, .cap = x->records_len };
+        _cleanup_free_ char *path = NULL;
+
+        rec_add(&r, 'i', "%s", "");
+        x->records = r.buf;
+        x->records_len = r.len;
+        if (r.failed)
+                return pxe_set(err, E2BIG, "process: larger than %u bytes", RECORDS_MAX);
+        if (asprintf(&path, "%s/stdin", x->run) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        if ((mkfifo(path, 0600) < 0 && errno != EEXIST) || chown(path, owner, owner) < 0)
+                return pxe_set_errno(err, errno, "Creating %s", path);
+        return 0;
+}
+
+/* process, ctl (and stdin), for pxcri-init -- root in the container owns them. */
 static int write_run(struct create *x, struct pxe **err)
 {
         uid_t owner = x->unprivileged ? PMX_UNPRIV_ROOT : 0;
@@ -254,6 +327,8 @@ static int write_run(struct create *x, struct pxe **err)
                 return pxe_set_errno(err, errno, "chown %s", x->run);
         if (asprintf(&p, "%s/process", x->run) < 0 || asprintf(&q, "%s/ctl", x->run) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
+        if (x->carry_stdin && add_stdin(x, owner, err) < 0)
+                return -pxe_code(err, EIO);
         if (fs_write_atomic(p, x->records, x->records_len, 0644, err) < 0 ||
             pmx_binds_copy(x->run, x->params, owner, err) < 0)
                 return -pxe_code(err, EIO);
@@ -404,6 +479,24 @@ static int wait_init(struct create *x, struct pxe **err)
                        x->b->cfg->proxmox.timeout);
 }
 
+/* The waiter, with the write end of <run>/stdin when stdin is carried:
+ * opened here, before create returns and so before the start, so that the
+ * process never reads EOF from a FIFO without a writer yet.  pxcri-init
+ * holds the read end since before ctl (wait_init()). */
+static int start_waiter(struct create *x, struct pxe **err)
+{
+        _cleanup_close_ int fifo = -EBADF;
+
+        if (x->carry_stdin) {
+                fifo = pmx_run_open(x->run, "stdin", O_WRONLY | O_NONBLOCK, S_IFIFO);
+                if (fifo < 0)
+                        return pxe_set_errno(err, -fifo, "Opening %s/stdin of Proxmox container %u", x->run,
+                                             x->vmid);
+        }
+        x->waiter = pmx_waiter_start(x->run, fifo >= 0 ? fifo : -1, err);
+        return x->waiter < 0 ? x->waiter : 0;
+}
+
 /* Under the template's lock (pmx_template_get()): once saved, a prune sees
  * that this container uses the template (pmx_prune.c). */
 static int use_template(void *data, const char *key, struct pxe **err)
@@ -439,6 +532,8 @@ static int create_in(struct create *x, struct pxe **err)
                                                      : "--console-socket needs process.terminal");
         x->unprivileged = !pmx_privileged(x->config);
         req.privileged = !x->unprivileged;
+        /* With a terminal, its pty is the process's stdin. */
+        x->carry_stdin = !terminal && pmx_stdin_carried();
         if (pct && !(x->run = pmx_run_path(x->b, x->c->id)))
                 return pxe_set(err, ENOMEM, "Out of memory");
         req.init_dir = x->run;
@@ -538,9 +633,8 @@ static int create_in(struct create *x, struct pxe **err)
                 if (r < 0)
                         return r;
         }
-        x->waiter = pmx_waiter_start(x->run, err);
-        if (x->waiter < 0)
-                return x->waiter;
+        if ((r = start_waiter(x, err)) < 0)
+                return r;
         json_object_set_new(x->state, "waiter", json_integer(x->waiter));
         json_object_set_new(x->state, "waiter_start", json_integer(backend_proc_start_time(x->waiter)));
         json_object_set_new(x->state, "ready", json_true());

@@ -146,8 +146,16 @@ int pmx_update(struct backend *b, const struct backend_call *c, int *st, struct 
 
 /* pmx_waiter.c: the process whose pid the caller gets (--pid-file): it
  * relays <run>/output.log to its stdout/stderr, passes signals on through
- * ctl, and exits with the container's exit code. */
-pid_t pmx_waiter_start(const char *run, struct pxe **err);
+ * ctl, and exits with the container's exit code.  stdin_fifo >= 0: the
+ * write end of <run>/stdin (the waiter gets its own copy; the caller closes
+ * this one), into which the waiter copies its stdin until EOF. */
+pid_t pmx_waiter_start(const char *run, int stdin_fifo, struct pxe **err);
+/* Whether our stdin is something to carry into the container as the
+ * process's stdin: a pipe or FIFO (conmon's, containerd's), a socket or a
+ * file.  Not /dev/null, nothing closed, and not a terminal: a terminal's
+ * input goes through process.terminal's pty, and a waiter reading the
+ * caller's terminal in the background would take the shell's input. */
+bool pmx_stdin_carried(void);
 
 /* pmx_template.c: the template for a bundle's rootfs (with pxcri-init added
  * at PMX_INIT_PATH): a vztmpl file in template_storage, made once per image,
