@@ -653,6 +653,12 @@ static void do_mounts(const struct process *p)
                 if (r < 0)
                         die(what, -r);
         }
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                int r = init_mount_detach_stage(&p->mounts[i], what, sizeof(what));
+
+                if (r < 0)
+                        die(what, -r);
+        }
 }
 
 /* The child of dir mode: stdin /dev/null or in (>= 0, DIR/stdin), stdout

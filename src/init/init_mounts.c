@@ -154,3 +154,23 @@ int init_mount(const struct init_mount *m, char *what, size_t size)
                 return -errno;
         return 0;
 }
+
+int init_mount_detach_stage(const struct init_mount *m, char *what, size_t size)
+{
+        const char *rest;
+        char stage[64];
+        size_t n;
+
+        if (m->kind != 'b' || strncmp(m->src, INIT_STAGE_DIR "/", sizeof(INIT_STAGE_DIR)) != 0)
+                return 0;
+        rest = m->src + sizeof(INIT_STAGE_DIR);
+        n = strcspn(rest, "/");
+        if (n == 0 || n > 16)
+                return -EINVAL;
+        snprintf(stage, sizeof(stage), INIT_STAGE_DIR "/%.*s", (int) n, rest);
+        snprintf(what, size, "detaching %s", stage);
+        /* EINVAL: not a mount (any more) -- two binds from one stage. */
+        if (umount2(stage, MNT_DETACH) < 0 && errno != EINVAL)
+                return -errno;
+        return 0;
+}

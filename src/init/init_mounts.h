@@ -20,3 +20,13 @@ int init_mount_parse(char *rec, struct init_mount *m);
 
 /* 0, or -errno with what failed in what ("bind /a on /b"). */
 int init_mount(const struct init_mount *m, char *what, size_t size);
+
+/* Where the proxmox backend has Proxmox mount the directories pxcri-init
+ * binds from (PVE_MAP_STAGE_DIR in src/backend/proxmox/map.h). */
+#define INIT_STAGE_DIR "/.pxcri/mnt"
+
+/* After every mount: the stage m bound from (INIT_STAGE_DIR/<n>) detached,
+ * so that the process never sees the directory a file was lent from (a
+ * kubelet pod directory holds every volume of the pod).  0 for any other
+ * mount, or -errno with what failed in what. */
+int init_mount_detach_stage(const struct init_mount *m, char *what, size_t size);

@@ -508,6 +508,60 @@ def test_file_binds_and_tmpfs_are_made_by_pxcri_init(ppx, pve, workdir):
     assert lines[-1] == "run-writable"
 
 
+def test_file_binds_of_a_privileged_ct_are_live(ppx, pve, workdir):
+    """A privileged CT binds a file from its directory, lent as a Proxmox
+    mount point and detached before the process runs: what the host writes
+    is seen inside, what the process writes reaches the host's file (a pod's
+    /dev/termination-log), and the directory's other files stay out of
+    sight."""
+    ppx.write_config(proxmox_cfg(pve))
+    lent = os.path.join(workdir, "pod")
+    os.mkdir(lent)
+    hosts, term = os.path.join(lent, "hosts"), os.path.join(lent, "termination-log")
+    with open(hosts, "w") as f:
+        f.write("10.9.8.7 before\n")
+    with open(term, "w") as f:
+        pass
+    with open(os.path.join(lent, "secret"), "w") as f:
+        f.write("not for the container\n")
+    b = mk(workdir, ["sh", "-c", "echo bye > /dev/termination-log; "
+                                 "ls /.pxcri/mnt/*/secret 2>/dev/null || echo no-secret; "
+                                 "grep -c ' /.pxcri/mnt/' /proc/mounts; "
+                                 "while ! grep -q after /etc/hosts; do sleep 0.1; done; echo saw-after"],
+           **{"pxcri.io/privileged": "true"})
+    with open(os.path.join(b, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["mounts"] += [{"destination": "/etc/hosts", "type": "bind", "source": hosts, "options": ["rbind", "ro"]},
+                      {"destination": "/dev/termination-log", "type": "bind", "source": term,
+                       "options": ["rbind", "rw"]}]
+    with open(os.path.join(b, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    cid = unique()
+    ppx.fit_transport(b)
+    proc = subprocess.Popen(ppx.argv("run", "-b", b, cid), env=ppx.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while read(term) != "bye\n":
+            assert proc.poll() is None, proc.communicate()
+            assert time.time() < deadline, "the process's write never reached the host's file"
+            time.sleep(0.1)
+        vmid = ppx.state(cid)["annotations"]["pxcri.io/proxmox-vmid"]
+        conf = cts(pve)[vmid]["config"]
+        assert str(conf["unprivileged"]) == "0", conf
+        assert any(str(v).startswith(lent + ",mp=/.pxcri/mnt/") for k, v in conf.items() if k.startswith("mp")), conf
+        with open(hosts, "w") as f:  # in place, as kubelet writes it
+            f.write("10.9.8.7 after\n")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    assert lines == ["no-secret", "0", "saw-after"], (out, err)
+    assert "not for the container" in read(os.path.join(lent, "secret"))
+
+
 def test_unknown_container_is_an_error(ppx, pve):
     ppx.write_config(proxmox_cfg(pve))
     for cmd in (["state", "nope"], ["start", "nope"], ["kill", "nope"], ["delete", "nope"]):

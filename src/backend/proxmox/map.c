@@ -62,6 +62,7 @@ void pve_params_free(struct pve_params *p)
         for (size_t i = 0; i < p->n_init_binds; i++) {
                 free(p->init_binds[i].source);
                 free(p->init_binds[i].dest);
+                free(p->init_binds[i].stage_name);
         }
         free(p->init_binds);
         for (size_t i = 0; i < p->n_init_mounts; i++) {
@@ -502,6 +503,36 @@ static int add_init_bind(struct map *m, const char *src, const char *dest, bool 
         return 0;
 }
 
+/* A file bind of a privileged CT: Proxmox mount points are directories, so
+ * the file's directory becomes one, at a stage pxcri-init binds the file
+ * from and then detaches before the process runs -- live both ways, as on
+ * crun: what kubelet writes into /etc/hosts, what the process writes into
+ * /dev/termination-log, is one file.  A file right under / has no
+ * directory of its own to lend: it is copied, as an unprivileged CT's
+ * files are (its root could not walk kubelet's directories). */
+static int add_staged_file(struct map *m, const char *src, const char *dest, bool ro, const char *mo)
+{
+        _cleanup_free_ char *dir = strdup(src);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        struct pve_map_init_bind *b;
+        char stage[64];
+        int r;
+
+        if (!dir)
+                return pxe_set(m->err, ENOMEM, "Out of memory");
+        if (slash == dir)
+                return add_init_bind(m, src, dest, ro);
+        *slash = '\0';
+        snprintf(stage, sizeof(stage), PVE_MAP_STAGE_DIR "/%u", m->n_mp);
+        if ((r = add_mp(m, dir, stage, ro, mo)) < 0 || (r = add_init_bind(m, src, dest, ro)) < 0)
+                return r;
+        b = &m->p->init_binds[m->p->n_init_binds - 1];
+        b->staged = true;
+        b->stage = m->n_mp - 1;
+        b->stage_name = strdup(slash + 1);
+        return b->stage_name ? 0 : pxe_set(m->err, ENOMEM, "Out of memory");
+}
+
 static bool is_bind(const char *type, const json_t *opts)
 {
         const json_t *o;
@@ -614,6 +645,8 @@ static int map_mount(struct map *m, size_t idx, const json_t *mnt)
                 m->p->init_binds[m->p->n_init_binds - 1].stage = m->n_mp - 1;
                 return 0;
         }
+        if (!S_ISDIR(st.st_mode) && m->req->init_dir && m->req->privileged)
+                return add_staged_file(m, src, dest, ro, mo);
         if (!S_ISDIR(st.st_mode) || streq(dest, "/dev") || !strncmp(dest, "/dev/", 5))
                 return add_init_bind(m, src, dest, ro);
         return add_mp(m, src, dest, ro, mo);

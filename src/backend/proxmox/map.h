@@ -61,11 +61,14 @@ struct pve_map_init_bind {
         char *source; /* absolute host path */
         char *dest;   /* absolute path in the container */
         bool ro;
-        /* A directory: bound live from a Proxmox mount point at
-         * PVE_MAP_STAGE_DIR/<stage> (needs init_dir, i.e. pct) rather than
-         * copied as files are. */
+        /* Bound live from a Proxmox mount point at PVE_MAP_STAGE_DIR/<stage>
+         * (needs init_dir, i.e. pct) rather than copied: a directory under
+         * /dev; a file of a privileged CT, whose directory is the mount
+         * point (stage_name: the file's name in it; NULL for a directory).
+         * pxcri-init detaches the stage once the file is bound. */
         bool staged;
         unsigned stage;
+        char *stage_name;
 };
 
 /* The namespaces a container joins by path (a pod's, pinned by pxcrid). */

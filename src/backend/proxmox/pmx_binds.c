@@ -9,7 +9,10 @@
  *                          copy taken at create (docs/proxmox.md).
  *                          A directory under /dev (a pod's /dev/shm) is a
  *                          Proxmox mount point at /.pxcri/mnt/<n> first and
- *                          src is that: live, not a copy.
+ *                          src is that: live, not a copy; so is a file of
+ *                          a privileged CT, src /.pxcri/mnt/<n>/<name> in
+ *                          its directory's mount point.  pxcri-init detaches
+ *                          every /.pxcri/mnt/<n> once it bound from it.
  *   M<dest>\t<options>      a tmpfs (containerd's spec has one on /run).
  *   R                      the root read-only (root.readonly), after the rest.
  */
@@ -51,8 +54,8 @@ int pmx_binds_records(const struct pve_params *params, char **records, size_t *l
                 if (strchr(ib->dest, '\t'))
                         return pxe_set(err, EINVAL, "mount destination %s: a tab is not allowed", ib->dest);
                 if (ib->staged) {
-                        if (asprintf(&rec, "b%c" PVE_MAP_STAGE_DIR "/%u\t%s", ib->ro ? 'r' : 'w', ib->stage,
-                                     ib->dest) < 0 ||
+                        if (asprintf(&rec, "b%c" PVE_MAP_STAGE_DIR "/%u%s%s\t%s", ib->ro ? 'r' : 'w', ib->stage,
+                                     ib->stage_name ? "/" : "", ib->stage_name ? ib->stage_name : "", ib->dest) < 0 ||
                             append(records, len, rec, err) < 0)
                                 return pxe_set(err, ENOMEM, "Out of memory");
                         continue;
