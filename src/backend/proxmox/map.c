@@ -812,8 +812,6 @@ static int check_linux(struct map *m, const json_t *lnx)
         static const struct {
                 const char *field, *why;
         } never[] = {
-                { "devices", "device nodes are dev[n] in Proxmox, which only root@pam may set (a privileged CRI "
-                             "container lists every host device: it is not run on Proxmox, docs/proxmox.md)" },
                 { "uidMappings", "Proxmox maps the IDs of unprivileged containers itself" },
                 { "gidMappings", "Proxmox maps the IDs of unprivileged containers itself" },
                 { "intelRdt", "Proxmox cannot set it" },

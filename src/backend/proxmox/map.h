@@ -41,6 +41,12 @@
 #define PVE_MAP_ANN_GW "pxcri.io/gw"                   /* IPv4, with a static ip only */
 #define PVE_MAP_ANN_ROOTFS_SIZE "pxcri.io/rootfs-size" /* GiB: "8" or "8G" */
 #define PVE_MAP_ANN_FEATURES "pxcri.io/features"       /* "nesting,fuse,keyctl,mknod" */
+#define PVE_MAP_ANN_PRIVILEGED "pxcri.io/privileged"   /* "true": unprivileged=0 (the backend reads it) */
+/* "true": a CRI privileged container in a privileged CT -- Proxmox's
+ * seccomp and AppArmor profiles cleared, /proc, /sys, cgroups read-write
+ * (map_security.c).  pxcrid sets or removes it; a CRI annotation never
+ * chooses it. */
+#define PVE_MAP_ANN_PRIVILEGED_CTR "pxcri.io/privileged-container"
 
 struct pve_map_request {
         const char *id;          /* container ID: hostname fallback, description */
@@ -124,8 +130,11 @@ void pve_params_free(struct pve_params *p);
 int pve_map_security(const json_t *config, const struct pve_map_request *req, struct pve_params *p,
                      struct pxe **err);
 /* The capabilities a Proxmox container can give its processes (bit N:
- * capability N): a privileged one lacks what Proxmox's common.conf drops. */
+ * capability N): all -- a privileged one lacks what Proxmox's common.conf
+ * drops unless they are asked for, and then the include clears the drops. */
 uint64_t pve_map_caps_available(bool privileged);
+/* The annotation PVE_MAP_ANN_PRIVILEGED_CTR is "true". */
+bool pve_map_privileged_container(const json_t *config);
 
 static inline void pve_params_freep(struct pve_params **p)
 {

@@ -34,7 +34,6 @@
 
 #define CONFIG_MAX (8u << 20)
 #define RECORDS_MAX (1u << 20)
-#define ANN_PRIVILEGED "pxcri.io/privileged"
 
 /* ---- pxcri-init's process records (src/init/init.c) ---- */
 
@@ -237,7 +236,7 @@ struct create {
 
 bool pmx_privileged(const json_t *config)
 {
-        const char *v = json_string_value(json_object_get(json_object_get(config, "annotations"), ANN_PRIVILEGED));
+        const char *v = json_string_value(json_object_get(json_object_get(config, "annotations"), PVE_MAP_ANN_PRIVILEGED));
 
         return v && streq(v, "true");
 }

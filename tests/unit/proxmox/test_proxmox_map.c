@@ -459,7 +459,7 @@ static void test_unsupported_fields(void **state)
                "'devices':[{'allow':false,'access':'rwm'}]}}}",
                "ostype", "unmanaged");
         map_fails("{'linux':{'devices':[{'path':'/dev/fuse','type':'c','major':10,'minor':229}]}}", ENOTSUP,
-                  "linux.devices: device nodes are dev[n]");
+                  "linux.devices: an unprivileged Proxmox container");
         map_fails("{'linux':{'uidMappings':[{'containerID':0,'hostID':100000,'size':65536}]}}", ENOTSUP, "linux.uidMappings");
         map_fails("{'hooks':{'prestart':[{'path':'/bin/true'}]}}", ENOTSUP, "hooks.prestart: Proxmox cannot run OCI hooks");
         map_fails("{'linux':{'namespaces':[{'type':'cgroup','path':'/proc/1/ns/cgroup'}]}}", ENOTSUP,
@@ -492,6 +492,48 @@ static void test_unsupported_fields(void **state)
 
 /* The OCI security fields: LXC keys for the include, the seccomp profile
  * with Proxmox's rules merged and mount allowed for pxcri-init. */
+/* A privileged CT: the capabilities asked for clear Proxmox's drops,
+ * devices are bound from the host with their allow rules, a CRI privileged
+ * container leaves Proxmox's seccomp and AppArmor profiles. */
+static void test_privileged(void **state)
+{
+        struct pve_map_request req = base_req;
+        struct pve_params *p;
+
+        (void) state;
+        req.privileged = true;
+        p = map_ok_req("{'process':{'args':['sh'],'capabilities':{'bounding':['CAP_CHOWN']}}}", &req);
+        assert_null(p->lxc_security); /* nothing Proxmox drops asked for */
+        pve_params_free(p);
+        p = map_ok_req("{'process':{'args':['sh'],'capabilities':{'bounding':['CAP_SYS_TIME']}}}", &req);
+        assert_string_equal(p->security_field, "process.capabilities");
+        assert_contains(p->lxc_security, "lxc.cap.drop = \n");
+        assert_null(strstr(p->lxc_security, "seccomp"));
+        pve_params_free(p);
+        p = map_ok_req("{'process':{'args':['sh']},'linux':{'devices':[{'path':'/dev/null','type':'c','major':1,"
+                       "'minor':3}],'resources':{'devices':[{'allow':false,'access':'rwm'},"
+                       "{'allow':true,'type':'c','major':1,'minor':3,'access':'rw'}]}}}",
+                       &req);
+        assert_string_equal(p->security_field, "linux.devices");
+        assert_contains(p->lxc_security, "lxc.mount.entry = /dev/null dev/null none bind,create=file 0 0\n");
+        assert_contains(p->lxc_security, "lxc.cgroup.devices.allow = c 1:3 rw\n");
+        assert_contains(p->lxc_security, "lxc.cgroup2.devices.allow = c 1:3 rw\n");
+        assert_null(strstr(p->lxc_security, "devices.deny"));
+        pve_params_free(p);
+        map_fails_req("{'process':{'args':['sh']},'linux':{'devices':[{'path':'/dev/null','type':'c','major':1,"
+                      "'minor':4}]}}", &req, ENOTSUP, "the host has no c device 1:4 at /dev/null");
+        p = map_ok_req("{'process':{'args':['sh']},'annotations':{'pxcri.io/privileged-container':'true'},"
+                       "'linux':{'resources':{'devices':[{'allow':true,'access':'rwm'}]}}}", &req);
+        assert_contains(p->lxc_security, "lxc.seccomp.profile = \n");
+        assert_contains(p->lxc_security, "lxc.apparmor.profile = unconfined\n");
+        assert_contains(p->lxc_security, "lxc.mount.auto = \nlxc.mount.auto = proc:rw sys:rw cgroup:rw\n");
+        pve_params_free(p);
+        /* Only in a privileged CT. */
+        req.privileged = false;
+        map_fails_req("{'process':{'args':['sh']},'annotations':{'pxcri.io/privileged-container':'true'}}", &req, EINVAL,
+                      "needs a privileged Proxmox container");
+}
+
 static void test_security(void **state)
 {
         struct pve_map_request req = base_req;
@@ -888,6 +930,7 @@ int main(void)
                 cmocka_unit_test(test_tmpfs_for_init),
                 cmocka_unit_test(test_init_dir),
                 cmocka_unit_test(test_unprivileged),
+                cmocka_unit_test(test_privileged),
                 cmocka_unit_test(test_features),
                 cmocka_unit_test(test_tags_and_description),
                 cmocka_unit_test(test_description_cut_keeps_utf8_whole),
