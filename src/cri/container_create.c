@@ -64,6 +64,7 @@ static int proxmox_check(json_t *spec, const struct cri_ctr *c, const struct pro
 {
         struct pve_map_request req = { .id = c->id, .bundle = c->bundle, .storage = pc->storage, .bridge = pc->bridge,
                                        .init_dir = PVE_MAP_INIT_DIR, .seccomp_path = "seccomp",
+                                       .init_path = "pxcri-init", .setup_path = "setup",
                                        .privileged = !pc->unprivileged_pods };
         struct pve_params *p = NULL;
 

@@ -684,6 +684,44 @@ def test_privileged_container_has_all_caps_and_host_devices(pxcrid, busybox, pve
         pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
 
 
+def test_mount_propagation_rslave_and_rshared(pxcrid, busybox, pve):
+    """HOST_TO_CONTAINER (rslave): a mount made on the node under the
+    volume later is seen in the CT; BIDIRECTIONAL (rshared, a privileged
+    container): a mount the CT makes there is seen on the node too."""
+    p = pb()
+    src = tempfile.mkdtemp(prefix="pxt-prop-", dir=pxcrid.dir)
+    subprocess.run(["mount", "--bind", src, src], check=True)
+    subprocess.run(["mount", "--make-rshared", src], check=True)
+    pid, cfg = pxcrid.run_pod(pxcrid.pod_config(linux=p.LinuxPodSandboxConfig(
+        security_context=p.LinuxSandboxSecurityContext(privileged=True))), handler="proxmox")
+    try:
+        slave = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000", mounts=[p.Mount(
+            container_path="/mnt/vol", host_path=src, propagation=p.PROPAGATION_HOST_TO_CONTAINER)])
+        shared = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000", linux=_sc(privileged=True), mounts=[p.Mount(
+            container_path="/mnt/vol", host_path=src, propagation=p.PROPAGATION_BIDIRECTIONAL)])
+        for c in (slave, shared):
+            pxcrid.wait_state(c, RUNNING, timeout=60)
+        os.mkdir(os.path.join(src, "from-host"))
+        subprocess.run(["mount", "-t", "tmpfs", "pxt-host", os.path.join(src, "from-host")], check=True)
+        with open(os.path.join(src, "from-host", "marker"), "w") as f:
+            f.write("host\n")
+        for c in (slave, shared):
+            r = exec_sync(pxcrid, c, "cat", "/mnt/vol/from-host/marker")
+            assert r.stdout == b"host\n", (c, r)
+        r = exec_sync(pxcrid, shared, "sh", "-c", "mkdir -p /mnt/vol/from-ct && mount -t tmpfs pxt-ct /mnt/vol/from-ct "
+                      "&& echo ct > /mnt/vol/from-ct/marker")
+        assert r.exit_code == 0, r
+        deadline = time.time() + 5
+        while not os.path.exists(os.path.join(src, "from-ct", "marker")) and time.time() < deadline:
+            time.sleep(0.2)
+        with open(os.path.join(src, "from-ct", "marker")) as f:
+            assert f.read() == "ct\n"
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+        subprocess.run(["umount", "-R", "-l", src])
+
+
 def test_user_annotations_do_not_choose_privilege(pxcrid, pod_pve, busybox, pve):
     """pxcri.io/privileged and pxcri.io/privileged-container are pxcrid's:
     a request's annotations neither make the CT unprivileged nor unconfine a

@@ -58,6 +58,22 @@ struct pve_map_request {
         unsigned rootfs_gib;     /* rootfs size without the annotation; 0: PVE_MAP_ROOTFS_GIB_DEFAULT */
         bool privileged;         /* false: unprivileged=1 */
         const char *seccomp_path; /* where the backend writes params.seccomp, or NULL */
+        /* For binds with shared propagation: pxcri-init on the host (run by
+         * lxc.hook.mount) and where the backend writes params.setup. */
+        const char *init_path, *setup_path;
+};
+
+/* A bind mount with rshared/rslave propagation, which Proxmox mount points
+ * (private binds) cannot make: a privileged CT gets it through the include
+ * -- slave as an lxc.mount.entry, shared made by pxcri-init from LXC's
+ * mount hook (map_security.c). */
+struct pve_map_prop_bind {
+        char *source, *dest;
+        bool shared;         /* else slave */
+        bool recursive;      /* rbind */
+        bool dir;
+        char flags[8];       /* ro nosuid nodev noexec as init_setup.h's o u d x */
+        size_t idx;          /* mounts[idx] */
 };
 
 /* A bind mount Proxmox cannot make -- of a file (Proxmox bind mount points
@@ -115,6 +131,12 @@ struct pve_params {
         const char *security_field;
         /* The LXC seccomp profile for req.seccomp_path, or NULL. */
         char *seccomp;
+        struct pve_map_prop_bind *prop_binds;
+        size_t n_prop_binds;
+        /* pxcri-init --lxc-setup records for req.setup_path (NUL-terminated
+         * each), or NULL. */
+        char *setup;
+        size_t setup_len;
 };
 
 int pve_map_bundle(const json_t *oci_config, const struct pve_map_request *req, struct pve_params **ret,

@@ -311,6 +311,53 @@ static int map_privileged_container(const json_t *config, const struct pve_map_r
         return 0;
 }
 
+/* Binds with rslave/rshared propagation (map.c's prop_binds): slave as an
+ * lxc.mount.entry (LXC makes the CT's copy of the host's mounts dependent,
+ * so a bind from it receives the host's mounts); shared made by pxcri-init
+ * --lxc-setup from LXC's mount hook, from a clone of the host's mount in
+ * the monitor's mount namespace, so mounts propagate both ways -- the lxc
+ * backend's way (src/init/init_setup.h). */
+static int map_prop_binds(const struct pve_map_request *req, struct pve_params *p, struct lxc_spec *s, struct pxe **err)
+{
+        bool hook = false;
+
+        for (size_t i = 0; i < p->n_prop_binds; i++) {
+                const struct pve_map_prop_bind *b = &p->prop_binds[i];
+                _cleanup_free_ char *esrc = lxc_fstab_escape(b->source), *edst = lxc_fstab_escape(b->dest + 1);
+                char flags[16];
+
+                if (!esrc || !edst)
+                        return pxe_set(err, ENOMEM, "Out of memory");
+                if (!b->shared) {
+                        if (lxc_spec_add(s, "lxc.mount.entry", "%s %s none %s,%s%s%s%s%s,create=%s 0 0", esrc, edst,
+                                         b->recursive ? "rbind" : "bind", b->recursive ? "rslave" : "slave",
+                                         strchr(b->flags, 'o') ? ",ro" : "", strchr(b->flags, 'u') ? ",nosuid" : "",
+                                         strchr(b->flags, 'd') ? ",nodev" : "", strchr(b->flags, 'x') ? ",noexec" : "",
+                                         b->dir ? "dir" : "file") < 0)
+                                return pxe_set(err, ENOMEM, "Out of memory");
+                        continue;
+                }
+                if (!req->init_path || !req->setup_path)
+                        return pxe_set(err, EOPNOTSUPP, "mounts[%zu] (%s): shared propagation needs pxcri-init as "
+                                       "LXC's mount hook, which only transport \"pct\" can set", b->idx, b->dest);
+                if (strpbrk(b->source, "\t\n") || strpbrk(b->dest, "\t\n"))
+                        return pxe_set(err, EINVAL, "mounts[%zu]: a shared bind's paths cannot have tabs or newlines",
+                                       b->idx);
+                snprintf(flags, sizeof(flags), "%sS%s%s", b->recursive ? "r" : "", b->flags, b->dir ? "" : "f");
+                if (lxc_spec_add_setup(s, "B%s\t%s\t%s", flags, b->source, b->dest) < 0)
+                        return pxe_set(err, ENOMEM, "Out of memory");
+                hook = true;
+        }
+        if (!hook)
+                return 0;
+        if (lxc_spec_add(s, "lxc.hook.mount", "%s --lxc-setup %s", req->init_path, req->setup_path) < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        p->setup = TAKE_PTR(s->setup);
+        p->setup_len = s->setup_len;
+        s->setup_len = 0;
+        return 0;
+}
+
 int pve_map_security(const json_t *config, const struct pve_map_request *req, struct pve_params *p,
                      struct pxe **err)
 {
@@ -329,13 +376,16 @@ int pve_map_security(const json_t *config, const struct pve_map_request *req, st
         if (req->privileged && (r = asked_drops(proc, &drops, err)) < 0)
                 return r;
         p->security_field = first_field(config, drops);
+        if (!p->security_field && p->n_prop_binds)
+                p->security_field = "mounts (propagation)";
         if (!p->security_field)
                 return 0;
         /* pxcri-init bounds the process to the sets asked for: the CT may
          * keep what common.conf drops. */
         if (drops && lxc_spec_add(s, "lxc.cap.drop", "%s", "") < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        if ((r = map_devices(lnx, req, s, err)) < 0 || (r = map_privileged_container(config, req, s, err)) < 0)
+        if ((r = map_devices(lnx, req, s, err)) < 0 || (r = map_privileged_container(config, req, s, err)) < 0 ||
+            (r = map_prop_binds(req, p, s, err)) < 0)
                 return r;
         /* Masked paths: a directory gets a tmpfs, a file /dev/null; the
          * image tells which. */

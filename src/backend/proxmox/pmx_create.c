@@ -423,7 +423,7 @@ static int create_in(struct create *x, struct pxe **err)
                                        .bridge = pc->bridge };
         const char *node = NULL;
         char created[48], *upid = NULL;
-        _cleanup_free_ char *console_path = NULL, *seccomp = NULL;
+        _cleanup_free_ char *console_path = NULL, *seccomp = NULL, *setup = NULL;
         _cleanup_close_ int console = -EBADF;
         bool terminal;
         int r;
@@ -444,6 +444,10 @@ static int create_in(struct create *x, struct pxe **err)
         if (!(seccomp = pmx_path(x->b, x->c->id, "seccomp")))
                 return pxe_set(err, ENOMEM, "Out of memory");
         req.seccomp_path = seccomp;
+        if (pct && !(setup = pmx_path(x->b, x->c->id, "setup")))
+                return pxe_set(err, ENOMEM, "Out of memory");
+        req.setup_path = pct ? setup : NULL;
+        req.init_path = pct ? x->b->path : NULL;
         if (pve_map_bundle(x->config, &req, &params, err) < 0)
                 return -pxe_code(err, EINVAL);
         x->params = params;

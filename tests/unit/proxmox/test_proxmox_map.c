@@ -351,7 +351,7 @@ static void test_mounts_errors(void **state)
         map_fails("{'mounts':[{'destination':'/.pxcri/run','type':'bind','source':'/tmp'}]}", EINVAL, "mounts[0].destination");
         map_fails("{'mounts':[{'destination':'/.pxcri/mnt/0','type':'bind','source':'/tmp'}]}", EINVAL, "mounts[0].destination");
         map_fails("{'mounts':[{'destination':'/x','type':'bind','source':'/tmp','options':['rslave']}]}", ENOTSUP,
-                  "mounts[0].options[0]: \"rslave\"");
+                  "mounts[0] (/x): slave propagation needs a privileged Proxmox container");
         map_fails("{'mounts':[{'destination':'/x','type':'bind','source':'/nonexistent-pxcri'}]}", ENOENT,
                   "mounts[0].source /nonexistent-pxcri");
         map_fails("{'mounts':{}}", EINVAL, "mounts: expected an array");
@@ -528,6 +528,26 @@ static void test_privileged(void **state)
         assert_contains(p->lxc_security, "lxc.apparmor.profile = unconfined\n");
         assert_contains(p->lxc_security, "lxc.mount.auto = \nlxc.mount.auto = proc:rw sys:rw cgroup:rw\n");
         pve_params_free(p);
+        /* Propagation: rslave an LXC mount entry, rshared pxcri-init's
+         * mount hook with a setup record; neither a Proxmox mount point. */
+        req.init_path = "/usr/libexec/pxcri-init";
+        req.setup_path = "/var/lib/pxcri/proxmox/c0ffee/setup";
+        p = map_ok_req("{'process':{'args':['sh']},'mounts':[{'destination':'/s','type':'bind','source':'/tmp',"
+                       "'options':['rbind','rslave','ro']},{'destination':'/h','type':'bind','source':'/tmp',"
+                       "'options':['rbind','rshared','rw']}]}", &req);
+        assert_null(pve_params_get(p, "mp1")); /* mp0: the run directory */
+        assert_string_equal(p->security_field, "mounts (propagation)");
+        assert_contains(p->lxc_security, "lxc.mount.entry = /tmp s none rbind,rslave,ro,create=dir 0 0\n");
+        assert_contains(p->lxc_security,
+                        "lxc.hook.mount = /usr/libexec/pxcri-init --lxc-setup /var/lib/pxcri/proxmox/c0ffee/setup\n");
+        assert_int_equal(p->setup_len, strlen("BrS\t/tmp\t/h") + 1);
+        assert_string_equal(p->setup, "BrS\t/tmp\t/h");
+        pve_params_free(p);
+        req.setup_path = NULL;
+        map_fails_req("{'process':{'args':['sh']},'mounts':[{'destination':'/h','type':'bind','source':'/tmp',"
+                      "'options':['rshared']}]}", &req, EOPNOTSUPP, "mounts[0] (/h): shared propagation needs");
+        map_fails_req("{'process':{'args':['sh']},'mounts':[{'destination':'/h','type':'bind','source':'/tmp',"
+                      "'options':['rshared','strictatime']}]}", &req, ENOTSUP, "\"strictatime\" is not supported");
         /* Only in a privileged CT. */
         req.privileged = false;
         map_fails_req("{'process':{'args':['sh']},'annotations':{'pxcri.io/privileged-container':'true'}}", &req, EINVAL,
