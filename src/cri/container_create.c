@@ -84,9 +84,11 @@ static int proxmox_check(json_t *spec, const struct cri_ctr *c, const struct pro
  * where privileged CRI containers cannot be honoured.  The annotations the
  * backend reads are pxcrid's alone: a request's own (CRI annotations reach
  * the spec) are replaced. */
-static int proxmox_privilege(json_t *ann, const Runtime__V1__ContainerConfig *cc, const struct proxmox_config *pc,
-                             struct pxe **err)
+static int proxmox_privilege(json_t *spec, json_t *ann, const Runtime__V1__ContainerConfig *cc,
+                             const struct proxmox_config *pc, struct pxe **err)
 {
+        bool unconfined = !json_is_object(json_object_get(json_object_get(spec, "linux"), "seccomp"));
+
         bool privileged = cc->linux && cc->linux->security_context && cc->linux->security_context->privileged;
 
         if (privileged && pc->unprivileged_pods)
@@ -99,6 +101,11 @@ static int proxmox_privilege(json_t *ann, const Runtime__V1__ContainerConfig *cc
                 json_object_set_new(ann, PVE_MAP_ANN_PRIVILEGED_CTR, json_string("true"));
         else
                 json_object_del(ann, PVE_MAP_ANN_PRIVILEGED_CTR);
+        /* No profile in the spec: the CRI's Unconfined (or privileged). */
+        if (unconfined)
+                json_object_set_new(ann, PVE_MAP_ANN_SECCOMP_UNCONFINED, json_string("true"));
+        else
+                json_object_del(ann, PVE_MAP_ANN_SECCOMP_UNCONFINED);
         return 0;
 }
 
@@ -126,7 +133,7 @@ static int customize(json_t *spec, void *data, struct pxe **err)
         sig = json_object_get(ann, "org.opencontainers.image.stopSignal");
         if (!c->stop_signal && sig)
                 c->stop_signal = cri_signal_from_name(json_string_value(sig));
-        if (c->backend == BACKEND_PROXMOX && (proxmox_privilege(ann, cj->cc, &cj->job.srv->cfg->proxmox, err) < 0 ||
+        if (c->backend == BACKEND_PROXMOX && (proxmox_privilege(spec, ann, cj->cc, &cj->job.srv->cfg->proxmox, err) < 0 ||
                                               proxmox_check(spec, c, &cj->job.srv->cfg->proxmox, err) < 0))
                 return pxe_wrap(err, "Container %s on Proxmox", cj->cc->metadata->name);
         return 0;

@@ -562,7 +562,7 @@ def test_what_a_ct_cannot_honour_is_refused_by_create_naming_the_field(pxcrid, p
 # ---- a pod without a user namespace: root is the node's root, confined as on crun ----
 
 def _caps(status):
-    return {k: _status_field(status, k) for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
+    return {k: _status_field(status, k) for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "Seccomp")}
 
 
 def _sc(**kw):
@@ -595,7 +595,8 @@ def test_pod_ct_is_privileged_and_root_reads_0700_host_files(pxcrid, pod_pve, bu
 def test_default_caps_are_the_cris_not_proxmoxs(pxcrid, pod_pve, busybox, pve):
     """The CT's init keeps nearly all of root's capabilities (Proxmox's
     privileged defaults); the process and an exec get exactly the CRI's
-    default set -- the same sets as the same container on crun."""
+    default set -- the same sets as the same container on crun, and the
+    same seccomp state (Unconfined: no filter, not Proxmox's profile)."""
     cid = run(pxcrid, pod_pve, busybox, "exec sleep 100000")
     pxcrid.wait_state(cid, RUNNING, timeout=60)
     pid, cfg = pxcrid.run_pod()

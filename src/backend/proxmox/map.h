@@ -47,6 +47,10 @@
  * (map_security.c).  pxcrid sets or removes it; a CRI annotation never
  * chooses it. */
 #define PVE_MAP_ANN_PRIVILEGED_CTR "pxcri.io/privileged-container"
+/* "true": the CRI asked for no seccomp filter (Unconfined) -- a privileged
+ * CT then runs without Proxmox's profile, as crun runs the container.  Set
+ * or removed by pxcrid only. */
+#define PVE_MAP_ANN_SECCOMP_UNCONFINED "pxcri.io/seccomp-unconfined"
 
 struct pve_map_request {
         const char *id;          /* container ID: hostname fallback, description */

@@ -179,12 +179,24 @@ static int allow_init_mount(char **profile, bool sys_admin, struct pxe **err)
         return 0;
 }
 
-static const char *first_field(const json_t *config, bool drops)
+/* The CRI's Unconfined (pxcrid's annotation), for a spec without a profile. */
+static bool seccomp_unconfined(const json_t *config, bool privileged)
+{
+        const char *v = json_string_value(
+                json_object_get(json_object_get(config, "annotations"), PVE_MAP_ANN_SECCOMP_UNCONFINED));
+
+        return privileged && v && streq(v, "true") &&
+               !json_is_object(json_object_get(json_object_get(config, "linux"), "seccomp"));
+}
+
+static const char *first_field(const json_t *config, bool privileged, bool drops)
 {
         const json_t *proc = json_object_get(config, "process"), *lnx = json_object_get(config, "linux");
 
         if (pve_map_privileged_container(config))
                 return "annotations." PVE_MAP_ANN_PRIVILEGED_CTR;
+        if (seccomp_unconfined(config, privileged))
+                return "annotations." PVE_MAP_ANN_SECCOMP_UNCONFINED;
         if (json_array_size(json_object_get(lnx, "devices")))
                 return "linux.devices";
         if (drops)
@@ -299,8 +311,13 @@ static int map_privileged_container(const json_t *config, const struct pve_map_r
 {
         const json_t *lnx = json_object_get(config, "linux");
 
-        if (!pve_map_privileged_container(config))
+        if (!pve_map_privileged_container(config)) {
+                /* Unconfined: no filter, as crun; Proxmox's rules guard
+                 * against what the CRI's capabilities already decide. */
+                if (seccomp_unconfined(config, req->privileged) && lxc_spec_add(s, "lxc.seccomp.profile", "%s", "") < 0)
+                        return pxe_set(err, ENOMEM, "Out of memory");
                 return 0;
+        }
         if (!req->privileged)
                 return pxe_set(err, EINVAL, "annotations." PVE_MAP_ANN_PRIVILEGED_CTR
                                ": needs a privileged Proxmox container (" PVE_MAP_ANN_PRIVILEGED " \"true\")");
@@ -375,7 +392,7 @@ int pve_map_security(const json_t *config, const struct pve_map_request *req, st
                 return pxe_set(err, ENOMEM, "Out of memory");
         if (req->privileged && (r = asked_drops(proc, &drops, err)) < 0)
                 return r;
-        p->security_field = first_field(config, drops);
+        p->security_field = first_field(config, req->privileged, drops);
         if (!p->security_field && p->n_prop_binds)
                 p->security_field = "mounts (propagation)";
         if (!p->security_field)

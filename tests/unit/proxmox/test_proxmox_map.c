@@ -528,6 +528,15 @@ static void test_privileged(void **state)
         assert_contains(p->lxc_security, "lxc.apparmor.profile = unconfined\n");
         assert_contains(p->lxc_security, "lxc.mount.auto = \nlxc.mount.auto = proc:rw sys:rw cgroup:rw\n");
         pve_params_free(p);
+        /* The CRI's Unconfined: no filter in a privileged CT; a spec's own profile wins. */
+        p = map_ok_req("{'process':{'args':['sh']},'annotations':{'pxcri.io/seccomp-unconfined':'true'}}", &req);
+        assert_string_equal(p->lxc_security, "lxc.seccomp.profile = \n");
+        pve_params_free(p);
+        req.privileged = false;
+        p = map_ok_req("{'process':{'args':['sh']},'annotations':{'pxcri.io/seccomp-unconfined':'true'}}", &req);
+        assert_null(p->lxc_security); /* unprivileged: Proxmox's profile stays */
+        pve_params_free(p);
+        req.privileged = true;
         /* Propagation: rslave an LXC mount entry, rshared pxcri-init's
          * mount hook with a setup record; neither a Proxmox mount point. */
         req.init_path = "/usr/libexec/pxcri-init";
