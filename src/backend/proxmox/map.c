@@ -586,7 +586,7 @@ static int add_prop_bind(struct map *m, size_t idx, const char *src, const char 
                       { "nosuid", 'u' }, { "nodev", 'd' }, { "noexec", 'x' },  { "shared", 0 },
                       { "rshared", 0 },  { "slave", 0 },   { "rslave", 0 },    { "private", 0 },
                       { "rprivate", 0 } };
-        struct pve_map_prop_bind b = { .idx = idx, .dir = S_ISDIR(st->st_mode) };
+        struct pve_map_prop_bind b = { .idx = idx, .dir = S_ISDIR(st->st_mode) }, *n;
         const json_t *o;
         size_t i, k, nf = 0;
         int prop = 0;
@@ -618,7 +618,7 @@ static int add_prop_bind(struct map *m, size_t idx, const char *src, const char 
                 b.recursive |= streq(v, "rbind");
         }
         b.shared = prop == 'S';
-        struct pve_map_prop_bind *n = realloc(m->p->prop_binds, (m->p->n_prop_binds + 1) * sizeof(*n));
+        n = realloc(m->p->prop_binds, (m->p->n_prop_binds + 1) * sizeof(*n));
         if (!n)
                 return pxe_set(m->err, ENOMEM, "Out of memory");
         m->p->prop_binds = n;

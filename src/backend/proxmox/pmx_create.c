@@ -117,9 +117,10 @@ int pmx_process_records(const json_t *process, bool privileged, char **ret, size
         if (json_integer_value(json_object_get(size, "height")) > 0 && json_integer_value(json_object_get(size, "width")) > 0)
                 rec_add(&r, 'w', "%lld %lld", (long long) json_integer_value(json_object_get(size, "height")),
                         (long long) json_integer_value(json_object_get(size, "width")));
-        /* The sets as pxcri-init applies them (init_caps.h), within what
-         * the container has: Proxmox's profile, not the bounding set asked
-         * for, limits a privileged one (pve_map_caps_available()). */
+        /* The sets as pxcri-init applies them (init_caps.h), the bounding
+         * set too: the process gets what was asked, never the CT init's
+         * more (a privileged CT's include clears Proxmox's drops when one
+         * is asked for: pve_map_caps_available()). */
         if (lxc_caps_parse(json_object_get(process, "capabilities"), &caps, err) < 0) {
                 free(r.buf);
                 return -EINVAL;
