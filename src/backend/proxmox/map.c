@@ -574,62 +574,6 @@ static int add_init_tmpfs(struct map *m, size_t idx, const char *dest, const jso
         return 0;
 }
 
-/* A bind with rshared/rslave (or shared/slave) among its options, for the
- * include: its options are bind/rbind, rw/ro, nosuid, nodev, noexec. */
-static int add_prop_bind(struct map *m, size_t idx, const char *src, const char *dest, const json_t *opts,
-                         const struct stat *st, bool *ret_done)
-{
-        static const struct {
-                const char *name;
-                char flag;
-        } known[] = { { "bind", 0 },      { "rbind", 0 },    { "rw", 0 },        { "ro", 'o' },
-                      { "nosuid", 'u' }, { "nodev", 'd' }, { "noexec", 'x' },  { "shared", 0 },
-                      { "rshared", 0 },  { "slave", 0 },   { "rslave", 0 },    { "private", 0 },
-                      { "rprivate", 0 } };
-        struct pve_map_prop_bind b = { .idx = idx, .dir = S_ISDIR(st->st_mode) }, *n;
-        const json_t *o;
-        size_t i, k, nf = 0;
-        int prop = 0;
-
-        json_array_foreach (opts, i, o) {
-                const char *v = json_string_value(o);
-
-                if (v && (streq(v, "shared") || streq(v, "rshared")))
-                        prop = 'S';
-                else if (v && (streq(v, "slave") || streq(v, "rslave")))
-                        prop = 'L';
-        }
-        *ret_done = prop != 0;
-        if (!prop)
-                return 0;
-        if (!m->req->privileged)
-                return pxe_set(m->err, ENOTSUP, "mounts[%zu] (%s): %s propagation needs a privileged Proxmox container; "
-                               "an unprivileged one's mounts are private", idx, dest, prop == 'S' ? "shared" : "slave");
-        json_array_foreach (opts, i, o) {
-                const char *v = json_string_value(o);
-
-                for (k = 0; v && k < ARRAY_SIZE(known) && !streq(v, known[k].name); k++)
-                        ;
-                if (!v || k == ARRAY_SIZE(known))
-                        return pxe_set(m->err, ENOTSUP, "mounts[%zu].options[%zu]: \"%s\" is not supported with %s "
-                                       "propagation on Proxmox", idx, i, v ? v : "", prop == 'S' ? "shared" : "slave");
-                if (known[k].flag && !strchr(b.flags, known[k].flag) && nf < sizeof(b.flags) - 1)
-                        b.flags[nf++] = known[k].flag;
-                b.recursive |= streq(v, "rbind");
-        }
-        b.shared = prop == 'S';
-        n = realloc(m->p->prop_binds, (m->p->n_prop_binds + 1) * sizeof(*n));
-        if (!n)
-                return pxe_set(m->err, ENOMEM, "Out of memory");
-        m->p->prop_binds = n;
-        b.source = strdup(src);
-        b.dest = strdup(dest);
-        n[m->p->n_prop_binds++] = b;
-        if (!b.source || !b.dest)
-                return pxe_set(m->err, ENOMEM, "Out of memory");
-        return 0;
-}
-
 static int map_mount(struct map *m, size_t idx, const json_t *mnt)
 {
         const char *type = json_string_value(json_object_get(mnt, "type"));
@@ -659,7 +603,7 @@ static int map_mount(struct map *m, size_t idx, const json_t *mnt)
                 return pxe_set(m->err, EINVAL, "mounts[%zu].destination \"%s\": not a path Proxmox can mount on", idx, dest);
         if (stat(src, &st) < 0)
                 return pxe_set_errno(m->err, errno, "mounts[%zu].source %s", idx, src);
-        if ((r = add_prop_bind(m, idx, src, dest, opts, &st, &done)) < 0 || done)
+        if ((r = pve_map_prop_bind(m->req, m->p, idx, src, dest, opts, &st, &done, m->err)) < 0 || done)
                 return r;
         r = bind_options(m, idx, opts, &ro, mo, sizeof(mo));
         if (r < 0)

@@ -171,6 +171,13 @@ static inline void pve_params_freep(struct pve_params **p)
 /* The value of key, or NULL. */
 const char *pve_params_get(const struct pve_params *p, const char *key);
 
+/* map_mount()'s bind with rshared/rslave (or shared/slave) among its
+ * options: recorded in p->prop_binds for the include (*ret_done true), or
+ * refused; without such an option *ret_done is false and nothing happens. */
+struct stat;
+int pve_map_prop_bind(const struct pve_map_request *req, struct pve_params *p, size_t idx, const char *src,
+                      const char *dest, const json_t *opts, const struct stat *st, bool *ret_done, struct pxe **err);
+
 /* Internal to the mapping, shared between its functions and tests. */
 int pve_params_add(struct pve_params *p, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Proxmox's dns-name hostname from s (labels of [a-z0-9-], at most 63

@@ -20,7 +20,10 @@
  * the asked sets itself), and linux.devices bound from the host with their
  * cgroup allow rules.  PVE_MAP_ANN_PRIVILEGED_CTR (a CRI privileged
  * container) clears Proxmox's seccomp and AppArmor profiles and mounts /proc,
- * /sys and the cgroups read-write, as crun does for one. */
+ * /sys and the cgroups read-write, as crun does for one;
+ * PVE_MAP_ANN_SECCOMP_UNCONFINED (the CRI's Unconfined) clears the seccomp
+ * profile.  Binds with rslave/rshared propagation, which Proxmox mount
+ * points cannot make, come here from map_mount() (pve_map_prop_bind()). */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -324,6 +327,62 @@ static int map_privileged_container(const json_t *config, const struct pve_map_r
         if ((!json_is_object(json_object_get(lnx, "seccomp")) && lxc_spec_add(s, "lxc.seccomp.profile", "%s", "") < 0) ||
             lxc_spec_add(s, "lxc.apparmor.profile", "unconfined") < 0 || lxc_spec_add(s, "lxc.mount.auto", "%s", "") < 0 ||
             lxc_spec_add(s, "lxc.mount.auto", "proc:rw sys:rw cgroup:rw") < 0)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        return 0;
+}
+
+/* A bind with rshared/rslave (or shared/slave) among its options, for the
+ * include: its options are bind/rbind, rw/ro, nosuid, nodev, noexec. */
+int pve_map_prop_bind(const struct pve_map_request *req, struct pve_params *p, size_t idx, const char *src,
+                      const char *dest, const json_t *opts, const struct stat *st, bool *ret_done, struct pxe **err)
+{
+        static const struct {
+                const char *name;
+                char flag;
+        } known[] = { { "bind", 0 },      { "rbind", 0 },    { "rw", 0 },        { "ro", 'o' },
+                      { "nosuid", 'u' }, { "nodev", 'd' }, { "noexec", 'x' },  { "shared", 0 },
+                      { "rshared", 0 },  { "slave", 0 },   { "rslave", 0 },    { "private", 0 },
+                      { "rprivate", 0 } };
+        struct pve_map_prop_bind b = { .idx = idx, .dir = S_ISDIR(st->st_mode) }, *n;
+        const json_t *o;
+        size_t i, k, nf = 0;
+        int prop = 0;
+
+        json_array_foreach (opts, i, o) {
+                const char *v = json_string_value(o);
+
+                if (v && (streq(v, "shared") || streq(v, "rshared")))
+                        prop = 'S';
+                else if (v && (streq(v, "slave") || streq(v, "rslave")))
+                        prop = 'L';
+        }
+        *ret_done = prop != 0;
+        if (!prop)
+                return 0;
+        if (!req->privileged)
+                return pxe_set(err, ENOTSUP, "mounts[%zu] (%s): %s propagation needs a privileged Proxmox container; "
+                               "an unprivileged one's mounts are private", idx, dest, prop == 'S' ? "shared" : "slave");
+        json_array_foreach (opts, i, o) {
+                const char *v = json_string_value(o);
+
+                for (k = 0; v && k < ARRAY_SIZE(known) && !streq(v, known[k].name); k++)
+                        ;
+                if (!v || k == ARRAY_SIZE(known))
+                        return pxe_set(err, ENOTSUP, "mounts[%zu].options[%zu]: \"%s\" is not supported with %s "
+                                       "propagation on Proxmox", idx, i, v ? v : "", prop == 'S' ? "shared" : "slave");
+                if (known[k].flag && !strchr(b.flags, known[k].flag) && nf < sizeof(b.flags) - 1)
+                        b.flags[nf++] = known[k].flag;
+                b.recursive |= streq(v, "rbind");
+        }
+        b.shared = prop == 'S';
+        n = realloc(p->prop_binds, (p->n_prop_binds + 1) * sizeof(*n));
+        if (!n)
+                return pxe_set(err, ENOMEM, "Out of memory");
+        p->prop_binds = n;
+        b.source = strdup(src);
+        b.dest = strdup(dest);
+        n[p->n_prop_binds++] = b;
+        if (!b.source || !b.dest)
                 return pxe_set(err, ENOMEM, "Out of memory");
         return 0;
 }
