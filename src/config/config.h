@@ -103,6 +103,7 @@ struct proxmox_config {
         char *template_storage; /* vztmpl storage */
         char *template_dir;     /* pct: template_storage's vztmpl directory on this host */
         bool linked_clones;     /* clone containers from a template container per image */
+        bool unprivileged_pods; /* pxcrid: every container an unprivileged CT, privileged ones refused */
         char *run_root;         /* pct: host directories bound into containers (mp0) go below it */
         char *config_dir;       /* pct: the containers' Proxmox configs, /etc/pve/lxc (raw lxc.* keys) */
         char *bridge;

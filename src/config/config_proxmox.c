@@ -130,6 +130,8 @@ static int parse_proxmox_key(struct ctx *x, const char *k, json_t *v, const char
                 return config_get_abs_path(x, v, key, &p->config_dir, err);
         if (streq(k, "linked_clones"))
                 return config_get_bool(x, v, key, &p->linked_clones, err);
+        if (streq(k, "unprivileged_pods"))
+                return config_get_bool(x, v, key, &p->unprivileged_pods, err);
         if (streq(k, "hosts"))
                 return get_hosts(x, v, key, p, err);
         if (streq(k, "port"))

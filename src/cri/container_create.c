@@ -62,10 +62,10 @@ static void create_job_free(struct create_job *cj)
  * transport is pct here (with api ctr_new() refused already). */
 static int proxmox_check(json_t *spec, const struct cri_ctr *c, const struct proxmox_config *pc, struct pxe **err)
 {
-        const char *priv = json_string_value(json_object_get(json_object_get(spec, "annotations"), "pxcri.io/privileged"));
         struct pve_map_request req = { .id = c->id, .bundle = c->bundle, .storage = pc->storage, .bridge = pc->bridge,
                                        .init_dir = PVE_MAP_INIT_DIR, .seccomp_path = "seccomp",
-                                       .privileged = priv && streq(priv, "true") };
+                                       .init_path = "pxcri-init", .setup_path = "setup",
+                                       .privileged = !pc->unprivileged_pods };
         struct pve_params *p = NULL;
 
         if (pve_map_bundle(spec, &req, &p, err) < 0) {
@@ -74,6 +74,38 @@ static int proxmox_check(json_t *spec, const struct cri_ctr *c, const struct pro
                 return -(*err)->code;
         }
         pve_params_free(p);
+        return 0;
+}
+
+/* Kubernetes semantics: a pod without a user namespace has container root
+ * == node root, confined by the CRI's capabilities, seccomp, masked paths
+ * -- so a privileged Proxmox container (unprivileged=0), unless the admin
+ * keeps every container unprivileged (backends.proxmox.unprivileged_pods),
+ * where privileged CRI containers cannot be honoured.  The annotations the
+ * backend reads are pxcrid's alone: a request's own (CRI annotations reach
+ * the spec) are replaced. */
+static int proxmox_privilege(json_t *spec, json_t *ann, const Runtime__V1__ContainerConfig *cc,
+                             const struct proxmox_config *pc, struct pxe **err)
+{
+        bool unconfined = !json_is_object(json_object_get(json_object_get(spec, "linux"), "seccomp"));
+
+        bool privileged = cc->linux && cc->linux->security_context && cc->linux->security_context->privileged;
+
+        if (privileged && pc->unprivileged_pods)
+                return pxe_set(err, EBUSY,
+                               "privileged: a privileged container needs a privileged Proxmox container, and "
+                               "backends.proxmox.unprivileged_pods makes every one unprivileged; run it on crun "
+                               "(a RuntimeClass or runtime.routing rule) or turn the key off");
+        json_object_set_new(ann, PVE_MAP_ANN_PRIVILEGED, json_string(pc->unprivileged_pods ? "false" : "true"));
+        if (privileged)
+                json_object_set_new(ann, PVE_MAP_ANN_PRIVILEGED_CTR, json_string("true"));
+        else
+                json_object_del(ann, PVE_MAP_ANN_PRIVILEGED_CTR);
+        /* No profile in the spec: the CRI's Unconfined (or privileged). */
+        if (unconfined)
+                json_object_set_new(ann, PVE_MAP_ANN_SECCOMP_UNCONFINED, json_string("true"));
+        else
+                json_object_del(ann, PVE_MAP_ANN_SECCOMP_UNCONFINED);
         return 0;
 }
 
@@ -101,7 +133,8 @@ static int customize(json_t *spec, void *data, struct pxe **err)
         sig = json_object_get(ann, "org.opencontainers.image.stopSignal");
         if (!c->stop_signal && sig)
                 c->stop_signal = cri_signal_from_name(json_string_value(sig));
-        if (c->backend == BACKEND_PROXMOX && proxmox_check(spec, c, &cj->job.srv->cfg->proxmox, err) < 0)
+        if (c->backend == BACKEND_PROXMOX && (proxmox_privilege(spec, ann, cj->cc, &cj->job.srv->cfg->proxmox, err) < 0 ||
+                                              proxmox_check(spec, c, &cj->job.srv->cfg->proxmox, err) < 0))
                 return pxe_wrap(err, "Container %s on Proxmox", cj->cc->metadata->name);
         return 0;
 }

@@ -2,6 +2,7 @@
 behind a faithful API and pct) in pods whose network, IPC and UTS namespaces
 pxcrid pinned; driven by python3-grpcio like kubelet."""
 
+import glob
 import json
 import signal
 import os
@@ -485,10 +486,11 @@ def test_seccomp_profiles_reach_the_ct(pxcrid, pod_pve, busybox, pve):
     r = exec_sync(pxcrid, cid2, "ln", "-s", "x", "/tmp/pxt-link")
     assert r.exit_code != 0 and b"Operation not permitted" in r.stderr, r
     assert exec_sync(pxcrid, cid2, "touch", "/tmp/pxt-file").exit_code == 0
-    # Proxmox's own rules stay: keyctl is ENOSYS in an unprivileged container.
+    # Proxmox's own rules stay (common.seccomp's; keyctl is ENOSYS only in an
+    # unprivileged CT, and a pod's CT is privileged).
     with open(os.path.join(pxcrid.dir, "rt", "proxmox", cid2, "seccomp")) as f:
         text = f.read()
-    assert "symlinkat errno 1" in text and "keyctl errno 38" in text, text
+    assert "symlinkat errno 1" in text and "kexec_load errno 1" in text and "keyctl" not in text, text
 
 
 def _pod_with_pid(pxcrid, mode):
@@ -549,7 +551,7 @@ def test_host_pid_ct_sees_the_hosts_processes(pxcrid, busybox, pve):
         assert wait_gone(pve, vmid)
         # Nothing of it outlives it in the host's PID namespace (pxcri-init
         # ends what is left; a forced delete kills the CT's cgroup).
-        left = subprocess.run(["pgrep", "-f", "^sleep 3131313$", "-u", "100000"], capture_output=True, text=True)
+        left = subprocess.run(["pgrep", "-f", "^sleep 3131313$"], capture_output=True, text=True)
         assert left.stdout == "", left.stdout
     finally:
         marker.kill()
@@ -588,23 +590,16 @@ def test_what_a_ct_cannot_honour_is_refused_by_create_naming_the_field(pxcrid, p
         json.dump({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
             {"names": ["mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}, f)
     before = set(cts(pve))
-    priv = pxcrid.run_pod(pxcrid.pod_config(linux=p.LinuxPodSandboxConfig(
-        security_context=p.LinuxSandboxSecurityContext(privileged=True))), handler="proxmox")
     cases = {
         "linux.seccomp": (pod_pve, p.LinuxContainerSecurityContext(seccomp=p.SecurityProfile(
             profile_type=p.SecurityProfile.Localhost, localhost_ref=prof))),
-        "linux.devices": (priv, p.LinuxContainerSecurityContext(privileged=True)),
     }
-    try:
-        for field, (pod, sc) in cases.items():
-            with pytest.raises(grpc.RpcError) as e:
-                pxcrid.create(pod[0], pod[1], busybox, command=["true"],
-                              linux=p.LinuxContainerConfig(security_context=sc))
-            assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION, e.value
-            assert field in e.value.details(), e.value.details()
-    finally:
-        pxcrid.rt("StopPodSandbox", pod_sandbox_id=priv[0], deadline=120)
-        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=priv[0], deadline=120)
+    for field, (pod, sc) in cases.items():
+        with pytest.raises(grpc.RpcError) as e:
+            pxcrid.create(pod[0], pod[1], busybox, command=["true"],
+                          linux=p.LinuxContainerConfig(security_context=sc))
+        assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION, e.value
+        assert field in e.value.details(), e.value.details()
     assert set(cts(pve)) == before
 
 
@@ -663,6 +658,225 @@ def test_oom_score_adj_reaches_the_ct(pxcrid, pod_pve, busybox, pve):
     with open(st.log_path) as f:
         log = f.read()
     assert " stdout F 654" in log, log
+
+
+# ---- a pod without a user namespace: root is the node's root, confined as on crun ----
+
+def _caps(status):
+    return {k: _status_field(status, k) for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "Seccomp")}
+
+
+def _sc(**kw):
+    p = pb()
+    caps = kw.pop("add", None)
+    if caps:
+        kw["capabilities"] = p.Capability(add_capabilities=caps)
+    return p.LinuxContainerConfig(security_context=p.LinuxContainerSecurityContext(**kw))
+
+
+def test_pod_ct_is_privileged_and_root_reads_0700_host_files(pxcrid, pod_pve, busybox, pve):
+    """A pod's CT is unprivileged=0: its root is the node's root, so a
+    hostPath directory of mode 0700 and a file of mode 0400 (a secret with
+    defaultMode 0400), both root's, are readable -- as on crun."""
+    p = pb()
+    src = tempfile.mkdtemp(prefix="pxt-0700-", dir=pxcrid.dir)
+    with open(os.path.join(src, "secret"), "w") as f:
+        f.write("s3cret\n")
+    os.chmod(os.path.join(src, "secret"), 0o400)
+    os.chmod(src, 0o700)
+    cid = run(pxcrid, pod_pve, busybox, "exec sleep 100000",
+              mounts=[p.Mount(container_path="/vol", host_path=src, readonly=True)])
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    assert str(cts(pve)[vmid_of(pxcrid, cid)]["config"]["unprivileged"]) == "0"
+    r = exec_sync(pxcrid, cid, "cat", "/vol/secret")
+    assert (r.exit_code, r.stdout) == (0, b"s3cret\n"), r
+    assert exec_sync(pxcrid, cid, "ls", "/vol").stdout == b"secret\n"
+
+
+def test_default_caps_are_the_cris_not_proxmoxs(pxcrid, pod_pve, busybox, pve):
+    """The CT's init keeps nearly all of root's capabilities (Proxmox's
+    privileged defaults); the process and an exec get exactly the CRI's
+    default set -- the same sets as the same container on crun, and the
+    same seccomp state (Unconfined: no filter, not Proxmox's profile)."""
+    cid = run(pxcrid, pod_pve, busybox, "exec sleep 100000")
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    pid, cfg = pxcrid.run_pod()
+    try:
+        ref = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000")
+        pxcrid.wait_state(ref, RUNNING, timeout=30)
+        want = _caps(exec_sync(pxcrid, ref, "cat", "/proc/self/status").stdout.decode())
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+    got = _caps(exec_sync(pxcrid, cid, "cat", "/proc/self/status").stdout.decode())
+    assert got == want, (got, want)
+    assert int(got["CapBnd"], 16) & (1 << 21) == 0, got  # no SYS_ADMIN
+
+
+def test_sethostname_in_the_pod_uts_namespace_needs_sys_admin(pxcrid, busybox, pve):
+    """The pod's UTS namespace belongs to the node's user namespace: with
+    SYS_ADMIN the CT's root may rename it (seen by the pod's other CT),
+    without it not."""
+    pid, cfg = pxcrid.run_pod(handler="proxmox")
+    try:
+        plain = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000")
+        admin = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000", linux=_sc(add=["SYS_ADMIN"]))
+        for c in (plain, admin):
+            pxcrid.wait_state(c, RUNNING, timeout=60)
+        r = exec_sync(pxcrid, plain, "hostname", "pxt-plain")
+        assert r.exit_code != 0, r
+        r = exec_sync(pxcrid, admin, "hostname", "pxt-renamed")
+        assert r.exit_code == 0, r
+        assert exec_sync(pxcrid, plain, "hostname").stdout == b"pxt-renamed\n"
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+
+
+def test_net_admin_adds_a_link_in_the_pod_network(pxcrid, busybox, pve):
+    """NET_ADMIN over the pod's network namespace (the node's user
+    namespace owns it): a bridge added by one CT is the pod's; without the
+    capability the kernel refuses."""
+    pid, cfg = pxcrid.run_pod(handler="proxmox")
+    try:
+        plain = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000")
+        admin = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000", linux=_sc(add=["NET_ADMIN"]))
+        for c in (plain, admin):
+            pxcrid.wait_state(c, RUNNING, timeout=60)
+        r = exec_sync(pxcrid, plain, "ip", "link", "add", "pxtbr1", "type", "bridge")
+        assert r.exit_code != 0, r
+        r = exec_sync(pxcrid, admin, "ip", "link", "add", "pxtbr0", "type", "bridge")
+        assert r.exit_code == 0, r
+        r = exec_sync(pxcrid, plain, "ip", "link", "show", "pxtbr0")
+        assert r.exit_code == 0 and b"pxtbr0" in r.stdout, r
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+
+
+def test_privileged_container_has_all_caps_and_host_devices(pxcrid, busybox, pve):
+    """privileged: every capability (Proxmox's drops cleared), no seccomp
+    filter, the host's device nodes usable, /sys writable -- as crun gives
+    one; the pod's non-privileged CT has none of it."""
+    p = pb()
+    pid, cfg = pxcrid.run_pod(pxcrid.pod_config(linux=p.LinuxPodSandboxConfig(
+        security_context=p.LinuxSandboxSecurityContext(privileged=True))), handler="proxmox")
+    try:
+        priv = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000", linux=_sc(privileged=True))
+        plain = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000")
+        for c in (priv, plain):
+            pxcrid.wait_state(c, RUNNING, timeout=60)
+        with open("/proc/self/status") as f:  # all the node has (pxcrid's bounding set)
+            full = _status_field(f.read(), "CapBnd")
+        assert int(full, 16) & (1 << 25)  # SYS_TIME: one Proxmox's common.conf drops
+        status = exec_sync(pxcrid, priv, "cat", "/proc/self/status").stdout.decode()
+        assert _status_field(status, "CapEff") == full and _status_field(status, "CapBnd") == full, status
+        assert _status_field(status, "Seccomp") == "0", status
+        r = exec_sync(pxcrid, priv, "dd", "if=/dev/kmsg", "of=/dev/null", "bs=8192", "count=1")
+        assert r.exit_code == 0, r  # a host device, allowed by the devices cgroup
+        assert exec_sync(pxcrid, priv, "test", "-c", "/dev/loop-control").exit_code == 0
+        mounts = exec_sync(pxcrid, priv, "cat", "/proc/mounts").stdout.decode()
+        assert any(l.split()[1] == "/sys" and "rw" in l.split()[3].split(",") for l in mounts.splitlines()), mounts
+        r = exec_sync(pxcrid, plain, "test", "-e", "/dev/kmsg")
+        assert r.exit_code != 0, r
+        status = exec_sync(pxcrid, plain, "cat", "/proc/self/status").stdout.decode()
+        assert _status_field(status, "CapBnd") != full, status
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+
+
+def test_mount_propagation_rslave_and_rshared(pxcrid, busybox, pve):
+    """HOST_TO_CONTAINER (rslave): a mount made on the node under the
+    volume later is seen in the CT; BIDIRECTIONAL (rshared, a privileged
+    container): a mount the CT makes there is seen on the node too."""
+    p = pb()
+    src = tempfile.mkdtemp(prefix="pxt-prop-", dir=pxcrid.dir)
+    subprocess.run(["mount", "--bind", src, src], check=True)
+    subprocess.run(["mount", "--make-rshared", src], check=True)
+    pid, cfg = pxcrid.run_pod(pxcrid.pod_config(linux=p.LinuxPodSandboxConfig(
+        security_context=p.LinuxSandboxSecurityContext(privileged=True))), handler="proxmox")
+    try:
+        slave = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000", mounts=[p.Mount(
+            container_path="/mnt/vol", host_path=src, propagation=p.PROPAGATION_HOST_TO_CONTAINER)])
+        shared = run(pxcrid, (pid, cfg), busybox, "exec sleep 100000", linux=_sc(privileged=True), mounts=[p.Mount(
+            container_path="/mnt/vol", host_path=src, propagation=p.PROPAGATION_BIDIRECTIONAL)])
+        for c in (slave, shared):
+            pxcrid.wait_state(c, RUNNING, timeout=60)
+        os.mkdir(os.path.join(src, "from-host"))
+        subprocess.run(["mount", "-t", "tmpfs", "pxt-host", os.path.join(src, "from-host")], check=True)
+        with open(os.path.join(src, "from-host", "marker"), "w") as f:
+            f.write("host\n")
+        for c in (slave, shared):
+            r = exec_sync(pxcrid, c, "cat", "/mnt/vol/from-host/marker")
+            assert r.stdout == b"host\n", (c, r)
+        r = exec_sync(pxcrid, shared, "sh", "-c", "mkdir -p /mnt/vol/from-ct && mount -t tmpfs pxt-ct /mnt/vol/from-ct "
+                      "&& echo ct > /mnt/vol/from-ct/marker")
+        assert r.exit_code == 0, r
+        deadline = time.time() + 5
+        while not os.path.exists(os.path.join(src, "from-ct", "marker")) and time.time() < deadline:
+            time.sleep(0.2)
+        with open(os.path.join(src, "from-ct", "marker")) as f:
+            assert f.read() == "ct\n"
+    finally:
+        pxcrid.rt("StopPodSandbox", pod_sandbox_id=pid, deadline=120)
+        pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pid, deadline=120)
+        subprocess.run(["umount", "-R", "-l", src])
+
+
+def test_user_annotations_do_not_choose_privilege(pxcrid, pod_pve, busybox, pve):
+    """pxcri.io/privileged and pxcri.io/privileged-container are pxcrid's:
+    a request's annotations neither make the CT unprivileged nor unconfine a
+    non-privileged container."""
+    cid = run(pxcrid, pod_pve, busybox, "exec sleep 100000",
+              annotations={"pxcri.io/privileged": "false", "pxcri.io/privileged-container": "true"})
+    pxcrid.wait_state(cid, RUNNING, timeout=60)
+    assert str(cts(pve)[vmid_of(pxcrid, cid)]["config"]["unprivileged"]) == "0"
+    with open(os.path.join(pxcrid.dir, "rt", "proxmox", cid, "namespaces.conf")) as f:
+        assert "unconfined" not in f.read()
+    status = exec_sync(pxcrid, cid, "cat", "/proc/self/status").stdout.decode()
+    assert int(_status_field(status, "CapBnd"), 16) & (1 << 21) == 0, status
+
+
+def test_unprivileged_pods_key_keeps_every_ct_unprivileged(cri_registry, pve):
+    """backends.proxmox.unprivileged_pods: every CT unprivileged=1 (root is
+    host uid 100000), a user's pxcri.io/privileged=true changes nothing, a
+    privileged container is refused naming the key."""
+    p = pb()
+    d = Daemon(cri_registry, extra={"backends": {"proxmox": dict(proxmox_backend(pve), unprivileged_pods=True)}})
+    os.chmod(d.dir, 0o711)
+    try:
+        ref = "%s/pxt/busybox:1" % cri_registry.host
+        d.img("PullImage", image=p.ImageSpec(image=ref))
+        pid, cfg = d.run_pod(handler="proxmox")
+        cid = run(d, (pid, cfg), ref, "exec sleep 100000", annotations={"pxcri.io/privileged": "true"})
+        d.wait_state(cid, RUNNING, timeout=60)
+        assert str(cts(pve)[vmid_of(d, cid)]["config"]["unprivileged"]) == "1"
+        r = exec_sync(d, cid, "id", "-u")
+        assert r.stdout == b"0\n", r
+        ps = subprocess.run(["pgrep", "-f", "-u", "100000", "^sleep 100000$"], capture_output=True, text=True)
+        assert ps.stdout.strip(), "the CT's root is not host uid 100000"
+        ppid, pcfg = d.run_pod(d.pod_config(linux=p.LinuxPodSandboxConfig(
+            security_context=p.LinuxSandboxSecurityContext(privileged=True))), handler="proxmox")
+        with pytest.raises(grpc.RpcError) as e:
+            d.create(ppid, pcfg, ref, command=["true"], linux=_sc(privileged=True))
+        assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION, e.value
+        assert "unprivileged_pods" in e.value.details(), e.value.details()
+        for q in (pid, ppid):
+            d.rt("StopPodSandbox", pod_sandbox_id=q, deadline=120)
+            d.rt("RemovePodSandbox", pod_sandbox_id=q, deadline=120)
+        deadline = time.time() + 30
+        while subprocess.run([PXCRI, "--config", d.config_path, "list", "-q"], capture_output=True,
+                             text=True).stdout.strip() and time.time() < deadline:
+            time.sleep(0.5)
+    finally:
+        # This root's own template container: gone before the last test
+        # counts the double's templates (a prune would take the shared file).
+        for rec in glob.glob(os.path.join(d.dir, "**", "proxmox", "templates", "*.json"), recursive=True):
+            with open(rec) as f:
+                for vmid in json.load(f).get("ct", {}).values():
+                    subprocess.run([pve["pct"], "destroy", str(vmid)], capture_output=True)
+        d.cleanup()
 
 
 def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):

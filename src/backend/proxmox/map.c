@@ -74,6 +74,12 @@ void pve_params_free(struct pve_params *p)
                 free(p->ns_paths[i]);
         free(p->lxc_security);
         free(p->seccomp);
+        for (size_t i = 0; i < p->n_prop_binds; i++) {
+                free(p->prop_binds[i].source);
+                free(p->prop_binds[i].dest);
+        }
+        free(p->prop_binds);
+        free(p->setup);
         free(p);
 }
 
@@ -606,7 +612,7 @@ static int map_mount(struct map *m, size_t idx, const json_t *mnt)
         const char *dest = json_string_value(json_object_get(mnt, "destination"));
         const json_t *opts = json_object_get(mnt, "options");
         char mo[64];
-        bool ro = false;
+        bool ro = false, done = false;
         struct stat st;
         int r;
 
@@ -626,11 +632,13 @@ static int map_mount(struct map *m, size_t idx, const json_t *mnt)
                                idx, src ? src : "");
         if (!valid_mp_path(dest) || streq(dest, "/") || streq(dest, "/.pxcri") || !strncmp(dest, "/.pxcri/", 8))
                 return pxe_set(m->err, EINVAL, "mounts[%zu].destination \"%s\": not a path Proxmox can mount on", idx, dest);
+        if (stat(src, &st) < 0)
+                return pxe_set_errno(m->err, errno, "mounts[%zu].source %s", idx, src);
+        if ((r = pve_map_prop_bind(m->req, m->p, idx, src, dest, opts, &st, &done, m->err)) < 0 || done)
+                return r;
         r = bind_options(m, idx, opts, &ro, mo, sizeof(mo));
         if (r < 0)
                 return r;
-        if (stat(src, &st) < 0)
-                return pxe_set_errno(m->err, errno, "mounts[%zu].source %s", idx, src);
         /* Mount points under /dev would be hidden by the tmpfs LXC mounts
          * there after Proxmox made them: a directory goes to a mount point
          * of its own first and pxcri-init binds it on (live, as a
@@ -845,8 +853,6 @@ static int check_linux(struct map *m, const json_t *lnx)
         static const struct {
                 const char *field, *why;
         } never[] = {
-                { "devices", "device nodes are dev[n] in Proxmox, which only root@pam may set (a privileged CRI "
-                             "container lists every host device: it is not run on Proxmox, docs/proxmox.md)" },
                 { "uidMappings", "Proxmox maps the IDs of unprivileged containers itself" },
                 { "gidMappings", "Proxmox maps the IDs of unprivileged containers itself" },
                 { "intelRdt", "Proxmox cannot set it" },

@@ -41,6 +41,16 @@
 #define PVE_MAP_ANN_GW "pxcri.io/gw"                   /* IPv4, with a static ip only */
 #define PVE_MAP_ANN_ROOTFS_SIZE "pxcri.io/rootfs-size" /* GiB: "8" or "8G" */
 #define PVE_MAP_ANN_FEATURES "pxcri.io/features"       /* "nesting,fuse,keyctl,mknod" */
+#define PVE_MAP_ANN_PRIVILEGED "pxcri.io/privileged"   /* "true": unprivileged=0 (the backend reads it) */
+/* "true": a CRI privileged container in a privileged CT -- Proxmox's
+ * seccomp and AppArmor profiles cleared, /proc, /sys, cgroups read-write
+ * (map_security.c).  pxcrid sets or removes it; a CRI annotation never
+ * chooses it. */
+#define PVE_MAP_ANN_PRIVILEGED_CTR "pxcri.io/privileged-container"
+/* "true": the CRI asked for no seccomp filter (Unconfined) -- a privileged
+ * CT then runs without Proxmox's profile, as crun runs the container.  Set
+ * or removed by pxcrid only. */
+#define PVE_MAP_ANN_SECCOMP_UNCONFINED "pxcri.io/seccomp-unconfined"
 
 struct pve_map_request {
         const char *id;          /* container ID: hostname fallback, description */
@@ -52,6 +62,22 @@ struct pve_map_request {
         unsigned rootfs_gib;     /* rootfs size without the annotation; 0: PVE_MAP_ROOTFS_GIB_DEFAULT */
         bool privileged;         /* false: unprivileged=1 */
         const char *seccomp_path; /* where the backend writes params.seccomp, or NULL */
+        /* For binds with shared propagation: pxcri-init on the host (run by
+         * lxc.hook.mount) and where the backend writes params.setup. */
+        const char *init_path, *setup_path;
+};
+
+/* A bind mount with rshared/rslave propagation, which Proxmox mount points
+ * (private binds) cannot make: a privileged CT gets it through the include
+ * -- slave as an lxc.mount.entry, shared made by pxcri-init from LXC's
+ * mount hook (map_security.c). */
+struct pve_map_prop_bind {
+        char *source, *dest;
+        bool shared;         /* else slave */
+        bool recursive;      /* rbind */
+        bool dir;
+        char flags[8];       /* ro nosuid nodev noexec as init_setup.h's o u d x */
+        size_t idx;          /* mounts[idx] */
 };
 
 /* A bind mount Proxmox cannot make -- of a file (Proxmox bind mount points
@@ -112,6 +138,12 @@ struct pve_params {
         const char *security_field;
         /* The LXC seccomp profile for req.seccomp_path, or NULL. */
         char *seccomp;
+        struct pve_map_prop_bind *prop_binds;
+        size_t n_prop_binds;
+        /* pxcri-init --lxc-setup records for req.setup_path (NUL-terminated
+         * each), or NULL. */
+        char *setup;
+        size_t setup_len;
 };
 
 int pve_map_bundle(const json_t *oci_config, const struct pve_map_request *req, struct pve_params **ret,
@@ -127,8 +159,11 @@ void pve_params_free(struct pve_params *p);
 int pve_map_security(const json_t *config, const struct pve_map_request *req, struct pve_params *p,
                      struct pxe **err);
 /* The capabilities a Proxmox container can give its processes (bit N:
- * capability N): a privileged one lacks what Proxmox's common.conf drops. */
+ * capability N): all -- a privileged one lacks what Proxmox's common.conf
+ * drops unless they are asked for, and then the include clears the drops. */
 uint64_t pve_map_caps_available(bool privileged);
+/* The annotation PVE_MAP_ANN_PRIVILEGED_CTR is "true". */
+bool pve_map_privileged_container(const json_t *config);
 
 static inline void pve_params_freep(struct pve_params **p)
 {
@@ -138,6 +173,13 @@ static inline void pve_params_freep(struct pve_params **p)
 
 /* The value of key, or NULL. */
 const char *pve_params_get(const struct pve_params *p, const char *key);
+
+/* map_mount()'s bind with rshared/rslave (or shared/slave) among its
+ * options: recorded in p->prop_binds for the include (*ret_done true), or
+ * refused; without such an option *ret_done is false and nothing happens. */
+struct stat;
+int pve_map_prop_bind(const struct pve_map_request *req, struct pve_params *p, size_t idx, const char *src,
+                      const char *dest, const json_t *opts, const struct stat *st, bool *ret_done, struct pxe **err);
 
 /* Internal to the mapping, shared between its functions and tests. */
 int pve_params_add(struct pve_params *p, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -35,7 +35,6 @@
 
 #define CONFIG_MAX (8u << 20)
 #define RECORDS_MAX (1u << 20)
-#define ANN_PRIVILEGED "pxcri.io/privileged"
 
 /* ---- pxcri-init's process records (src/init/init.c) ---- */
 
@@ -171,9 +170,10 @@ int pmx_process_records(const json_t *process, bool privileged, char **ret, size
         if (json_integer_value(json_object_get(size, "height")) > 0 && json_integer_value(json_object_get(size, "width")) > 0)
                 rec_add(&r, 'w', "%lld %lld", (long long) json_integer_value(json_object_get(size, "height")),
                         (long long) json_integer_value(json_object_get(size, "width")));
-        /* The sets as pxcri-init applies them (init_caps.h), within what
-         * the container has: Proxmox's profile, not the bounding set asked
-         * for, limits a privileged one (pve_map_caps_available()). */
+        /* The sets as pxcri-init applies them (init_caps.h), the bounding
+         * set too: the process gets what was asked, never the CT init's
+         * more (a privileged CT's include clears Proxmox's drops when one
+         * is asked for: pve_map_caps_available()). */
         if (lxc_caps_parse(json_object_get(process, "capabilities"), &caps, err) < 0) {
                 free(r.buf);
                 return -EINVAL;
@@ -291,7 +291,7 @@ struct create {
 
 bool pmx_privileged(const json_t *config)
 {
-        const char *v = json_string_value(json_object_get(json_object_get(config, "annotations"), ANN_PRIVILEGED));
+        const char *v = json_string_value(json_object_get(json_object_get(config, "annotations"), PVE_MAP_ANN_PRIVILEGED));
 
         return v && streq(v, "true");
 }
@@ -517,7 +517,7 @@ static int create_in(struct create *x, struct pxe **err)
                                        .bridge = pc->bridge };
         const char *node = NULL;
         char created[48], *upid = NULL;
-        _cleanup_free_ char *console_path = NULL, *seccomp = NULL;
+        _cleanup_free_ char *console_path = NULL, *seccomp = NULL, *setup = NULL;
         _cleanup_close_ int console = -EBADF;
         bool terminal;
         int r;
@@ -540,6 +540,10 @@ static int create_in(struct create *x, struct pxe **err)
         if (!(seccomp = pmx_path(x->b, x->c->id, "seccomp")))
                 return pxe_set(err, ENOMEM, "Out of memory");
         req.seccomp_path = seccomp;
+        if (pct && !(setup = pmx_path(x->b, x->c->id, "setup")))
+                return pxe_set(err, ENOMEM, "Out of memory");
+        req.setup_path = pct ? setup : NULL;
+        req.init_path = pct ? x->b->path : NULL;
         if (pve_map_bundle(x->config, &req, &params, err) < 0)
                 return -pxe_code(err, EINVAL);
         x->params = params;

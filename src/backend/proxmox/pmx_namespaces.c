@@ -205,7 +205,7 @@ int pmx_namespaces_share(struct backend *b, unsigned vmid, const char *id, const
                          bool unprivileged, struct pxe **err)
 {
         _cleanup_free_ char *include = NULL, *keys = NULL, *conf = NULL, *text = NULL, *updated = NULL;
-        _cleanup_free_ char *lock = NULL, *seccomp = NULL, *proc = NULL;
+        _cleanup_free_ char *lock = NULL, *seccomp = NULL, *proc = NULL, *setup = NULL;
         _cleanup_close_ int lock_fd = -EBADF;
         size_t len = 0, used = 0;
         struct stat st;
@@ -217,7 +217,8 @@ int pmx_namespaces_share(struct backend *b, unsigned vmid, const char *id, const
         include = pmx_path(b, id, "namespaces.conf");
         keys = calloc(1, KEYS_MAX + (p->lxc_security ? strlen(p->lxc_security) : 0) + 1);
         seccomp = pmx_path(b, id, "seccomp");
-        if (!include || !keys || !seccomp || asprintf(&conf, "%s/%u.conf", b->cfg->proxmox.config_dir, vmid) < 0 ||
+        setup = pmx_path(b, id, "setup");
+        if (!include || !keys || !seccomp || !setup || asprintf(&conf, "%s/%u.conf", b->cfg->proxmox.config_dir, vmid) < 0 ||
             asprintf(&lock, PVE_LOCK_DIR "/pve-config-%u.lock", vmid) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
         for (int i = 0; i < PVE_NS_MAX; i++)
@@ -252,6 +253,10 @@ int pmx_namespaces_share(struct backend *b, unsigned vmid, const char *id, const
         if (p->lxc_security)
                 used += (size_t) sprintf(keys + used, "%s", p->lxc_security);
         if (p->seccomp && fs_write_atomic(seccomp, p->seccomp, strlen(p->seccomp), 0600, err) < 0)
+                return -pxe_code(err, EIO);
+        /* pxcri-init --lxc-setup's records (shared binds), read from
+         * LXC's mount hook. */
+        if (p->setup && fs_write_atomic(setup, p->setup, p->setup_len, 0600, err) < 0)
                 return -pxe_code(err, EIO);
         if (fs_write_atomic(include, keys, used, 0600, err) < 0)
                 return -pxe_code(err, EIO);

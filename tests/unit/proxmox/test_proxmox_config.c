@@ -57,6 +57,7 @@ static void test_defaults(void **state)
         assert_string_equal(p->storage, "local-lvm");
         assert_string_equal(p->template_storage, "local");
         assert_string_equal(p->bridge, "vmbr0");
+        assert_false(p->unprivileged_pods);
         assert_int_equal(c->n_warnings, 0);
         config_free(c);
 }
@@ -69,7 +70,7 @@ static void test_every_key(void **state)
                 " \"tls\": {\"ca_file\": \"/etc/pxcri/pve-ca.pem\", \"verify\": true, \"fingerprint\": "
                 "\"9E:2C:FF:84:3A:CE:CB:56:D6:AE:35:C7:5D:71:A2:E6:20:59:72:66:4A:23:27:76:47:7E:43:CA:EA:0A:96:74\"},"
                 " \"storage\": \"ceph\", \"template_storage\": \"nfs\", \"bridge\": \"vmbr1\", \"vmid_range\": [5000, 5999],"
-                " \"timeout\": 12, \"node_cache_duration\": 5}}}");
+                " \"timeout\": 12, \"node_cache_duration\": 5, \"unprivileged_pods\": true}}}");
         const struct proxmox_config *p = &c->proxmox;
 
         assert_int_equal(p->transport, PROXMOX_TRANSPORT_API);
@@ -88,6 +89,7 @@ static void test_every_key(void **state)
         assert_int_equal(p->vmid_hi, 5999);
         assert_int_equal(p->timeout, 12);
         assert_int_equal(p->node_cache_duration, 5);
+        assert_true(p->unprivileged_pods);
         assert_int_equal(c->n_warnings, 0);
         config_free(c);
 }
@@ -108,6 +110,7 @@ static void test_errors_name_the_key(void **state)
         expect_error("{\"backends\": {\"proxmox\": {\"vmid_range\": [300, 200]}}}", "greater than");
         expect_error("{\"backends\": {\"proxmox\": {\"vmid_range\": [99, 200]}}}", "from 100");
         expect_error("{\"backends\": {\"proxmox\": {\"timeout\": -1}}}", "backends.proxmox.timeout");
+        expect_error("{\"backends\": {\"proxmox\": {\"unprivileged_pods\": \"yes\"}}}", "backends.proxmox.unprivileged_pods");
         expect_error("{\"backends\": {\"proxmox\": []}}", "backends.proxmox: expected an object");
         expect_error("{\"proxmox\": {\"legacy_api\": {\"port\": true}}}", "proxmox.legacy_api.port");
         expect_error("{\"proxmox\": 1}", "proxmox: expected an object");

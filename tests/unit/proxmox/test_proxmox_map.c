@@ -351,7 +351,7 @@ static void test_mounts_errors(void **state)
         map_fails("{'mounts':[{'destination':'/.pxcri/run','type':'bind','source':'/tmp'}]}", EINVAL, "mounts[0].destination");
         map_fails("{'mounts':[{'destination':'/.pxcri/mnt/0','type':'bind','source':'/tmp'}]}", EINVAL, "mounts[0].destination");
         map_fails("{'mounts':[{'destination':'/x','type':'bind','source':'/tmp','options':['rslave']}]}", ENOTSUP,
-                  "mounts[0].options[0]: \"rslave\"");
+                  "mounts[0] (/x): slave propagation needs a privileged Proxmox container");
         map_fails("{'mounts':[{'destination':'/x','type':'bind','source':'/nonexistent-pxcri'}]}", ENOENT,
                   "mounts[0].source /nonexistent-pxcri");
         map_fails("{'mounts':{}}", EINVAL, "mounts: expected an array");
@@ -459,7 +459,7 @@ static void test_unsupported_fields(void **state)
                "'devices':[{'allow':false,'access':'rwm'}]}}}",
                "ostype", "unmanaged");
         map_fails("{'linux':{'devices':[{'path':'/dev/fuse','type':'c','major':10,'minor':229}]}}", ENOTSUP,
-                  "linux.devices: device nodes are dev[n]");
+                  "linux.devices: an unprivileged Proxmox container");
         map_fails("{'linux':{'uidMappings':[{'containerID':0,'hostID':100000,'size':65536}]}}", ENOTSUP, "linux.uidMappings");
         map_fails("{'hooks':{'prestart':[{'path':'/bin/true'}]}}", ENOTSUP, "hooks.prestart: Proxmox cannot run OCI hooks");
         map_fails("{'linux':{'namespaces':[{'type':'cgroup','path':'/proc/1/ns/cgroup'}]}}", ENOTSUP,
@@ -492,6 +492,77 @@ static void test_unsupported_fields(void **state)
 
 /* The OCI security fields: LXC keys for the include, the seccomp profile
  * with Proxmox's rules merged and mount allowed for pxcri-init. */
+/* A privileged CT: the capabilities asked for clear Proxmox's drops,
+ * devices are bound from the host with their allow rules, a CRI privileged
+ * container leaves Proxmox's seccomp and AppArmor profiles. */
+static void test_privileged(void **state)
+{
+        struct pve_map_request req = base_req;
+        struct pve_params *p;
+
+        (void) state;
+        req.privileged = true;
+        p = map_ok_req("{'process':{'args':['sh'],'capabilities':{'bounding':['CAP_CHOWN']}}}", &req);
+        assert_null(p->lxc_security); /* nothing Proxmox drops asked for */
+        pve_params_free(p);
+        p = map_ok_req("{'process':{'args':['sh'],'capabilities':{'bounding':['CAP_SYS_TIME']}}}", &req);
+        assert_string_equal(p->security_field, "process.capabilities");
+        assert_contains(p->lxc_security, "lxc.cap.drop = \n");
+        assert_null(strstr(p->lxc_security, "seccomp"));
+        pve_params_free(p);
+        p = map_ok_req("{'process':{'args':['sh']},'linux':{'devices':[{'path':'/dev/null','type':'c','major':1,"
+                       "'minor':3}],'resources':{'devices':[{'allow':false,'access':'rwm'},"
+                       "{'allow':true,'type':'c','major':1,'minor':3,'access':'rw'}]}}}",
+                       &req);
+        assert_string_equal(p->security_field, "linux.devices");
+        assert_contains(p->lxc_security, "lxc.mount.entry = /dev/null dev/null none bind,create=file 0 0\n");
+        assert_contains(p->lxc_security, "lxc.cgroup.devices.allow = c 1:3 rw\n");
+        assert_contains(p->lxc_security, "lxc.cgroup2.devices.allow = c 1:3 rw\n");
+        assert_null(strstr(p->lxc_security, "devices.deny"));
+        pve_params_free(p);
+        map_fails_req("{'process':{'args':['sh']},'linux':{'devices':[{'path':'/dev/null','type':'c','major':1,"
+                      "'minor':4}]}}", &req, ENOTSUP, "the host has no c device 1:4 at /dev/null");
+        p = map_ok_req("{'process':{'args':['sh']},'annotations':{'pxcri.io/privileged-container':'true'},"
+                       "'linux':{'resources':{'devices':[{'allow':true,'access':'rwm'}]}}}", &req);
+        assert_contains(p->lxc_security, "lxc.seccomp.profile = \n");
+        assert_contains(p->lxc_security, "lxc.apparmor.profile = unconfined\n");
+        assert_contains(p->lxc_security, "lxc.mount.auto = \nlxc.mount.auto = proc:rw sys:rw cgroup:rw\n");
+        pve_params_free(p);
+        /* The CRI's Unconfined: no filter in a privileged CT; a spec's own profile wins. */
+        p = map_ok_req("{'process':{'args':['sh']},'annotations':{'pxcri.io/seccomp-unconfined':'true'}}", &req);
+        assert_string_equal(p->lxc_security, "lxc.seccomp.profile = \n");
+        pve_params_free(p);
+        req.privileged = false;
+        p = map_ok_req("{'process':{'args':['sh']},'annotations':{'pxcri.io/seccomp-unconfined':'true'}}", &req);
+        assert_null(p->lxc_security); /* unprivileged: Proxmox's profile stays */
+        pve_params_free(p);
+        req.privileged = true;
+        /* Propagation: rslave an LXC mount entry, rshared pxcri-init's
+         * mount hook with a setup record; neither a Proxmox mount point. */
+        req.init_path = "/usr/libexec/pxcri-init";
+        req.setup_path = "/var/lib/pxcri/proxmox/c0ffee/setup";
+        p = map_ok_req("{'process':{'args':['sh']},'mounts':[{'destination':'/s','type':'bind','source':'/tmp',"
+                       "'options':['rbind','rslave','ro']},{'destination':'/h','type':'bind','source':'/tmp',"
+                       "'options':['rbind','rshared','rw']}]}", &req);
+        assert_null(pve_params_get(p, "mp1")); /* mp0: the run directory */
+        assert_string_equal(p->security_field, "mounts (propagation)");
+        assert_contains(p->lxc_security, "lxc.mount.entry = /tmp s none rbind,rslave,ro,create=dir 0 0\n");
+        assert_contains(p->lxc_security,
+                        "lxc.hook.mount = /usr/libexec/pxcri-init --lxc-setup /var/lib/pxcri/proxmox/c0ffee/setup\n");
+        assert_int_equal(p->setup_len, strlen("BrS\t/tmp\t/h") + 1);
+        assert_string_equal(p->setup, "BrS\t/tmp\t/h");
+        pve_params_free(p);
+        req.setup_path = NULL;
+        map_fails_req("{'process':{'args':['sh']},'mounts':[{'destination':'/h','type':'bind','source':'/tmp',"
+                      "'options':['rshared']}]}", &req, EOPNOTSUPP, "mounts[0] (/h): shared propagation needs");
+        map_fails_req("{'process':{'args':['sh']},'mounts':[{'destination':'/h','type':'bind','source':'/tmp',"
+                      "'options':['rshared','strictatime']}]}", &req, ENOTSUP, "\"strictatime\" is not supported");
+        /* Only in a privileged CT. */
+        req.privileged = false;
+        map_fails_req("{'process':{'args':['sh']},'annotations':{'pxcri.io/privileged-container':'true'}}", &req, EINVAL,
+                      "needs a privileged Proxmox container");
+}
+
 static void test_security(void **state)
 {
         struct pve_map_request req = base_req;
@@ -888,6 +959,7 @@ int main(void)
                 cmocka_unit_test(test_tmpfs_for_init),
                 cmocka_unit_test(test_init_dir),
                 cmocka_unit_test(test_unprivileged),
+                cmocka_unit_test(test_privileged),
                 cmocka_unit_test(test_features),
                 cmocka_unit_test(test_tags_and_description),
                 cmocka_unit_test(test_description_cut_keeps_utf8_whole),
