@@ -239,6 +239,21 @@ def test_directory_mount_is_live_and_shm_is_the_pods(pxcrid, pod_pve, busybox, p
         assert f.read() == "shared\n"
 
 
+def test_termination_log_and_hosts_are_live_files(pxcrid, pod_pve, busybox, pve):
+    """kubelet's file mounts: what the process writes into
+    /dev/termination-log is kubelet's file once it exited (the termination
+    message), and the pod's /etc/hosts is pxcrid's file, not a copy."""
+    d = tempfile.mkdtemp(prefix="pxt-term-", dir=pxcrid.dir)
+    term = os.path.join(d, "termination-log")
+    open(term, "w").close()
+    p = pb()
+    cid = run(pxcrid, pod_pve, busybox, "grep -c . /etc/hosts > /dev/null && echo 'bye: 42' > /dev/termination-log; exit 3",
+              mounts=[p.Mount(container_path="/dev/termination-log", host_path=term)])
+    assert pxcrid.wait_state(cid, EXITED, timeout=60).exit_code == 3
+    with open(term) as f:
+        assert f.read() == "bye: 42\n"
+
+
 def test_restart_finds_proxmox_containers(pxcrid, pod_pve, busybox, pve):
     cid = run(pxcrid, pod_pve, busybox, "sleep 100000")
     pxcrid.wait_state(cid, RUNNING, timeout=60)

@@ -145,12 +145,14 @@ static char *merge_pve_rules(const char *profile, bool unprivileged, bool keyctl
 }
 
 /* pxcri-init makes its mounts (file binds, tmpfs, the read-only root) under
- * the filter LXC loaded before it ran: the profile must let it call mount.
- * A process without CAP_SYS_ADMIN in its bounding set can never mount (the
- * kernel refuses it), so an allowlist without mount gets it at no cost --
- * as RuntimeDefault grants mount exactly with CAP_SYS_ADMIN; a profile that
- * denies mount, or a process that could use it, is refused. */
-static int allow_init_mount(char **profile, bool sys_admin, struct pxe **err)
+ * the filter LXC loaded before it ran: the profile must let it call mount,
+ * and umount2 to detach the directories it bound files from
+ * (/.pxcri/mnt/<n>).  A process without CAP_SYS_ADMIN in its bounding set
+ * can never use either (the kernel refuses it), so an allowlist without
+ * them gets them at no cost -- as RuntimeDefault grants them exactly with
+ * CAP_SYS_ADMIN; a profile that denies one, or a process that could use
+ * it, is refused.  why: what pxcri-init needs the call for. */
+static int allow_init_call(char **profile, const char *call, const char *why, bool sys_admin, struct pxe **err)
 {
         const char *nl = strchr(*profile, '\n'), *deflt = nl ? nl + 1 : "";
         bool allowlist = strncmp(deflt, "allowlist", 9) == 0, has_rule = false, allowed = false;
@@ -160,9 +162,9 @@ static int allow_init_mount(char **profile, bool sys_admin, struct pxe **err)
                 const char *e = strchr(p, '\n');
                 size_t n = e ? (size_t) (e - p) : strlen(p);
 
-                if (rule_of(p, n, "mount")) {
+                if (rule_of(p, n, call)) {
                         has_rule = true;
-                        allowed |= allows(p, n, "mount") && !memchr(p, '[', n);
+                        allowed |= allows(p, n, call) && !memchr(p, '[', n);
                 }
                 p += n + (e ? 1 : 0);
         }
@@ -170,12 +172,11 @@ static int allow_init_mount(char **profile, bool sys_admin, struct pxe **err)
                 return 0;
         if (!allowlist || has_rule || sys_admin)
                 return pxe_set(err, ENOTSUP,
-                               "linux.seccomp: the profile %s mount, which pxcri-init needs in a Proxmox container for "
-                               "its mounts before the process starts (files such as /etc/hosts, tmpfs, a read-only "
-                               "root)%s",
-                               has_rule ? "restricts" : "does not allow",
-                               sys_admin ? "; allowing it would let the process, which has CAP_SYS_ADMIN, mount too" : "");
-        if (asprintf(&out, "%smount allow\n", *profile) < 0)
+                               "linux.seccomp: the profile %s %s, which pxcri-init needs in a Proxmox container %s%s",
+                               has_rule ? "restricts" : "does not allow", call, why,
+                               sys_admin ? "; allowing it would let the process, which has CAP_SYS_ADMIN, call it too"
+                                         : "");
+        if (asprintf(&out, "%s%s allow\n", *profile, call) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
         free(*profile);
         *profile = out;
@@ -485,8 +486,20 @@ int pve_map_security(const json_t *config, const struct pve_map_request *req, st
                         if ((r = lxc_caps_parse(json_object_get(proc, "capabilities"), &s->caps, err)) < 0)
                                 return r;
                         /* No capability sets: the process keeps root's, CAP_SYS_ADMIN (21) too. */
-                        r = allow_init_mount(&p->seccomp,
-                                             !s->caps.set || (s->caps.mask[LXC_CAP_BOUNDING] & UINT64_C(1) << 21), err);
+                        bool sys_admin = !s->caps.set || (s->caps.mask[LXC_CAP_BOUNDING] & UINT64_C(1) << 21);
+                        bool staged = false;
+
+                        for (size_t i = 0; i < p->n_init_binds; i++)
+                                staged |= p->init_binds[i].staged;
+                        r = allow_init_call(&p->seccomp, "mount",
+                                            "for its mounts before the process starts (files such as /etc/hosts, "
+                                            "tmpfs, a read-only root)",
+                                            sys_admin, err);
+                        if (r == 0 && staged)
+                                r = allow_init_call(&p->seccomp, "umount2",
+                                                    "to put away the directories it bound files from before the "
+                                                    "process starts",
+                                                    sys_admin, err);
                         if (r < 0)
                                 return r;
                 }
