@@ -130,6 +130,12 @@ uint64_t lxc_caps_keep_mask(const struct lxc_caps *c);
  * a path the container lacks is skipped); s->rootfs tells files from
  * directories.  The proxmox backend puts them into its lxc.include too. */
 int lxc_translate_paths(json_t *linux_obj, struct lxc_spec *s, struct pxe **err);
+/* linux.devices -> lxc.mount.entry binds of the host's nodes (LXC's /dev
+ * has null, zero, full, random, urandom and tty; the pty ones come from the
+ * container's devpts and are skipped); a node the host lacks, or of other
+ * numbers, is ENOTSUP naming who binds them.  The proxmox backend's
+ * privileged CTs take them the same way. */
+int lxc_translate_devices(const json_t *devs, const char *who, struct lxc_spec *s, struct pxe **err);
 
 /* The OCI hook kinds the lxc backend runs, as a JSON array of strings (for
  * `features`), or NULL when out of memory. */

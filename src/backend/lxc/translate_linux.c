@@ -146,11 +146,9 @@ int lxc_translate_paths(json_t *lin, struct lxc_spec *s, struct pxe **err)
         return 0;
 }
 
-/* Device nodes: LXC's /dev has null, zero, full, random, urandom and tty;
- * anything else is bound from the host's node of the same numbers. */
-static int translate_devices(json_t *lin, struct lxc_spec *s, struct pxe **err)
+int lxc_translate_devices(const json_t *devs, const char *who, struct lxc_spec *s, struct pxe **err)
 {
-        json_t *devs = json_object_get(lin, "devices"), *v;
+        const json_t *v;
         size_t i;
 
         json_array_foreach(devs, i, v) {
@@ -172,8 +170,8 @@ static int translate_devices(json_t *lin, struct lxc_spec *s, struct pxe **err)
                     (S_ISCHR(st.st_mode) != (type[0] == 'c' || type[0] == 'u')) ||
                     (long long) major(st.st_rdev) != maj || (long long) minor(st.st_rdev) != min)
                         return pxe_set(err, ENOTSUP,
-                                       "linux.devices[%zu]: the lxc backend binds device nodes from the host, "
-                                       "and the host has no %s device %lld:%lld at %s", i, type, maj, min, path);
+                                       "linux.devices[%zu]: %s binds device nodes from the host, "
+                                       "and the host has no %s device %lld:%lld at %s", i, who, type, maj, min, path);
                 ADD(s, err, "lxc.mount.entry", "%s %s none bind,create=file 0 0", path, e);
         }
         return 0;
@@ -257,7 +255,7 @@ int lxc_translate_linux(json_t *config, const struct lxc_translate_opts *o, stru
                 return pxe_set(err, EINVAL, "linux: expected an object");
         if ((r = refuse_linux_fields(lin, err)) < 0 || (r = translate_namespaces(config, lin, s, err)) < 0 ||
             (r = translate_cgroups_path(lin, s, err)) < 0 || (r = lxc_translate_mounts(config, o, s, err)) < 0 ||
-            (r = lxc_translate_paths(lin, s, err)) < 0 || (r = translate_devices(lin, s, err)) < 0 ||
+            (r = lxc_translate_paths(lin, s, err)) < 0 || (r = lxc_translate_devices(json_object_get(lin, "devices"), "the lxc backend", s, err)) < 0 ||
             (r = translate_init_mounts(o, s, err)) < 0 || (r = lxc_translate_resources(lin, o, s, err)) < 0 ||
             (r = translate_sysctl(lin, s, err)) < 0 || (r = lxc_translate_seccomp(lin, o, s, err)) < 0)
                 return r;

@@ -268,33 +268,15 @@ static int map_devices(const json_t *lnx, const struct pve_map_request *req, str
         json_t *rules = json_object_get(json_object_get(lnx, "resources"), "devices");
         char rule[80];
         size_t i;
+        int r;
 
         if (!json_array_size(devs))
                 return 0;
         if (!req->privileged)
                 return pxe_set(err, ENOTSUP, "linux.devices: an unprivileged Proxmox container (root is host uid "
                                "100000) cannot use host device nodes; it needs a privileged one");
-        json_array_foreach(devs, i, v) {
-                const char *path = json_string_value(json_object_get(v, "path"));
-                const char *type = json_string_value(json_object_get(v, "type"));
-                long long maj = json_integer_value(json_object_get(v, "major"));
-                long long min = json_integer_value(json_object_get(v, "minor"));
-                _cleanup_free_ char *e = NULL;
-                struct stat st;
-
-                if (!path || path[0] != '/' || !type || !(e = lxc_fstab_escape(path + 1)))
-                        return pxe_set(err, EINVAL, "linux.devices[%zu]: expected path and type", i);
-                if (streq(path, "/dev/ptmx") || strncmp(path, "/dev/pts/", 9) == 0)
-                        continue;
-                if (stat(path, &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) ||
-                    (S_ISCHR(st.st_mode) != (type[0] == 'c' || type[0] == 'u')) ||
-                    (long long) major(st.st_rdev) != maj || (long long) minor(st.st_rdev) != min)
-                        return pxe_set(err, ENOTSUP,
-                                       "linux.devices[%zu]: a Proxmox container binds device nodes from the host, "
-                                       "and the host has no %s device %lld:%lld at %s", i, type, maj, min, path);
-                if (lxc_spec_add(s, "lxc.mount.entry", "%s %s none bind,create=file 0 0", path, e) < 0)
-                        return pxe_set(err, ENOMEM, "Out of memory");
-        }
+        if ((r = lxc_translate_devices(devs, "a Proxmox container", s, err)) < 0)
+                return r;
         json_array_foreach(rules, i, v) {
                 if (!json_is_true(json_object_get(v, "allow")))
                         continue;
