@@ -3,10 +3,9 @@
  * A created runc container is its init process blocked opening
  * <state>/exec.fifo for writing; `runc start` opens the fifo for reading,
  * takes the byte init writes, removes the fifo, and init goes on to exec
- * the container's process.  On this machine runc needs ~28 ms of its 30 ms
- * just to start (a 10 MB Go program), pxcri needs ~1 ms for the whole
- * dance -- a third of what pxcrid's StartContainer on runc used to cost
- * (docs/benchmarks.md).
+ * the container's process.  runc, a 10 MB Go program, takes 25-45 ms here
+ * just to start; `pxcri start` doing the same went from 24.6 to 7.8 ms, and
+ * pxcrid's StartContainer on runc from 94 to 70 ms (docs/benchmarks.md).
  *
  * Only the plain case is taken: a container that runc's own state says is
  * created, whose init is alive and not frozen, without poststart hooks (runc
