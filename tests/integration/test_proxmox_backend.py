@@ -638,13 +638,21 @@ def test_ps_lists_the_container_processes_and_kill_all_reaches_them(ppx, pve, wo
     cid = unique()
     ppx("run", "-d", "-b", mk(workdir, ["sh", "-c", "sleep 61 & sleep 62 & wait"]), cid, check=True)
     deadline = time.time() + 10
-    pids = []
+    pids, cmds = [], []
+
+    def cmdline(p):
+        try:
+            with open("/proc/%d/cmdline" % p, "rb") as f:
+                return f.read().split(b"\0")[0].decode()
+        except OSError:
+            return "(gone)"
+    # Until both sleeps exec'd: a child caught in its fork or exec shows "sh" or nothing.
     while time.time() < deadline:
         pids = json.loads(ppx("ps", "--format", "json", cid, check=True).stdout)
-        if len(pids) >= 4:
+        cmds = sorted(cmdline(p) for p in pids)
+        if cmds == ["/.pxcri/init", "sh", "sleep", "sleep"]:
             break
         time.sleep(0.1)
-    cmds = sorted(open("/proc/%d/cmdline" % p, "rb").read().split(b"\0")[0].decode() for p in pids)
     # pxcri-init, sh, and the two sleeps: host pids, as runc ps gives them
     assert cmds == ["/.pxcri/init", "sh", "sleep", "sleep"], cmds
     assert "PID" in ppx("ps", cid, check=True).stdout.splitlines()[0]
