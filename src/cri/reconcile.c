@@ -26,6 +26,10 @@
 #include "util/id.h"
 #include "util/log.h"
 
+/* How long an interrupted start's runtime call may still take: what
+ * StartContainer gives conmon. */
+#define START_CALL_WAIT_S 240
+
 static void closedirp(DIR **d)
 {
         if (*d)
@@ -168,18 +172,11 @@ static int half_made_bundle_remove(const char *dir, struct pxe **err)
         return layers_rm_tree(dir, err);
 }
 
-/* The conmon that StartContainer ran for id (its pid file in the bundle): its
- * pid, 0 when it is gone. */
-static int conmon_pid(struct cri_server *s, const char *id)
+static char *bundle_of(struct cri_server *s, const char *id)
 {
-        _cleanup_free_ char *pidfile = NULL, *text = NULL, *comm = NULL, *name = NULL;
-        int pid;
+        char *path;
 
-        if (asprintf(&pidfile, "%s/%s/conmon.pid", s->ctr_dir, id) < 0 ||
-            fs_read_file(pidfile, 64, &text, NULL, NULL) < 0 || (pid = atoi(text)) <= 0 ||
-            asprintf(&comm, "/proc/%d/comm", pid) < 0 || fs_read_file(comm, 64, &name, NULL, NULL) < 0)
-                return 0;
-        return strncmp(name, "conmon", 6) == 0 ? pid : 0;
+        return asprintf(&path, "%s/%s", s->ctr_dir, id) < 0 ? NULL : path;
 }
 
 /* A start died after `pxcri create`: the user's process has not run (the
@@ -189,10 +186,10 @@ static int conmon_pid(struct cri_server *s, const char *id)
 static bool unadoptable(struct cri_server *s, const char *id, json_t *st)
 {
         const char *status = json_string_value(json_object_get(st, "status"));
-        _cleanup_free_ char *exit_file = NULL, *bundle = NULL;
-        int pid = conmon_pid(s, id);
+        _cleanup_free_ char *exit_file = NULL, *bundle = bundle_of(s, id);
+        int pid = monitor_conmon_pid(bundle);
 
-        if (asprintf(&exit_file, "%s/%s", s->exits_dir, id) < 0)
+        if (!bundle || asprintf(&exit_file, "%s/%s", s->exits_dir, id) < 0)
                 return false;
         if (status && strcmp(status, "stopped") == 0 && access(exit_file, F_OK) == 0)
                 return false; /* ran and exited: the exit is known */
@@ -201,8 +198,7 @@ static bool unadoptable(struct cri_server *s, const char *id, json_t *st)
         if (pid > 0)
                 kill(pid, SIGKILL);
         monitor_delete(&s->mon, id, true, NULL);
-        if (asprintf(&bundle, "%s/%s", s->ctr_dir, id) >= 0)
-                cri_bundle_cgroup_remove(bundle);
+        cri_bundle_cgroup_remove(bundle);
         monitor_forget(&s->mon, id);
         log_info("Container %s: deleted from the runtime after an interrupted start (%s, conmon %s)", id,
                  status ? status : "unknown", pid > 0 ? "killed" : "gone");
@@ -254,8 +250,18 @@ static void orphans_run(struct cri_job *j)
         for (size_t i = 0; i < o->n_forgets; i++)
                 monitor_forget(&s->mon, o->forgets[i]);
         for (size_t i = 0; i < o->n_starts; i++) {
+                _cleanup_free_ char *bundle = bundle_of(s, o->starts[i]);
+
+                /* Ask the runtime only once conmon's `pxcri create` (if the
+                 * start died in it) has ended: a create still running is
+                 * unknown to the runtime now and "created" a moment later. */
+                if (bundle && monitor_runtime_call_wait(bundle, START_CALL_WAIT_S) < 0)
+                        log_warn("Container %s: the runtime's create of an interrupted start did not end "
+                                 "within %u s: killed", o->starts[i], START_CALL_WAIT_S);
                 if (monitor_state(&s->mon, o->starts[i], &o->states[i], NULL) < 0) {
                         o->states[i] = NULL;
+                        if (monitor_conmon_pid(bundle) > 0)
+                                unadoptable(s, o->starts[i], NULL); /* its conmon has nothing to watch */
                 } else if (unadoptable(s, o->starts[i], o->states[i])) {
                         json_decref(o->states[i]);
                         o->states[i] = NULL;

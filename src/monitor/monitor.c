@@ -157,6 +157,9 @@ static void create_rollback(const struct monitor_config *mc, const char *id, con
         _cleanup_free_ char *pidfile = NULL;
         pid_t conmon;
 
+        /* The runtime's create first: a delete before it ended is undone
+         * by it (it is past its time: no wait). */
+        monitor_runtime_call_wait(bundle, 0);
         if (asprintf(&pidfile, "%s/conmon.pid", bundle) >= 0 && (conmon = read_pid_file(pidfile)) > 0)
                 kill(conmon, SIGKILL);
         monitor_delete(mc, id, true, NULL);
@@ -305,20 +308,5 @@ void monitor_forget(const struct monitor_config *mc, const char *id)
 
 bool monitor_conmon_alive(const char *bundle)
 {
-        _cleanup_free_ char *path = NULL, *comm = NULL;
-        pid_t pid;
-
-        if (!bundle || asprintf(&path, "%s/conmon.pid", bundle) < 0)
-                return false;
-        pid = read_pid_file(path);
-        if (pid <= 0)
-                return false;
-        free(path);
-        /* By name too: after a reboot or a long time the pid may be another
-         * program's. */
-        if (asprintf(&path, "/proc/%d/comm", (int) pid) < 0)
-                return false;
-        if (fs_read_file(path, 64, &comm, NULL, NULL) < 0)
-                return false;
-        return strncmp(comm, "conmon\n", 7) == 0;
+        return monitor_conmon_pid(bundle) > 0;
 }

@@ -136,6 +136,17 @@ int monitor_proxmox_prune(const struct monitor_config *mc, const char *image_id,
 /* Whether conmon (by the pid recorded in <bundle>/conmon.pid) is alive. */
 bool monitor_conmon_alive(const char *bundle);
 
+/* That conmon's pid, 0 when it is gone (or the pid is another program's). */
+pid_t monitor_conmon_pid(const char *bundle);
+
+/* Wait until the runtime call conmon makes for a start (`pxcri create`:
+ * conmon's children but the container's process) has ended, for timeout_s
+ * at most; then SIGKILL it and wait for that.  0 when it ended by itself (or
+ * there was none: conmon gone, create done), -ECANCELED when it was killed,
+ * -ETIMEDOUT when not even SIGKILL ended it within 5 s.  A start cut short
+ * is undone only after this: what the runtime says before may change. */
+int monitor_runtime_call_wait(const char *bundle, unsigned timeout_s);
+
 /* The pieces of the above that are pure functions, for tests. */
 
 /* conmon's command line for monitor_create (NULL-terminated; free with
