@@ -116,6 +116,7 @@ struct cri_server {
         bool prune_running, prune_again; /* image store prune after RemoveImage (image_remove.c) */
         char **removed_images;       /* IDs whose Proxmox templates the next prune looks at */
         size_t n_removed_images;
+        bool prune_orphan_templates; /* the next prune also looks for templates of images gone (start-up) */
         struct rpc_server *rpc;      /* for the handling-time figures in Status (set by the daemon) */
         struct stream_server *stream; /* exec/attach/port-forward URLs (src/stream/) */
         char *stream_dir;            /* <run_dir>/stream: console sockets, pid files of execs */

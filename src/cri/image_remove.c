@@ -88,7 +88,44 @@ struct prune_job {
         char *root;
         char **images;   /* removed image IDs: their Proxmox templates go too */
         size_t n_images;
+        bool orphans;    /* also the templates of images no longer in the store */
 };
+
+/* Images with Proxmox templates that the store no longer has: removed while
+ * pxcrid was down, or whose prune failed (Proxmox unreachable then).  Looked
+ * for once, at start-up; added to pj->images. */
+static void orphan_template_images(struct prune_job *pj)
+{
+        const struct monitor_config *mc = &pj->job.srv->mon;
+        struct image_store *st = NULL;
+        struct pxe *e = NULL;
+        char **v = NULL;
+        size_t n = 0;
+
+        if (monitor_proxmox_template_images(mc, &v, &n, &e) < 0 ||
+            (image_store_present(pj->root) && image_store_open(pj->root, &st, &e) < 0)) {
+                log_warn("Looking for Proxmox templates of removed images: %s", e->msg);
+                pxe_free(e);
+                monitor_strv_free(v);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct image_rec *rec = NULL;
+                char **grown;
+
+                if (st && image_store_get(st, v[i], &rec, NULL) != -ENOENT) {
+                        image_rec_free(rec); /* there, or the store cannot say: kept */
+                        continue;
+                }
+                if (!(grown = reallocarray(pj->images, pj->n_images + 1, sizeof(*grown))))
+                        break;
+                pj->images = grown;
+                pj->images[pj->n_images++] = TAKE_PTR(v[i]);
+        }
+        if (st)
+                image_store_close(st);
+        monitor_strv_free(v);
+}
 
 /* The Proxmox templates made from removed images (`pxcri proxmox-prune`),
  * when pxcri has made any in its root. */
@@ -97,8 +134,10 @@ static void prune_templates(struct prune_job *pj)
         const struct monitor_config *mc = &pj->job.srv->mon;
         _cleanup_free_ char *dir = NULL;
 
-        if (!pj->n_images || asprintf(&dir, "%s/proxmox/templates", mc->runtime_root) < 0 || !fs_exists(dir))
+        if (asprintf(&dir, "%s/proxmox/templates", mc->runtime_root) < 0 || !fs_exists(dir))
                 return;
+        if (pj->orphans)
+                orphan_template_images(pj);
         for (size_t i = 0; i < pj->n_images; i++) {
                 _cleanup_free_ char *report = NULL;
                 struct pxe *e = NULL;
@@ -163,6 +202,8 @@ void cri_image_prune_queue(struct cri_server *s)
         pj->images = TAKE_PTR(s->removed_images);
         pj->n_images = s->n_removed_images;
         s->n_removed_images = 0;
+        pj->orphans = s->prune_orphan_templates;
+        s->prune_orphan_templates = false;
         pj->job.run = prune_run;
         pj->job.done = prune_done;
         cri_queue(s, &pj->job);

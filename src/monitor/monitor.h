@@ -133,6 +133,11 @@ void monitor_forget(const struct monitor_config *mc, const char *id);
 int monitor_proxmox_prune(const struct monitor_config *mc, const char *image_id, char **ret_out,
                           struct pxe **err);
 
+/* The image IDs Proxmox templates of pxcri's root were made from (`pxcri
+ * proxmox-templates --format json`), each once, in a NULL-terminated vector
+ * (monitor_strv_free). */
+int monitor_proxmox_template_images(const struct monitor_config *mc, char ***ret, size_t *ret_n, struct pxe **err);
+
 /* Whether conmon (by the pid recorded in <bundle>/conmon.pid) is alive. */
 bool monitor_conmon_alive(const char *bundle);
 

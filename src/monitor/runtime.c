@@ -229,3 +229,41 @@ int monitor_proxmox_prune(const struct monitor_config *mc, const char *image_id,
         spawn_result_done(&res);
         return 0;
 }
+
+int monitor_proxmox_template_images(const struct monitor_config *mc, char ***ret, size_t *ret_n, struct pxe **err)
+{
+        const char *args[] = { "proxmox-templates", "--format", "json" };
+        json_auto_t *list = NULL;
+        struct spawn_result res;
+        char **v = NULL;
+        size_t n = 0, i;
+        json_t *t;
+        int r;
+
+        if ((r = runtime_spawn(mc, args, ARRAY_SIZE(args), NULL, RUNTIME_TIMEOUT_MS, &res, err)) < 0)
+                return pxe_wrap(err, "Listing the Proxmox templates");
+        if (spawn_exit_code(res.status) != 0)
+                r = pxe_set(err, EIO, "Listing the Proxmox templates: %.*s",
+                            res.errout ? (int) strcspn(res.errout, "\n") : 0, res.errout ? res.errout : "");
+        else if (!(list = json_loads(res.out ? res.out : "", 0, NULL)) || !json_is_array(list))
+                r = pxe_set(err, EIO, "Listing the Proxmox templates: pxcri printed no JSON list");
+        spawn_result_done(&res);
+        if (r < 0)
+                return r;
+        if (!(v = calloc(json_array_size(list) + 1, sizeof(*v))))
+                return pxe_set(err, ENOMEM, "Out of memory");
+        json_array_foreach (list, i, t) {
+                const char *image = json_string_value(json_object_get(t, "image"));
+                bool seen = false;
+
+                for (size_t k = 0; image && k < n; k++)
+                        seen |= strcmp(v[k], image) == 0;
+                if (image && !seen && !(v[n++] = strdup(image))) {
+                        monitor_strv_free(v);
+                        return pxe_set(err, ENOMEM, "Out of memory");
+                }
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}

@@ -51,6 +51,20 @@ RESPONSE = {"GetContainerEvents": "ContainerEventResponse"}
 REQUEST = {"GetContainerEvents": "GetEventsRequest"}
 
 
+def cmdlines():
+    """{pid: argv} of every process with a command line."""
+    out = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if argv and argv[0]:
+            out[int(pid)] = argv
+    return out
+
+
 class Client:
     """Calls RuntimeService and ImageService methods by name."""
 

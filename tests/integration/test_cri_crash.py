@@ -26,7 +26,7 @@ import time
 import grpc
 import pytest
 
-from cri_env import Daemon, pb
+from cri_env import Daemon, cmdlines, pb
 
 RUNS = int(os.environ.get("PXCRI_CRASH_RUNS", "3"))
 if RUNS <= 0:
@@ -65,16 +65,11 @@ def listing(d):
 def conmons(d):
     """{container ID: pid} of the conmon processes of this daemon."""
     found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = f.read().decode(errors="replace").split("\0")
-        except OSError:
-            continue
+    for pid, argv in cmdlines().items():
         if not argv[0].endswith("conmon") or "--exit-dir" not in argv or "-c" not in argv:
             continue
         if argv[argv.index("--exit-dir") + 1].startswith(d.dir + "/"):
-            found[argv[argv.index("-c") + 1]] = int(pid)
+            found[argv[argv.index("-c") + 1]] = pid
     return found
 
 
@@ -353,13 +348,4 @@ def test_kill_9_while_the_runtime_creates(cri_registry, slow_create):
 
 def runtime_creates():
     """The command lines of every `pxcri create` running."""
-    out = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = f.read().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if "create" in argv and any(a.endswith("pxcri") for a in argv[:2]):
-            out.append(" ".join(argv))
-    return out
+    return [" ".join(a) for a in cmdlines().values() if "create" in a and any(x.endswith("pxcri") for x in a[:2])]

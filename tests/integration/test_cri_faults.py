@@ -32,7 +32,7 @@ import grpc
 import pytest
 
 import images
-from cri_env import CNI_BIN, Daemon, pb
+from cri_env import CNI_BIN, Daemon, cmdlines, pb
 from registries import FakeRegistry, sha256
 
 READY, NOTREADY = 0, 1
@@ -163,19 +163,6 @@ def rpc_error(fn, *args, **kw):
         fn(*args, **kw)
     print("rpc error:", ei.value.code(), ei.value.details())  # shown with a failure
     return ei.value
-
-
-def cmdlines():
-    out = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = f.read().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if argv and argv[0]:
-            out[int(pid)] = argv
-    return out
 
 
 def mounts():

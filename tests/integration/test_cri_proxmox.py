@@ -920,3 +920,32 @@ def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
     assert "Proxmox templates of image" in pxcrid.log()
 
 
+
+
+def test_templates_of_images_removed_while_pxcrid_was_down_go_at_its_start(pxcrid, busybox, pve):
+    """After the test above: an image removed with pxcri's CLI while pxcrid is
+    down leaves its Proxmox template behind; pxcrid's start-up finds the
+    templates whose image the store no longer has and prunes them."""
+    pod = pxcrid.run_pod(handler="proxmox")
+    cid = run(pxcrid, pod, busybox, "exit 0")
+    assert pxcrid.wait_state(cid, EXITED, timeout=60).exit_code == 0
+    pxcrid.rt("StopPodSandbox", pod_sandbox_id=pod[0], deadline=120)
+    pxcrid.rt("RemovePodSandbox", pod_sandbox_id=pod[0], deadline=120)
+    tdir = os.path.join(pve["double"].state, "storage", "local", "template", "cache")
+    assert any(f.startswith("pxcri-") for f in os.listdir(tdir))
+    templates = [v for v, ct in cts(pve).items() if str(ct["config"].get("template")) == "1"]
+    assert templates
+    pxcrid.close()
+    assert pxcrid.stop() == 0
+    r = subprocess.run([PXCRI, "--config", pxcrid.config_path, "image", "remove", busybox],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert any(f.startswith("pxcri-") for f in os.listdir(tdir))  # the CLI leaves the template
+    pxcrid.channel = grpc.insecure_channel("unix:" + pxcrid.sock)
+    pxcrid.start()
+    deadline = time.time() + 60
+    while any(f.startswith("pxcri-") for f in os.listdir(tdir)) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not any(f.startswith("pxcri-") for f in os.listdir(tdir)), os.listdir(tdir)
+    assert not set(templates) & set(cts(pve)), "template containers left"
+    assert "Proxmox templates of image" in pxcrid.log()
