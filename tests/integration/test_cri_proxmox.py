@@ -926,6 +926,7 @@ def test_templates_of_images_removed_while_pxcrid_was_down_go_at_its_start(pxcri
     """After the test above: an image removed with pxcri's CLI while pxcrid is
     down leaves its Proxmox template behind; pxcrid's start-up finds the
     templates whose image the store no longer has and prunes them."""
+    pxcrid.img("PullImage", image=pb().ImageSpec(image=busybox))  # the test above removed it
     pod = pxcrid.run_pod(handler="proxmox")
     cid = run(pxcrid, pod, busybox, "exit 0")
     assert pxcrid.wait_state(cid, EXITED, timeout=60).exit_code == 0
