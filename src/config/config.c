@@ -274,27 +274,32 @@ static int parse_runtime(struct ctx *x, json_t *obj, struct pxe **err)
         return 0;
 }
 
-static int parse_name_patterns(struct ctx *x, json_t *arr, struct pxe **err)
+void config_matchers_free(struct matcher *v, size_t n)
 {
-        struct config *c = x->c;
-        char key[96];
+        for (size_t i = 0; i < n; i++)
+                matcher_done(&v[i]);
+        free(v);
+}
+
+int config_get_matchers(struct ctx *x, json_t *arr, const char *key, struct matcher **v, size_t *n,
+                        struct pxe **err)
+{
+        char k[96];
         size_t i;
-        json_t *v;
+        json_t *e;
 
         if (!json_is_array(arr))
-                return config_type_error(x, "container_config.crun_name_patterns", "an array of strings", err);
-        for (i = 0; i < c->n_crun_name_patterns; i++)
-                matcher_done(&c->crun_name_patterns[i]);
-        free(c->crun_name_patterns);
-        c->n_crun_name_patterns = 0;
-        c->crun_name_patterns = calloc(json_array_size(arr) + 1, sizeof(*c->crun_name_patterns));
-        if (!c->crun_name_patterns)
+                return config_type_error(x, key, "an array of strings", err);
+        config_matchers_free(*v, *n);
+        *n = 0;
+        *v = calloc(json_array_size(arr) + 1, sizeof(**v));
+        if (!*v)
                 return pxe_set(err, ENOMEM, "Out of memory");
-        json_array_foreach(arr, i, v) {
-                snprintf(key, sizeof(key), "container_config.crun_name_patterns[%zu]", i);
-                if (get_matcher(x, v, key, &c->crun_name_patterns[i], err) < 0)
+        json_array_foreach(arr, i, e) {
+                snprintf(k, sizeof(k), "%s[%zu]", key, i);
+                if (get_matcher(x, e, k, &(*v)[i], err) < 0)
                         return -EINVAL;
-                c->n_crun_name_patterns = i + 1;
+                *n = i + 1;
         }
         return 0;
 }
@@ -309,7 +314,8 @@ static int parse_container_config(struct ctx *x, json_t *obj, struct pxe **err)
                 return config_type_error(x, "container_config", "an object", err);
         json_object_foreach(obj, k, v) {
                 if (streq(k, "crun_name_patterns"))
-                        rc = parse_name_patterns(x, v, err);
+                        rc = config_get_matchers(x, v, "container_config.crun_name_patterns",
+                                                 &x->c->crun_name_patterns, &x->c->n_crun_name_patterns, err);
                 else if (streq(k, "default_container_type"))
                         rc = get_backend(x, v, "container_config.default_container_type",
                                          &x->c->default_backend, err);
@@ -482,9 +488,7 @@ void config_free(struct config *c)
         if (!c)
                 return;
         rules_free(c);
-        for (size_t i = 0; i < c->n_crun_name_patterns; i++)
-                matcher_done(&c->crun_name_patterns[i]);
-        free(c->crun_name_patterns);
+        config_matchers_free(c->crun_name_patterns, c->n_crun_name_patterns);
         for (int i = 0; i < BACKEND_MAX; i++)
                 free(c->backends[i].path);
         config_image_free(&c->image);

@@ -156,6 +156,8 @@ struct cri_config {
         unsigned workers;    /* worker threads for runtime calls, pulls and CNI */
         unsigned cni_plugin_timeout_s; /* one CNI plugin run (ADD, DEL) is killed after it */
         unsigned max_message_mib;
+        struct matcher *pod_annotations; /* pod annotation keys passed to its containers */
+        size_t n_pod_annotations;
 };
 
 #define CRI_LISTEN_DEFAULT "/run/pxcri/pxcri.sock"

@@ -110,6 +110,7 @@ void config_cri_free(struct cri_config *cc)
         handlers_free(cc);
         free(cc->conmon_path);
         free(cc->pxcri_path);
+        config_matchers_free(cc->pod_annotations, cc->n_pod_annotations);
 }
 
 const struct cri_handler_config *cri_config_handler(const struct cri_config *cc, const char *name)
@@ -218,6 +219,8 @@ static int parse_key(struct ctx *x, const char *k, json_t *v, struct pxe **err)
                 return parse_bin_dirs(x, v, err);
         if (streq(k, "runtime_handlers"))
                 return parse_handlers(x, v, err);
+        if (streq(k, "pod_annotations"))
+                return config_get_matchers(x, v, key, &cc->pod_annotations, &cc->n_pod_annotations, err);
         if (streq(k, "cgroup_driver"))
                 return parse_cgroup_driver(x, v, err);
         if (streq(k, "stream_address"))

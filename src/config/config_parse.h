@@ -21,6 +21,10 @@ int config_get_bool(struct ctx *x, json_t *v, const char *key, bool *dst, struct
 int config_get_uint(struct ctx *x, json_t *v, const char *key, unsigned lo, unsigned hi, unsigned *dst,
                     struct pxe **err);
 int config_get_abs_path(struct ctx *x, json_t *v, const char *key, char **dst, struct pxe **err);
+/* An array of name patterns (glob, or ^regex$), replacing *v. */
+int config_get_matchers(struct ctx *x, json_t *arr, const char *key, struct matcher **v, size_t *n,
+                        struct pxe **err);
+void config_matchers_free(struct matcher *v, size_t n);
 
 /* The "image" section (config_image.c). */
 int config_image_parse(struct ctx *x, json_t *obj, struct pxe **err);

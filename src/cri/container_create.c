@@ -360,8 +360,10 @@ static int validate(struct cri_server *s, const Runtime__V1__CreateContainerRequ
 static int route(struct cri_server *s, const struct cri_pod *p, struct cri_ctr *c, struct pxe **err)
 {
         const Runtime__V1__ContainerConfig *cc = c->config;
-        const struct cri_handler_config *h = cri_config_handler(&s->cfg->cri, p->handler);
-        _cleanup_free_ struct annotation *ann = calloc(cc->n_annotations + 2, sizeof(*ann));
+        const struct cri_config *crc = &s->cfg->cri;
+        const struct cri_handler_config *h = cri_config_handler(crc, p->handler);
+        const Runtime__V1__PodSandboxConfig *pc = p->config;
+        _cleanup_free_ struct annotation *ann = calloc(cc->n_annotations + pc->n_annotations + 2, sizeof(*ann));
         struct route_result rr = {};
         size_t n = 0;
 
@@ -374,6 +376,10 @@ static int route(struct cri_server *s, const struct cri_pod *p, struct cri_ctr *
         for (size_t i = 0; i < cc->n_annotations; i++)
                 if (strcmp(cc->annotations[i]->key, ROUTER_DECIDED_ANNOTATION) != 0)
                         ann[n++] = (struct annotation) { cc->annotations[i]->key, cc->annotations[i]->value };
+        for (size_t i = 0; i < pc->n_annotations; i++) /* those the spec gets too, under the container's */
+                if (cri_spec_pod_annotation_passes(crc->pod_annotations, crc->n_pod_annotations, pc->annotations[i]->key) &&
+                    !annotation_get(ann, n, pc->annotations[i]->key))
+                        ann[n++] = (struct annotation) { pc->annotations[i]->key, pc->annotations[i]->value };
         ann[n++] = (struct annotation) { "io.kubernetes.cri.container-name", cc->metadata->name };
         ann[n++] = (struct annotation) { "io.kubernetes.cri.sandbox-name", p->config->metadata->name };
         struct route_input in = { .id = c->id, .image = cc->image->image, .annotations = ann, .n_annotations = n };
@@ -454,6 +460,8 @@ static int job_sandbox(struct cri_server *s, struct create_job *cj, const struct
                 .systemd_cgroup = s->cfg->cri.cgroup_driver == CGROUP_DRIVER_SYSTEMD,
                 .min_oom_score_adj = s->min_oom_score_adj,
                 .target_pidns = cj->target_pidns,
+                .pod_annotations = s->cfg->cri.pod_annotations,
+                .n_pod_annotations = s->cfg->cri.n_pod_annotations,
         };
         return 0;
 }

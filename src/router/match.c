@@ -49,3 +49,11 @@ void matcher_done(struct matcher *m)
         free(m->text);
         m->text = NULL;
 }
+
+bool matchers_any(const struct matcher *v, size_t n, const char *s)
+{
+        for (size_t i = 0; s && i < n; i++)
+                if (matcher_match(&v[i], s))
+                        return true;
+        return false;
+}

@@ -4,6 +4,7 @@
 
 #include <regex.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "util/err.h"
 
@@ -16,3 +17,5 @@ struct matcher {
 int matcher_compile(struct matcher *m, const char *text, struct pxe **err);
 bool matcher_match(const struct matcher *m, const char *s);
 void matcher_done(struct matcher *m);
+/* Whether any of v[0..n) matches s. */
+bool matchers_any(const struct matcher *v, size_t n, const char *s);

@@ -13,7 +13,7 @@ import time
 import grpc
 import pytest
 
-from cri_env import pb
+from cri_env import Daemon, pb
 
 CREATED, RUNNING, EXITED = 0, 1, 2
 CRI_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) (stdout|stderr) ([PF]) (.*)$")
@@ -269,6 +269,48 @@ def test_annotation_routes_default_handler(pxcrid, pod, busybox):
     cid = pxcrid.create(pod[0], pod[1], busybox, command=["true"], annotations={"pxcri.io/backend": "runc"})
     info = json.loads(pxcrid.rt("ContainerStatus", container_id=cid, verbose=True).info["info"])
     assert info["backend"] == "runc" and "pxcri.io/backend" in info["route_reason"]
+
+
+@pytest.mark.parametrize("allowed", [["pxcri.io/*", "^example\\.com/.*$"], None])
+def test_pod_annotations_reach_containers_only_when_the_config_passes_them(cri_registry, allowed):
+    """cri.pod_annotations (as containerd's pod_annotations): a pod annotation
+    whose key matches reaches each container's config.json and its routing --
+    so a Kubernetes user's pod annotation pxcri.io/backend picks the backend --
+    under the container's own annotations and never over pxcrid's keys.
+    Without the key a pod's annotations stay the pod's."""
+    d = Daemon(cri_registry, extra={"cri": {"pod_annotations": allowed}} if allowed else None)
+    try:
+        image = "%s/pxt/busybox:1" % cri_registry.host
+        d.img("PullImage", image=pb().ImageSpec(image=image))
+        cfg = d.pod_config(annotations={"pxcri.io/backend": "runc", "example.com/team": "db", "other.io/x": "1",
+                                        "io.pxcri.backend": "lxc", "io.kubernetes.cri.sandbox-name": "forged"})
+        pid, cfg = d.run_pod(cfg)
+        cid = d.create(pid, cfg, image, command=["true"])
+        own = d.create(pid, cfg, image, command=["true"], annotations={"pxcri.io/backend": "crun"})
+
+        def spec_annotations(c):
+            with open(os.path.join(d.dir, "state", "containers", c, "config.json")) as f:
+                return json.load(f)["annotations"]
+
+        def backend(c):
+            return json.loads(d.rt("ContainerStatus", container_id=c, verbose=True).info["info"])["backend"]
+        a = spec_annotations(cid)
+        assert "other.io/x" not in a
+        assert a["io.kubernetes.cri.sandbox-name"] == cfg.metadata.name  # the CRI's keys stay the CRI's
+        assert spec_annotations(own)["pxcri.io/backend"] == "crun" and backend(own) == "crun"
+        if allowed:
+            assert a["pxcri.io/backend"] == "runc" and a["example.com/team"] == "db"
+            assert backend(cid) == "runc" and a["io.pxcri.backend"] == "runc"  # pxcrid's decision, not the pod's
+            d.rt("StartContainer", container_id=cid)
+            assert d.wait_state(cid, EXITED).exit_code == 0
+            assert os.path.isdir(os.path.join(d.cfg["runtime"]["root_path"], "runc", cid))
+        else:
+            assert "pxcri.io/backend" not in a and "example.com/team" not in a
+            assert backend(cid) == "crun" and a["io.pxcri.backend"] == "crun"
+        # ContainerStatus echoes the container's own annotations exactly
+        assert dict(d.status(cid).annotations) == {}
+    finally:
+        d.cleanup()
 
 
 def test_events_stream(pxcrid, pod, busybox):

@@ -637,6 +637,19 @@ static void test_cri_errors_and_warnings(void **state)
         expect_error("{\"cri\": {\"workers\": 0}}", "cri.workers");
         expect_error("{\"cri\": {\"cni_plugin_timeout_s\": 0}}", "cri.cni_plugin_timeout_s");
         expect_error("{\"cri\": []}", "cri");
+        expect_error("{\"cri\": {\"pod_annotations\": \"pxcri.io/*\"}}", "cri.pod_annotations");
+        expect_error("{\"cri\": {\"pod_annotations\": [\"a/*\", 7]}}", "cri.pod_annotations[1]");
+        expect_error("{\"cri\": {\"pod_annotations\": [\"^a(b$\"]}}", "cri.pod_annotations[0]");
+        c = parse_ok("{\"cri\": {\"pod_annotations\": [\"pxcri.io/*\", \"^example\\\\.com/.*$\"]}}");
+        assert_int_equal(c->cri.n_pod_annotations, 2);
+        assert_true(matchers_any(c->cri.pod_annotations, 2, "pxcri.io/backend"));
+        assert_true(matchers_any(c->cri.pod_annotations, 2, "example.com/team"));
+        assert_false(matchers_any(c->cri.pod_annotations, 2, "exampleXcom/team"));
+        assert_false(matchers_any(c->cri.pod_annotations, 2, "kubernetes.io/config.seen"));
+        config_free(c);
+        c = parse_ok("{}");
+        assert_int_equal(c->cri.n_pod_annotations, 0); /* none by default */
+        config_free(c);
         c = parse_ok("{\"cri\": {\"lisen\": \"/x\"}}");
         assert_int_equal(c->n_warnings, 1);
         assert_non_null(strstr(c->warnings[0], "cri.lisen"));

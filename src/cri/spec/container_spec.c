@@ -309,14 +309,28 @@ static void annotate(json_t *a, const char *key, const char *value)
                 json_object_set_new(a, key, json_string(value));
 }
 
-static void apply_annotations(json_t *spec, const Runtime__V1__ContainerConfig *cc, const struct cri_sandbox_info *sb)
+bool cri_spec_pod_annotation_passes(const struct matcher *v, size_t n, const char *key)
+{
+        return spec_str_set(key) && strncmp(key, "io.kubernetes.cri.", 18) != 0 && strncmp(key, "io.pxcri.", 9) != 0 &&
+               matchers_any(v, n, key);
+}
+
+static void apply_annotations(json_t *spec, const Runtime__V1__ContainerConfig *cc, const struct cri_sandbox_info *sb,
+                              const struct cri_spec_opts *opts)
 {
         json_t *a = spec_object(spec, "annotations");
+        const Runtime__V1__PodSandboxConfig *pc = sb->config;
 
         for (size_t i = 0; i < cc->n_annotations; i++)
                 if (spec_str_set(cc->annotations[i]->key))
                         annotate(a, cc->annotations[i]->key,
                                  cc->annotations[i]->value ? cc->annotations[i]->value : "");
+        /* As containerd's pod_annotations: under the container's own. */
+        for (size_t i = 0; pc && i < pc->n_annotations; i++)
+                if (cri_spec_pod_annotation_passes(opts->pod_annotations, opts->n_pod_annotations,
+                                                   pc->annotations[i]->key) &&
+                    !json_object_get(a, pc->annotations[i]->key))
+                        annotate(a, pc->annotations[i]->key, pc->annotations[i]->value ? pc->annotations[i]->value : "");
         /* The CRI's own keys win over the request's. */
         annotate(a, "io.kubernetes.cri.container-type", "container");
         annotate(a, "io.kubernetes.cri.container-name", cc->metadata ? cc->metadata->name : NULL);
@@ -372,6 +386,6 @@ int cri_spec_apply(json_t *spec, const char *container_id, const Runtime__V1__Co
             apply_cgroups_path(spec, container_id, sb, opts, err) < 0)
                 return -pxe_code(err, EINVAL);
         apply_sysctls(spec, sb);
-        apply_annotations(spec, cc, sb);
+        apply_annotations(spec, cc, sb, opts);
         return 0;
 }

@@ -46,6 +46,7 @@
 #include <stdbool.h>
 
 #include "cri-api.pb-c.h"
+#include "router/match.h"
 #include "util/err.h"
 
 struct cri_sandbox_info {
@@ -70,7 +71,13 @@ struct cri_spec_opts {
         bool systemd_cgroup;      /* cgroup driver */
         int min_oom_score_adj;    /* lowest value the host accepts (0 without CAP_SYS_RESOURCE) */
         const char *target_pidns; /* for NamespaceMode TARGET: /proc/<pid>/ns/pid of the target */
+        const struct matcher *pod_annotations; /* the pod's annotations passed on (cri.pod_annotations) */
+        size_t n_pod_annotations;
 };
+
+/* The pod's annotation key passes to its containers (cri.pod_annotations):
+ * never the CRI's own io.kubernetes.cri.* and pxcrid's io.pxcri.* keys. */
+bool cri_spec_pod_annotation_passes(const struct matcher *v, size_t n, const char *key);
 
 /* malloc'ed user string or NULL (*ret); 0 or -EINVAL. */
 int cri_spec_user(const Runtime__V1__ContainerConfig *cc, char **ret, struct pxe **err);
