@@ -157,6 +157,25 @@ pid_t pmx_waiter_start(const char *run, int stdin_fifo, struct pxe **err);
  * caller's terminal in the background would take the shell's input. */
 bool pmx_stdin_carried(void);
 
+/* pmx_procexit.c: the wait status of the CT's PID 1 when it is the
+ * container's command (lxc-start, its parent, is the only one that can
+ * wait() for it), from the proc connector's PROC_EVENT_EXIT.  Root only. */
+struct pmx_exit_watch {
+        bool have;   /* the leader's exit event came: status is valid */
+        bool leader; /* the leader (pid == tgid) exited */
+        bool lost;   /* events were dropped (ENOBUFS) once ours could have been among them */
+        int status;  /* wait status, as waitpid() gives it */
+};
+/* A netlink socket (non-blocking, close-on-exec) subscribed to process
+ * events: open it before the process can exit. */
+int pmx_procexit_open(struct pxe **err);
+/* One datagram: the exit events of tgid's tasks go into w.  1 when one was
+ * there, 0 when none, -EBADMSG/-EPROTO for a malformed one. */
+int pmx_procexit_parse(const void *buf, size_t len, pid_t tgid, struct pmx_exit_watch *w);
+/* Everything pending on fd (from the kernel only) into w; ENOBUFS sets
+ * w->lost unless tgid had not begun to exit.  0, or -errno. */
+int pmx_procexit_read(int fd, pid_t tgid, struct pmx_exit_watch *w);
+
 /* pmx_template.c: the template for a bundle's rootfs (with pxcri-init added
  * at PMX_INIT_PATH): a vztmpl file in template_storage, made once per image,
  * and -- with linked_clones -- a template container to clone. */
