@@ -35,15 +35,10 @@
 int pmx_procexit_open(struct pxe **err)
 {
         struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0 };
-        struct {
-                struct nlmsghdr nl;
-                struct cn_msg cn;
-                enum proc_cn_mcast_op op;
-        } __attribute__((packed)) req = {
-                .nl = { .nlmsg_len = sizeof(req), .nlmsg_type = NLMSG_DONE },
-                .cn = { .id = { .idx = CN_IDX_PROC, .val = CN_VAL_PROC }, .len = sizeof(enum proc_cn_mcast_op) },
-                .op = PROC_CN_MCAST_LISTEN,
-        };
+        enum proc_cn_mcast_op op = PROC_CN_MCAST_LISTEN;
+        char req[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof(op))] __attribute__((aligned(NLMSG_ALIGNTO))) = { 0 };
+        struct nlmsghdr *nl = (struct nlmsghdr *) req;
+        struct cn_msg *cn = NLMSG_DATA(nl);
         int size = RCVBUF_BYTES;
         _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
 
@@ -51,9 +46,15 @@ int pmx_procexit_open(struct pxe **err)
                 return pxe_set_errno(err, errno, "Opening the proc connector (NETLINK_CONNECTOR)");
         if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
                 (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        nl->nlmsg_len = NLMSG_LENGTH(sizeof(*cn) + sizeof(op));
+        nl->nlmsg_type = NLMSG_DONE;
+        cn->id.idx = CN_IDX_PROC;
+        cn->id.val = CN_VAL_PROC;
+        cn->len = sizeof(op);
+        memcpy(cn->data, &op, sizeof(op));
         if (bind(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0)
                 return pxe_set_errno(err, errno, "Binding the proc connector to CN_IDX_PROC");
-        if (send(fd, &req, sizeof(req), 0) != (ssize_t) sizeof(req))
+        if (send(fd, req, nl->nlmsg_len, 0) != (ssize_t) nl->nlmsg_len)
                 return pxe_set_errno(err, errno, "Subscribing to process events (PROC_CN_MCAST_LISTEN)");
         return TAKE_FD(fd);
 }

@@ -18,28 +18,34 @@
 
 #include "backend/proxmox/pmx_private.h"
 
-struct datagram {
-        struct nlmsghdr nl;
-        struct cn_msg cn;
-        struct proc_event ev;
-} __attribute__((packed));
+/* Offsets in a datagram: the netlink header, the connector's, the event. */
+#define CN_OFF NLMSG_HDRLEN
+#define EV_OFF (CN_OFF + sizeof(struct cn_msg))
+#define DGRAM_LEN NLMSG_ALIGN(NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(struct proc_event)))
 
 static size_t make_exit(char *buf, pid_t pid, pid_t tgid, unsigned code)
 {
-        struct datagram d = { 0 };
+        struct nlmsghdr nl = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(struct proc_event)),
+                               .nlmsg_type = NLMSG_DONE };
+        struct cn_msg cn = { .id = { .idx = CN_IDX_PROC, .val = CN_VAL_PROC }, .len = sizeof(struct proc_event) };
+        struct proc_event ev = { .what = PROC_EVENT_EXIT };
 
-        d.nl.nlmsg_len = NLMSG_LENGTH(sizeof(d.cn) + sizeof(d.ev));
-        d.nl.nlmsg_type = NLMSG_DONE;
-        d.cn.id.idx = CN_IDX_PROC;
-        d.cn.id.val = CN_VAL_PROC;
-        d.cn.len = sizeof(d.ev);
-        d.ev.what = PROC_EVENT_EXIT;
-        d.ev.event_data.exit.process_pid = pid;
-        d.ev.event_data.exit.process_tgid = tgid;
-        d.ev.event_data.exit.exit_code = code;
-        memcpy(buf, &d, sizeof(d));
-        return NLMSG_ALIGN(d.nl.nlmsg_len);
+        ev.event_data.exit.process_pid = pid;
+        ev.event_data.exit.process_tgid = tgid;
+        ev.event_data.exit.exit_code = code;
+        memset(buf, 0, DGRAM_LEN);
+        memcpy(buf, &nl, sizeof(nl));
+        memcpy(buf + CN_OFF, &cn, sizeof(cn));
+        memcpy(buf + EV_OFF, &ev, sizeof(ev));
+        return DGRAM_LEN;
 }
+
+/* Change one field of the datagram at buf (type T at offset off). */
+#define SET(buf, off, T, v)                       \
+        do {                                      \
+                T v_ = (v);                       \
+                memcpy((buf) + (off), &v_, sizeof(v_)); \
+        } while (0)
 
 static void test_leader_exit_is_the_status(void **state)
 {
@@ -59,15 +65,13 @@ static void test_other_processes_and_events_are_ignored(void **state)
 {
         char buf[1024] __attribute__((aligned(8)));
         struct pmx_exit_watch w = { 0 };
-        struct datagram *fork_ev;
         size_t n = 0;
 
         (void) state;
         n += make_exit(buf + n, 4243, 4243, 1 << 8);  /* another process */
         n += make_exit(buf + n, 4250, 4243, 9);       /* a thread of it */
-        fork_ev = (struct datagram *) (buf + n);
         n += make_exit(buf + n, 4242, 4242, 0);
-        fork_ev->ev.what = PROC_EVENT_FORK;         /* not an exit */
+        SET(buf + n - DGRAM_LEN, EV_OFF + offsetof(struct proc_event, what), uint32_t, PROC_EVENT_FORK); /* not an exit */
         assert_int_equal(pmx_procexit_parse(buf, n, 4242, &w), 0);
         assert_false(w.have);
 }
@@ -95,21 +99,22 @@ static void test_malformed_datagrams_are_refused(void **state)
 {
         char buf[512] __attribute__((aligned(8)));
         struct pmx_exit_watch w = { 0 };
-        struct datagram *d = (struct datagram *) buf;
+        const size_t len_off = offsetof(struct nlmsghdr, nlmsg_len), type_off = offsetof(struct nlmsghdr, nlmsg_type);
+        const size_t cn_len_off = CN_OFF + offsetof(struct cn_msg, len);
         size_t n;
 
         (void) state;
         n = make_exit(buf, 4242, 4242, 9);
-        d->nl.nlmsg_len = (unsigned) n + 64; /* longer than what came */
+        SET(buf, len_off, uint32_t, (uint32_t) n + 64); /* longer than what came */
         assert_int_equal(pmx_procexit_parse(buf, n, 4242, &w), -EBADMSG);
         n = make_exit(buf, 4242, 4242, 9);
-        d->cn.len = 4096; /* payload longer than the message */
+        SET(buf, cn_len_off, uint16_t, 4096); /* payload longer than the message */
         assert_int_equal(pmx_procexit_parse(buf, n, 4242, &w), -EBADMSG);
         n = make_exit(buf, 4242, 4242, 9);
-        d->cn.len = 8; /* too short for an exit event */
+        SET(buf, cn_len_off, uint16_t, 8); /* too short for an exit event */
         assert_int_equal(pmx_procexit_parse(buf, n, 4242, &w), 0);
         n = make_exit(buf, 4242, 4242, 9);
-        d->nl.nlmsg_type = NLMSG_ERROR;
+        SET(buf, type_off, uint16_t, NLMSG_ERROR);
         assert_int_equal(pmx_procexit_parse(buf, n, 4242, &w), -EPROTO);
         assert_int_equal(pmx_procexit_parse(buf, 3, 4242, &w), 0); /* shorter than a header */
         assert_false(w.have);
