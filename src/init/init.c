@@ -416,11 +416,9 @@ static const char *env_path(const struct process *p)
         return DEFAULT_PATH;
 }
 
-/* Whether our supplementary groups are already the n of want (as sets).
- * setgroups() needs CAP_SETGID even when it changes nothing, and an exec
- * into a CT whose PID 1 is the process (lxc-attach gives us that PID 1's
- * bounding set, its groups and ids) may not have it: the no-op is skipped. */
-static int groups_are(const gid_t *want, size_t n)
+/* Whether each of our supplementary groups is one of the n of want
+ * (exact: also the other way round). */
+static int groups_within(const gid_t *want, size_t n, int exact)
 {
         static gid_t have[MAX_ITEMS];
         int m = getgroups(MAX_ITEMS, have);
@@ -435,7 +433,7 @@ static int groups_are(const gid_t *want, size_t n)
                 if (j == n)
                         return 0;
         }
-        for (size_t j = 0; j < n; j++) {
+        for (size_t j = 0; exact && j < n; j++) {
                 int i = 0;
 
                 while (i < m && have[i] != want[j])
@@ -444,6 +442,22 @@ static int groups_are(const gid_t *want, size_t n)
                         return 0;
         }
         return 1;
+}
+
+/* setgroups() needs CAP_SETGID, even when it changes nothing.  An exec
+ * into a CT whose PID 1 is the process runs with that PID 1's bounding set
+ * (lxc-attach mirrors it), so without CAP_SETGID there the groups cannot
+ * be set: the no-op is skipped, and fewer groups than asked (lxc-attach
+ * drops them) are kept -- never one that was not asked for. */
+static void apply_groups(const struct process *p)
+{
+        if (!p->n_groups && !p->has_uid && !p->has_gid)
+                return;
+        if (groups_within(p->groups, p->n_groups, 1) || setgroups(p->n_groups, p->groups) == 0)
+                return;
+        if (errno == EPERM && groups_within(p->groups, p->n_groups, 0))
+                return;
+        die("setgroups", errno);
 }
 
 /* Last before the exec: the start hooks run as us, the exec (and its PATH
@@ -455,9 +469,7 @@ static void apply_identity(const struct process *p)
 
         if ((r = init_caps_before_switch(&p->caps, what, sizeof(what))) < 0)
                 die(what, -r);
-        if ((p->n_groups || p->has_uid || p->has_gid) && !groups_are(p->groups, p->n_groups) &&
-            setgroups(p->n_groups, p->groups) < 0)
-                die("setgroups", errno);
+        apply_groups(p);
         if (p->has_gid && setgid(p->gid) < 0)
                 die("setgid", errno);
         if (p->has_uid && setuid(p->uid) < 0)

@@ -714,6 +714,26 @@ def test_all_output_of_pid_1_comes_before_its_exact_exit_code(ppx, pve, workdir)
     assert len(lines) == 2000 and lines[-1] == "line-1999"
 
 
+def test_exec_into_a_pid_1_without_capabilities(ppx, pve, workdir):
+    """critest's "dropping ALL capabilities": an exec (lxc-attach) gets the
+    bounding set of the CT's PID 1, here empty, so pxcri-init --exec cannot
+    set groups; it runs with fewer groups than asked, never other ones, and
+    with the capabilities asked (none)."""
+    ppx.write_config(proxmox_cfg(pve))
+    cid = unique()
+    b = mk(workdir, ["sleep", "600"])
+    edit_process(b, capabilities={k: [] for k in ("bounding", "effective", "permitted", "inheritable", "ambient")},
+                 user={"uid": 0, "gid": 0, "additionalGids": [0, 10]})
+    ppx("run", "-d", "-b", b, cid, check=True)
+    res = ppx("exec", cid, "cat", "/proc/self/status")
+    assert res.returncode == 0, res.stderr
+    fields = dict(line.split(":", 1) for line in res.stdout.splitlines() if ":" in line)
+    assert int(fields["CapEff"], 16) == 0 and int(fields["CapBnd"], 16) == 0
+    assert set(fields["Groups"].split()) <= {"0", "10"}, fields["Groups"]
+    ppx("delete", "--force", cid, check=True)
+    assert_nothing_left(ppx, pve, cid)
+
+
 def test_without_its_waiter_state_still_follows_pid_1(ppx, pve, workdir):
     """The waiter is the only listener for PID 1's exit status: killed, the
     container runs on and `pxcri state` (a new process, from state.json)
