@@ -38,7 +38,8 @@
  * <dir>/console.sock, or BASE.sock with --exec), "w<rows> <columns>",
  * "f<N>" (--preserve-fds: descriptors 3 .. 3+N-1 go on to the process;
  * every other one above stdio is closed on exec), "i" (dir mode: stdin from
- * DIR/stdin), "x" (dir mode: exec in place, stdout/stderr DIR/out, DIR/err), "l<resource> <soft> <hard> <name>" (a setrlimit(); name, e.g.
+ * DIR/stdin), "x" (dir mode: exec in place, stdout/stderr DIR/out, DIR/err),
+ * "l<resource> <soft> <hard> <name>" (a setrlimit(); name, e.g.
  * RLIMIT_NOFILE, for errors), "o<oom_score_adj>", "c<cwd>",
  * "u<uid>", "g<gid>", "G<gid>" (a supplementary group, repeatable; with "u"
  * or "g" and no "G" there are none), "b<r|w><src>\t<dest>" and

@@ -518,6 +518,7 @@ static int find_init(struct create *x, struct pmx_waiter_args *a, struct pxe **e
 {
         pid_t pid = pmx_init_pid(x->run);
         long long start = pid > 0 ? backend_proc_start_time(pid) : 0;
+        int r;
 
         if (pid <= 0 || start <= 0)
                 return pxe_set(err, ESRCH, "pxcri-init in Proxmox container %u is gone", x->vmid);
@@ -530,6 +531,9 @@ static int find_init(struct create *x, struct pmx_waiter_args *a, struct pxe **e
         if (backend_proc_start_time(pid) != start)
                 return pxe_set(err, ESRCH, "pxcri-init in Proxmox container %u is gone", x->vmid);
         a->init = pid;
+        /* Events that came before stay queued; from now on only ours. */
+        if ((r = pmx_procexit_filter(x->nl, pid)) < 0)
+                log_debug("Container %s: no socket filter on the proc connector: %s", x->c->id, strerror(-r));
         json_object_set_new(x->state, "in_place", json_true());
         json_object_set_new(x->state, "init", json_integer(pid));
         json_object_set_new(x->state, "init_start", json_integer(start));
@@ -563,8 +567,9 @@ static int start_waiter(struct create *x, struct pxe **err)
                         a.out = pmx_run_open(x->run, "out", O_RDONLY | O_NONBLOCK, S_IFIFO);
                         a.err = pmx_run_open(x->run, "err", O_RDONLY | O_NONBLOCK, S_IFIFO);
                         if (a.out < 0 || a.err < 0)
-                                r = pxe_set_errno(err, -(a.out < 0 ? a.out : a.err), "Opening %s/%s of Proxmox container %u",
-                                                  x->run, a.out < 0 ? "out" : "err", x->vmid);
+                                r = pxe_set_errno(err, -(a.out < 0 ? a.out : a.err),
+                                                  "Opening %s/%s of Proxmox container %u", x->run,
+                                                  a.out < 0 ? "out" : "err", x->vmid);
                 }
                 if (r == 0)
                         r = find_init(x, &a, err);

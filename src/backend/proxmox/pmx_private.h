@@ -51,7 +51,7 @@ struct pmx_info {
         pid_t pid;          /* the waiter while it lives, else 0 */
         const char *run;    /* run directory on this host, or NULL (in state) */
         bool in_place;      /* the process is the CT's PID 1 (pxcri-init's "x") */
-        pid_t init;         /* the CT's init on this host while it runs (in place, or pxcri-init), else 0 */
+        pid_t init;         /* in place: the CT's init on this host while it runs, else 0 */
         json_t *state;      /* state.json (reference owned by info) */
 };
 
@@ -71,6 +71,9 @@ int pmx_save_state(struct backend *b, const char *id, json_t *state, struct pxe 
 int pmx_info(struct backend *b, struct pve_client *client, const char *id, struct pmx_info *info,
              struct pxe **err);
 void pmx_info_done(struct pmx_info *info);
+/* The CT's init on this host while it runs (in place the process, else
+ * pxcri-init, found as ctl's holder), else 0. */
+pid_t pmx_info_init(const struct pmx_info *info);
 const char *pmx_status_name(enum pmx_status s);
 
 /* The run directory's entries belong to the container (its root can replace
@@ -192,6 +195,10 @@ struct pmx_exit_watch {
 /* A netlink socket (non-blocking, close-on-exec) subscribed to process
  * events: open it before the process can exit. */
 int pmx_procexit_open(struct pxe **err);
+/* Let only the exit events of tgid's tasks reach fd (a socket filter): a
+ * waiter is woken for its own process, not for every exit on the node,
+ * and others' events cannot fill its buffer.  0, or -errno. */
+int pmx_procexit_filter(int fd, pid_t tgid);
 /* One datagram: the exit events of tgid's tasks go into w.  1 when one was
  * there, 0 when none, -EBADMSG/-EPROTO for a malformed one. */
 int pmx_procexit_parse(const void *buf, size_t len, pid_t tgid, struct pmx_exit_watch *w);

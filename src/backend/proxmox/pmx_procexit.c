@@ -15,9 +15,11 @@
 #include <stddef.h>
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -57,6 +59,29 @@ int pmx_procexit_open(struct pxe **err)
         if (send(fd, req, nl->nlmsg_len, 0) != (ssize_t) nl->nlmsg_len)
                 return pxe_set_errno(err, errno, "Subscribing to process events (PROC_CN_MCAST_LISTEN)");
         return TAKE_FD(fd);
+}
+
+int pmx_procexit_filter(int fd, pid_t tgid)
+{
+        /* Offsets in a datagram: the event follows the netlink header (16)
+         * and the connector's (20).  Classic BPF loads words big-endian,
+         * hence htonl() of the host's values. */
+        enum {
+                EV = NLMSG_HDRLEN + sizeof(struct cn_msg),
+                WHAT = EV + offsetof(struct proc_event, what),
+                TGID = EV + offsetof(struct proc_event, event_data.exit.process_tgid),
+        };
+        struct sock_filter code[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, WHAT),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(PROC_EVENT_EXIT), 0, 3),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, TGID),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl((uint32_t) tgid), 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+                BPF_STMT(BPF_RET | BPF_K, 0),
+        };
+        struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+        return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ? -errno : 0;
 }
 
 int pmx_procexit_parse(const void *buf, size_t len, pid_t tgid, struct pmx_exit_watch *w)

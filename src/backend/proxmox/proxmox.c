@@ -319,9 +319,15 @@ int pmx_info(struct backend *b, struct pve_client *client, const char *id, struc
                 info->status = state_started(info->state) ? PMX_RUNNING : PMX_CREATED;
         if (info->status == PMX_STOPPED)
                 info->init = 0;
-        else if (!info->in_place)
-                info->init = pmx_init_pid(info->run);
         return 0;
+}
+
+pid_t pmx_info_init(const struct pmx_info *info)
+{
+        if (info->status == PMX_STOPPED || info->status == PMX_CREATING || !info->run)
+                return 0;
+        /* pxcri-init's: a walk of every process's descriptors, so only when asked */
+        return info->in_place ? info->init : pmx_init_pid(info->run);
 }
 
 void pmx_info_done(struct pmx_info *info)
@@ -444,7 +450,7 @@ static int pmx_kill(struct backend *b, const struct backend_call *c, int *st, st
         if (info.status == PMX_STOPPED)
                 r = pxe_set(err, ESRCH, "container not running (%s)", c->id);
         else if (info.run && c->all)
-                r = kill_all(info.init, sig, c->id, err);
+                r = kill_all(pmx_info_init(&info), sig, c->id, err);
         else if (info.run && info.in_place)
                 r = signal_init(&info, sig, c->id, err);
         else if (info.run)
@@ -536,7 +542,7 @@ static int pmx_delete(struct backend *b, const struct backend_call *c, int *st, 
          * pxcri-init) would leave its other processes running in the CT's
          * cgroup: they go first, and then Proxmox stops the CT as always. */
         if (info.status != PMX_STOPPED && info.run)
-                end_others(info.init);
+                end_others(pmx_info_init(&info));
         if (info.status != PMX_STOPPED)
                 pmx_cleanup_stop(b, client, info.vmid);
         wait_waiter_gone(&info);
@@ -584,7 +590,8 @@ static int pmx_exec(struct backend *b, const struct backend_call *c, int *st, st
                 if (tty)
                         r = pmx_console_exec(b, client, info.vmid, info.run, host, inside, c, st, err);
                 else if (!c->detach && c->pid_file)
-                        r = pmx_exec_waited(b, client, info.vmid, info.init, host, inside, c->pid_file, st, err);
+                        r = pmx_exec_waited(b, client, info.vmid, pmx_info_init(&info), host, inside, c->pid_file,
+                                            st, err);
                 else if (!c->detach)
                         r = pve_exec(client, info.vmid, argv, st, err);
                 else if ((pid = pmx_exec_spawn(client, info.vmid, host, inside, false, err)) < 0)
@@ -616,8 +623,8 @@ static int pmx_ps(struct backend *b, const struct backend_call *c, int *st, stru
         if (!info.run && info.status != PMX_STOPPED)
                 r = pxe_set(err, ENOSYS, "ps needs the run directory on this host; container %s has none "
                             "(api transport)", c->id);
-        else if (info.status != PMX_STOPPED && info.status != PMX_CREATING)
-                init = info.init;
+        else
+                init = pmx_info_init(&info);
         pmx_info_done(&info);
         if (r == 0 && (r = backend_ps_print_walk(c, init, pmx_for_each_process, err)) == 0)
                 *st = 0;

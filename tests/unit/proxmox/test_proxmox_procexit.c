@@ -71,7 +71,8 @@ static void test_other_processes_and_events_are_ignored(void **state)
         n += make_exit(buf + n, 4243, 4243, 1 << 8);  /* another process */
         n += make_exit(buf + n, 4250, 4243, 9);       /* a thread of it */
         n += make_exit(buf + n, 4242, 4242, 0);
-        SET(buf + n - DGRAM_LEN, EV_OFF + offsetof(struct proc_event, what), uint32_t, PROC_EVENT_FORK); /* not an exit */
+        /* not an exit */
+        SET(buf + n - DGRAM_LEN, EV_OFF + offsetof(struct proc_event, what), uint32_t, PROC_EVENT_FORK);
         assert_int_equal(pmx_procexit_parse(buf, n, 4242, &w), 0);
         assert_false(w.have);
 }
@@ -210,6 +211,39 @@ static void test_overflow_loses_only_what_may_be_ours(void **state)
         close(fd);
 }
 
+/* With the filter, other processes' events never reach the socket: a
+ * minimal buffer does not overflow, and the child's exit comes through. */
+static void test_filter_lets_only_ours_through(void **state)
+{
+        struct pmx_exit_watch w = { 0 };
+        struct pxe *err = NULL;
+        int fd = pmx_procexit_open(&err), small = 0, status;
+        pid_t target;
+
+        (void) state;
+        if (fd < 0) {
+                pxe_free(err);
+                skip();
+        }
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &small, sizeof(small)), 0);
+        target = fork();
+        if (target == 0) {
+                pause();
+                _exit(0);
+        }
+        assert_int_equal(pmx_procexit_filter(fd, target), 0);
+        assert_int_equal(pmx_procexit_read(fd, target, &w), 0); /* what came before the filter */
+        w = (struct pmx_exit_watch) { 0 };
+        flood();
+        kill(target, SIGKILL);
+        waitpid(target, &status, 0);
+        flood();
+        wait_exit(fd, target, &w);
+        assert_true(w.have && !w.lost);
+        assert_int_equal(w.status, status);
+        close(fd);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -219,6 +253,7 @@ int main(void)
                 cmocka_unit_test(test_malformed_datagrams_are_refused),
                 cmocka_unit_test(test_real_exit_and_kill),
                 cmocka_unit_test(test_overflow_loses_only_what_may_be_ours),
+                cmocka_unit_test(test_filter_lets_only_ours_through),
         };
 
         return unit_run(tests);
