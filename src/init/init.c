@@ -28,13 +28,18 @@
  * pty, whose master went to DIR/console.sock before ctl was opened.
  * Once the process exited, the log gets what is left in the pipes and an
  * fsync before DIR/exit is written: when exit exists, the log is complete.
+ * With "x" (the host asks for it when the CT has a PID namespace of its
+ * own and it can learn the exit status from the kernel) there is no child:
+ * after the start byte we exec the process in place, PID 1 as with runc,
+ * stdout and stderr the FIFOs DIR/out and DIR/err (dir_become_process()).
  *
  * The process file holds NUL-terminated records: "a<arg>", "e<KEY=VALUE>",
  * "m<octal umask>", "t" (stdio is a terminal: a pty whose master goes to
  * <dir>/console.sock, or BASE.sock with --exec), "w<rows> <columns>",
  * "f<N>" (--preserve-fds: descriptors 3 .. 3+N-1 go on to the process;
  * every other one above stdio is closed on exec), "i" (dir mode: stdin from
- * DIR/stdin), "l<resource> <soft> <hard> <name>" (a setrlimit(); name, e.g.
+ * DIR/stdin), "x" (dir mode: exec in place, stdout/stderr DIR/out, DIR/err),
+ * "l<resource> <soft> <hard> <name>" (a setrlimit(); name, e.g.
  * RLIMIT_NOFILE, for errors), "o<oom_score_adj>", "c<cwd>",
  * "u<uid>", "g<gid>", "G<gid>" (a supplementary group, repeatable; with "u"
  * or "g" and no "G" there are none), "b<r|w><src>\t<dest>" and
@@ -106,6 +111,7 @@ struct process {
         size_t n_mounts;
         struct init_caps caps;
         int stdin_fifo;
+        int in_place;
         struct {
                 int resource;
                 struct rlimit lim;
@@ -122,6 +128,9 @@ static const char *init_dir = INIT_DIR;
  * open: where die() reports. */
 static pid_t dir_pid;
 static int dir_log = -1;
+/* dir mode, "x": our stderr is DIR/err, which the host relays: die()
+ * reports there only. */
+static int dir_stderr_relayed;
 
 static void record_exit(int code);
 static void dir_report(const char *msg);
@@ -134,7 +143,8 @@ static void die(const char *what, int e)
         fprintf(stderr, "%s\n", msg);
         if (dir_pid && dir_pid == getpid()) {
                 dir_pid = 0; /* once: reporting may fail and die too */
-                dir_report(msg);
+                if (!dir_stderr_relayed)
+                        dir_report(msg);
                 record_exit(127);
         }
         exit(127);
@@ -240,6 +250,8 @@ static void parse_records(struct process *p, char *buf, size_t len)
                         p->cwd = rec + 1;
                 else if (rec[0] == 'i')
                         p->stdin_fifo = 1;
+                else if (rec[0] == 'x')
+                        p->in_place = 1;
                 else if (rec[0] == 'l') {
                         unsigned long long soft, hard;
 
@@ -405,6 +417,50 @@ static const char *env_path(const struct process *p)
         return DEFAULT_PATH;
 }
 
+/* Whether each of our supplementary groups is one of the n of want
+ * (exact: also the other way round). */
+static int groups_within(const gid_t *want, size_t n, int exact)
+{
+        static gid_t have[MAX_ITEMS];
+        int m = getgroups(MAX_ITEMS, have);
+
+        if (m < 0)
+                return 0;
+        for (int i = 0; i < m; i++) {
+                size_t j = 0;
+
+                while (j < n && want[j] != have[i])
+                        j++;
+                if (j == n)
+                        return 0;
+        }
+        for (size_t j = 0; exact && j < n; j++) {
+                int i = 0;
+
+                while (i < m && have[i] != want[j])
+                        i++;
+                if (i == m)
+                        return 0;
+        }
+        return 1;
+}
+
+/* setgroups() needs CAP_SETGID, even when it changes nothing.  An exec
+ * into a CT whose PID 1 is the process runs with that PID 1's bounding set
+ * (lxc-attach mirrors it), so without CAP_SETGID there the groups cannot
+ * be set: the no-op is skipped, and fewer groups than asked (lxc-attach
+ * drops them) are kept -- never one that was not asked for. */
+static void apply_groups(const struct process *p)
+{
+        if (!p->n_groups && !p->has_uid && !p->has_gid)
+                return;
+        if (groups_within(p->groups, p->n_groups, 1) || setgroups(p->n_groups, p->groups) == 0)
+                return;
+        if (errno == EPERM && groups_within(p->groups, p->n_groups, 0))
+                return;
+        die("setgroups", errno);
+}
+
 /* Last before the exec: the start hooks run as us, the exec (and its PATH
  * search) as the process. */
 static void apply_identity(const struct process *p)
@@ -414,9 +470,7 @@ static void apply_identity(const struct process *p)
 
         if ((r = init_caps_before_switch(&p->caps, what, sizeof(what))) < 0)
                 die(what, -r);
-        if (p->n_groups ? setgroups(p->n_groups, p->groups) < 0 :
-            (p->has_uid || p->has_gid) && setgroups(0, NULL) < 0)
-                die("setgroups", errno);
+        apply_groups(p);
         if (p->has_gid && setgid(p->gid) < 0)
                 die("setgid", errno);
         if (p->has_uid && setuid(p->uid) < 0)
@@ -688,6 +742,51 @@ static void dir_child(struct process *p, const sigset_t *mask, int tty, int in, 
         exec_process(p);
 }
 
+/* dir mode with "x": as with runc, the process becomes PID 1 of the CT --
+ * after all our setup (mounts, terminal, stdin, the start byte), with the
+ * limits, identity and confinement exec_process() applies to the child
+ * otherwise.  Its stdout and stderr are the FIFOs DIR/out and DIR/err,
+ * whose read ends the host's waiter holds since before the start (so
+ * ENXIO here means the waiter is gone); the waiter relays them and learns
+ * the exit status from the kernel (lxc-start, our parent, reaps us). */
+static void dir_become_process(struct process *p, const sigset_t *old, const struct init_output *o, int tty,
+                               int in)
+{
+        char path[4096];
+        int out = tty, err = tty, null = -1;
+
+        if (tty < 0) {
+                out = open_in_dir("out", O_WRONLY | O_NONBLOCK, 0);
+                err = open_in_dir("err", O_WRONLY | O_NONBLOCK, 0);
+                if (out < 0 || err < 0)
+                        die(dir_path(path, sizeof(path), out < 0 ? "out" : "err"), errno);
+                /* The process writes blocking, as to any pipe. */
+                if (fcntl(out, F_SETFL, 0) < 0 || fcntl(err, F_SETFL, 0) < 0)
+                        die("DIR/out", errno);
+        }
+        if (in >= 0 && fcntl(in, F_SETFL, fcntl(in, F_GETFL) & ~O_NONBLOCK) < 0)
+                die("DIR/stdin", errno);
+        if (tty < 0 && in < 0 && (null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+                die("/dev/null", errno);
+        if (dup2(tty >= 0 ? tty : in >= 0 ? in : null, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+            dup2(err, STDERR_FILENO) < 0)
+                die("setting up stdio", errno);
+        dir_stderr_relayed = 1;
+        /* lxc-start made us a session leader: the pty becomes the
+         * process's controlling terminal. */
+        if (tty >= 0 && ((setsid() < 0 && errno != EPERM) || ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0))
+                die("making the terminal the controlling one", errno);
+        close(o->log);
+        close(o->sigfd);
+        if (o->ctl >= 0)
+                close(o->ctl);
+        sigprocmask(SIG_SETMASK, old, NULL);
+        if (p->umask >= 0)
+                umask((mode_t) p->umask);
+        init_run_start_hooks(dir_path(path, sizeof(path), "start-hooks"));
+        exec_process(p);
+}
+
 /* Sets init_dir and *no_wait, reads the process. */
 static void dir_args(int argc, char **argv, struct process *p, int *no_wait)
 {
@@ -789,6 +888,8 @@ static int dir_mode(int argc, char **argv)
                 record_exit(128 + sig);
                 return 128 + sig;
         }
+        if (p.in_place)
+                dir_become_process(&p, &old, &o, tty, in);
         code = exit_code(init_output_supervise(&o, dir_fork(&p, &old, tty, in, &o)));
         if (dir_pid != 1)
                 end_leftovers();

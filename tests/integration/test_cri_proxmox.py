@@ -207,6 +207,36 @@ def test_logs_exec_exit_code_stop_remove(pxcrid, pod_pve, busybox, pve):
     assert pxcrid.wait_state(cid, EXITED, timeout=60).exit_code == 7
 
 
+def test_the_containers_command_is_pid_1_of_its_ct(pxcrid, pod_pve, busybox, pve):
+    """critest's ContainerPID: pxcri-init execs the command in place, so it is
+    /proc/1 of the CT; its exit status, which only lxc-start (its parent) can
+    wait() for, comes from the kernel's proc connector, exactly."""
+    cid = run(pxcrid, pod_pve, busybox, "echo pid-$$; exec sleep 271828")
+    st = pxcrid.wait_state(cid, RUNNING, timeout=60)
+    r = exec_sync(pxcrid, cid, "cat", "/proc/1/cmdline")
+    assert r.stdout.split(b"\0")[:2] == [b"sleep", b"271828"], r
+    # pxcri ps: the CT's init on the host is the command itself
+    r = subprocess.run([PXCRI, "--config", pxcrid.config_path, "ps", "--format", "json", cid], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    cmds = [open("/proc/%d/cmdline" % q, "rb").read().split(b"\0")[0] for q in json.loads(r.stdout)]
+    assert cmds == [b"sleep"], cmds
+    # exec still works next to it
+    r = exec_sync(pxcrid, cid, "sh", "-c", "echo exec-ok; exit 5")
+    assert (r.stdout, r.exit_code) == (b"exec-ok\n", 5), r
+    # SIGTERM: PID 1 without a handler ignores it (as with runc); the SIGKILL after the grace period ends it
+    pxcrid.rt("StopContainer", container_id=cid, timeout=2, deadline=120)
+    st = pxcrid.wait_state(cid, EXITED, timeout=60)
+    assert st.exit_code == 137, st
+    with open(st.log_path) as f:
+        assert " stdout F pid-1" in f.read()
+    cid = run(pxcrid, pod_pve, busybox, "echo bye >&2; exit 7")
+    st = pxcrid.wait_state(cid, EXITED, timeout=60)
+    assert st.exit_code == 7, st
+    with open(st.log_path) as f:
+        assert " stderr F bye" in f.read()
+
+
 @pytest.fixture
 def pod_pve(pxcrid, busybox):
     pid, cfg = pxcrid.run_pod(handler="proxmox")

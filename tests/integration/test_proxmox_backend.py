@@ -148,6 +148,12 @@ def run_dir(ppx, cid):
         return json.load(f)["run"]
 
 
+def exit_file(ppx, cid):
+    """Where the waiter records the exit code of a container whose process is
+    the CT's PID 1: pxcri's own state directory, out of the CT's reach."""
+    return os.path.join(ppx.root, "proxmox", cid, "exit")
+
+
 def read(path):
     with open(path) as f:
         return f.read()
@@ -216,7 +222,8 @@ def test_lifecycle(ppx, pve, workdir, transport):
         assert "REST API has no exec" in res.stderr
     ppx("kill", cid, "TERM", check=True)
     wait_status(ppx, cid, "stopped", timeout=15)
-    wait_file(os.path.join(run_dir(ppx, cid), "exit"))
+    wait_file(exit_file(ppx, cid))
+    assert read(exit_file(ppx, cid)).strip() == "42"  # the trap's exit, from the kernel's event
     deadline = time.time() + 10
     while "got-term" not in read(log + ".out") and time.time() < deadline:
         time.sleep(0.05)
@@ -243,7 +250,8 @@ def test_sigkill_gives_137(ppx, pve, workdir):
     ppx("run", "-d", "-b", mk(workdir, ["sleep", "60"]), cid, check=True)
     ppx("kill", cid, "KILL", check=True)
     wait_status(ppx, cid, "stopped")
-    assert read(os.path.join(run_dir(ppx, cid), "exit")).strip() == "137"
+    wait_file(exit_file(ppx, cid))
+    assert read(exit_file(ppx, cid)).strip() == "137"
 
 
 def test_template_made_once_and_cloned_linked(ppx, pve, workdir):
@@ -600,8 +608,9 @@ def test_container_cannot_make_pxcri_write_host_files(ppx, pve, workdir):
                                                     "touch /.pxcri/run/swapped; sleep 30" % victim]), cid, check=True)
     wait_file(os.path.join(run_dir(ppx, cid), "swapped"))
     assert os.path.islink(os.path.join(run_dir(ppx, cid), "ctl"))
-    res = ppx("kill", cid, "KILL")
-    assert res.returncode == 1
+    # The process is the CT's PID 1: kill signals its pid, never through ctl.
+    ppx("kill", cid, "KILL", check=True)
+    wait_status(ppx, cid, "stopped", timeout=15)
     assert read(victim) == "intact\n"
     ppx("delete", "--force", cid, check=True)
     assert_nothing_left(ppx, pve, cid)
@@ -650,15 +659,101 @@ def test_ps_lists_the_container_processes_and_kill_all_reaches_them(ppx, pve, wo
     while time.time() < deadline:
         pids = json.loads(ppx("ps", "--format", "json", cid, check=True).stdout)
         cmds = sorted(cmdline(p) for p in pids)
-        if cmds == ["/.pxcri/init", "sh", "sleep", "sleep"]:
+        if cmds == ["sh", "sleep", "sleep"]:
             break
         time.sleep(0.1)
-    # pxcri-init, sh, and the two sleeps: host pids, as runc ps gives them
-    assert cmds == ["/.pxcri/init", "sh", "sleep", "sleep"], cmds
+    # sh (the CT's PID 1: pxcri-init exec'd it) and the two sleeps: host pids, as runc ps gives them
+    assert cmds == ["sh", "sleep", "sleep"], cmds
     assert "PID" in ppx("ps", cid, check=True).stdout.splitlines()[0]
     ppx("kill", "--all", cid, "KILL", check=True)
     wait_status(ppx, cid, "stopped", timeout=15)
     assert all(not os.path.exists("/proc/%d" % p) for p in pids)
+
+
+def test_the_process_is_pid_1_of_its_ct(ppx, pve, workdir):
+    """pxcri-init execs the process in place: it is the CT's PID 1, signals
+    reach it by its host pid, its exit status comes from the kernel."""
+    ppx.write_config(proxmox_cfg(pve))
+    cid = unique()
+    b = mk(workdir, ["sh", "-c", "trap 'echo got-usr1' USR1; echo pid-$$; while :; do sleep 0.1; done"])
+    log = os.path.join(workdir, "ct")
+    assert ppx.create_logged(cid, b, log) == 0, read(log + ".err")
+    ppx("start", cid, check=True)
+    res = ppx("exec", cid, "cat", "/proc/1/cmdline", check=True)
+    assert res.stdout.split("\0")[:2] == ["sh", "-c"], res.stdout
+    state = json.load(open(os.path.join(ppx.root, "proxmox", cid, "state.json")))
+    assert state["in_place"] is True
+    with open("/proc/%d/cmdline" % state["init"], "rb") as f:
+        assert f.read().split(b"\0")[0] == b"sh"  # the recorded host pid is the process
+    # A signal it has a handler for reaches it (by its host pid, not through ctl).
+    ppx("kill", cid, "USR1", check=True)
+    deadline = time.time() + 10
+    while "got-usr1" not in read(log + ".out") and time.time() < deadline:
+        time.sleep(0.05)
+    assert read(log + ".out") == "pid-1\ngot-usr1\n"
+    # One it has none for is ignored by the kernel, as for runc's PID 1.
+    ppx("kill", cid, "TERM", check=True)
+    time.sleep(0.5)
+    assert ppx.state(cid)["status"] == "running"
+    ppx("kill", cid, "KILL", check=True)
+    wait_status(ppx, cid, "stopped", timeout=15)
+    wait_file(exit_file(ppx, cid))
+    assert read(exit_file(ppx, cid)).strip() == "137"
+    ppx("delete", cid, check=True)
+    assert_nothing_left(ppx, pve, cid)
+
+
+def test_all_output_of_pid_1_comes_before_its_exact_exit_code(ppx, pve, workdir):
+    """The waiter relays the out FIFO to its end once PID 1 is gone (more
+    than a pipe buffer of it), then exits with the kernel's status."""
+    ppx.write_config(proxmox_cfg(pve))
+    b = mk(workdir, ["sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); done; exit 3"])
+    res = ppx("run", "-b", b, unique(), timeout=60)
+    assert res.returncode == 3, res.stderr
+    lines = res.stdout.splitlines()
+    assert len(lines) == 2000 and lines[-1] == "line-1999"
+
+
+def test_exec_into_a_pid_1_without_capabilities(ppx, pve, workdir):
+    """critest's "dropping ALL capabilities": an exec (lxc-attach) gets the
+    bounding set of the CT's PID 1, here empty, so pxcri-init --exec cannot
+    set groups; it runs with fewer groups than asked, never other ones, and
+    with the capabilities asked (none)."""
+    ppx.write_config(proxmox_cfg(pve))
+    cid = unique()
+    b = mk(workdir, ["sleep", "600"])
+    edit_process(b, capabilities={k: [] for k in ("bounding", "effective", "permitted", "inheritable", "ambient")},
+                 user={"uid": 0, "gid": 0, "additionalGids": [0, 10]})
+    ppx("run", "-d", "-b", b, cid, check=True)
+    res = ppx("exec", cid, "cat", "/proc/self/status")
+    assert res.returncode == 0, res.stderr
+    fields = dict(line.split(":", 1) for line in res.stdout.splitlines() if ":" in line)
+    assert int(fields["CapEff"], 16) == 0 and int(fields["CapBnd"], 16) == 0
+    assert set(fields["Groups"].split()) <= {"0", "10"}, fields["Groups"]
+    ppx("delete", "--force", cid, check=True)
+    assert_nothing_left(ppx, pve, cid)
+
+
+def test_without_its_waiter_state_still_follows_pid_1(ppx, pve, workdir):
+    """The waiter is the only listener for PID 1's exit status: killed, the
+    container runs on and `pxcri state` (a new process, from state.json)
+    follows the recorded pid; the status is then not known, and no code is
+    made up for it."""
+    ppx.write_config(proxmox_cfg(pve))
+    cid = unique()
+    ppx("run", "-d", "-b", mk(workdir, ["sleep", "600"]), cid, check=True)
+    waiter = ppx.state(cid)["pid"]
+    os.kill(waiter, 9)
+    deadline = time.time() + 10
+    while os.path.exists("/proc/%d" % waiter) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert ppx.state(cid)["status"] == "running"
+    ppx("kill", cid, "KILL", check=True)
+    wait_status(ppx, cid, "stopped", timeout=15)
+    assert not os.path.exists(exit_file(ppx, cid))
+    ppx("delete", cid, check=True)
+    assert_nothing_left(ppx, pve, cid)
 
 
 def edit_process(bundle, **fields):
@@ -703,7 +798,8 @@ def test_stdin_written_while_the_process_runs(ppx, pve, workdir):
     os.write(w, b"two\n")
     os.close(w)
     wait_status(ppx, cid, "stopped", timeout=15)
-    assert read(os.path.join(run_dir(ppx, cid), "exit")).strip() == "0"
+    wait_file(exit_file(ppx, cid))
+    assert read(exit_file(ppx, cid)).strip() == "0"
     deadline = time.time() + 10
     while "eof" not in read(log + ".out") and time.time() < deadline:
         time.sleep(0.05)

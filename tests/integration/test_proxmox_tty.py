@@ -13,7 +13,7 @@ import pytest
 
 from conftest import unique, wait_status
 from test_lxc import read_until, recv_pty
-from test_proxmox_backend import (assert_nothing_left, mk, ppx, proxmox_cfg, pve, read, reset, run_dir,  # noqa: F401
+from test_proxmox_backend import (assert_nothing_left, mk, ppx, proxmox_cfg, pve, read, reset, run_dir, wait_file,  # noqa: F401
                                   transport)
 
 
@@ -54,7 +54,9 @@ def test_create_with_terminal(ppx, pve, workdir, transport):
         os.close(master)
     if transport == "pct":
         run = run_dir(ppx, cid)
-        assert read(os.path.join(run, "exit")).strip() == "4"
+        # the shell is the CT's PID 1; the waiter records its exit code once the kernel said it
+        wait_file(os.path.join(ppx.root, "proxmox", cid, "exit"))
+        assert read(os.path.join(ppx.root, "proxmox", cid, "exit")).strip() == "4"
         assert read(os.path.join(run, "output.log")) == ""  # the output went to the pty
         assert not os.path.exists(os.path.join(run, "console.sock"))
     ppx("delete", cid, check=True)

@@ -21,6 +21,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -286,6 +287,12 @@ struct create {
         unsigned vmid;
         bool unprivileged;
         bool carry_stdin; /* our stdin becomes the process's (pmx_stdin_carried()) */
+        bool terminal;
+        /* The process becomes the CT's PID 1 (pxcri-init's "x"): the CT has
+         * a PID namespace of its own and nl, the proc connector, listens
+         * since before the start (pmx_procexit.c). */
+        bool in_place;
+        int nl;
         pid_t waiter;
 };
 
@@ -315,7 +322,30 @@ static int add_stdin(struct create *x, uid_t owner, struct pxe **err)
         return 0;
 }
 
-/* process, ctl (and stdin), for pxcri-init -- root in the container owns them. */
+/* In place: the "x" record, and the FIFOs out and err the process writes
+ * to (a terminal is its stdio instead). */
+static int add_in_place(struct create *x, uid_t owner, struct pxe **err)
+{
+        struct recs r = { .buf = x->records, .len = x->records_len, .cap = x->records_len };
+        static const char *const names[] = { "out", "err" };
+
+        rec_add(&r, 'x', "%s", "");
+        x->records = r.buf;
+        x->records_len = r.len;
+        if (r.failed)
+                return pxe_set(err, E2BIG, "process: larger than %u bytes", RECORDS_MAX);
+        for (size_t i = 0; !x->terminal && i < ARRAY_SIZE(names); i++) {
+                _cleanup_free_ char *path = NULL;
+
+                if (asprintf(&path, "%s/%s", x->run, names[i]) < 0)
+                        return pxe_set(err, ENOMEM, "Out of memory");
+                if ((mkfifo(path, 0600) < 0 && errno != EEXIST) || chown(path, owner, owner) < 0)
+                        return pxe_set_errno(err, errno, "Creating %s", path);
+        }
+        return 0;
+}
+
+/* process, ctl (and stdin, out, err), for pxcri-init -- root in the container owns them. */
 static int write_run(struct create *x, struct pxe **err)
 {
         uid_t owner = x->unprivileged ? PMX_UNPRIV_ROOT : 0;
@@ -328,6 +358,8 @@ static int write_run(struct create *x, struct pxe **err)
         if (asprintf(&p, "%s/process", x->run) < 0 || asprintf(&q, "%s/ctl", x->run) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
         if (x->carry_stdin && add_stdin(x, owner, err) < 0)
+                return -pxe_code(err, EIO);
+        if (x->in_place && add_in_place(x, owner, err) < 0)
                 return -pxe_code(err, EIO);
         if (fs_write_atomic(p, x->records, x->records_len, 0644, err) < 0 ||
             pmx_binds_copy(x->run, x->params, owner, err) < 0)
@@ -479,22 +511,82 @@ static int wait_init(struct create *x, struct pxe **err)
                        x->b->cfg->proxmox.timeout);
 }
 
+/* In place: the CT's init -- pxcri-init holding ctl, PID 1 of its own PID
+ * namespace, which becomes the process at the start -- recorded in the
+ * state with its start time (pid reuse), and a pidfd of it for the waiter. */
+static int find_init(struct create *x, struct pmx_waiter_args *a, struct pxe **err)
+{
+        pid_t pid = pmx_init_pid(x->run);
+        long long start = pid > 0 ? backend_proc_start_time(pid) : 0;
+        int r;
+
+        if (pid <= 0 || start <= 0)
+                return pxe_set(err, ESRCH, "pxcri-init in Proxmox container %u is gone", x->vmid);
+        if (pmx_shares_pidns(pid))
+                return pxe_set(err, EPROTO, "pxcri-init in Proxmox container %u is not PID 1 of its PID namespace",
+                               x->vmid);
+        a->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (a->pidfd < 0)
+                return pxe_set_errno(err, errno, "pidfd of pxcri-init in Proxmox container %u", x->vmid);
+        if (backend_proc_start_time(pid) != start)
+                return pxe_set(err, ESRCH, "pxcri-init in Proxmox container %u is gone", x->vmid);
+        a->init = pid;
+        /* Events that came before stay queued; from now on only ours. */
+        if ((r = pmx_procexit_filter(x->nl, pid)) < 0)
+                log_debug("Container %s: no socket filter on the proc connector: %s", x->c->id, strerror(-r));
+        json_object_set_new(x->state, "in_place", json_true());
+        json_object_set_new(x->state, "init", json_integer(pid));
+        json_object_set_new(x->state, "init_start", json_integer(start));
+        return 0;
+}
+
 /* The waiter, with the write end of <run>/stdin when stdin is carried:
  * opened here, before create returns and so before the start, so that the
  * process never reads EOF from a FIFO without a writer yet.  pxcri-init
- * holds the read end since before ctl (wait_init()). */
+ * holds the read end since before ctl (wait_init()).  In place, likewise
+ * the read ends of out and err: pxcri-init opens their write ends at the
+ * start and takes a missing reader for a waiter that is gone. */
 static int start_waiter(struct create *x, struct pxe **err)
 {
-        _cleanup_close_ int fifo = -EBADF;
+        _cleanup_free_ char *exit_path = pmx_path(x->b, x->c->id, "exit");
+        struct pmx_waiter_args a = { .run = x->run, .stdin_fifo = -1, .in_place = x->in_place, .nl = -1,
+                                     .pidfd = -1, .out = -1, .err = -1, .exit_path = exit_path };
+        int r = 0;
 
+        if (!exit_path)
+                return pxe_set(err, ENOMEM, "Out of memory");
         if (x->carry_stdin) {
-                fifo = pmx_run_open(x->run, "stdin", O_WRONLY | O_NONBLOCK, S_IFIFO);
-                if (fifo < 0)
-                        return pxe_set_errno(err, -fifo, "Opening %s/stdin of Proxmox container %u", x->run,
-                                             x->vmid);
+                a.stdin_fifo = pmx_run_open(x->run, "stdin", O_WRONLY | O_NONBLOCK, S_IFIFO);
+                if (a.stdin_fifo < 0)
+                        r = pxe_set_errno(err, -a.stdin_fifo, "Opening %s/stdin of Proxmox container %u", x->run,
+                                          x->vmid);
         }
-        x->waiter = pmx_waiter_start(x->run, fifo >= 0 ? fifo : -1, err);
-        return x->waiter < 0 ? x->waiter : 0;
+        if (r == 0 && x->in_place) {
+                a.nl = x->nl;
+                if (!x->terminal) {
+                        a.out = pmx_run_open(x->run, "out", O_RDONLY | O_NONBLOCK, S_IFIFO);
+                        a.err = pmx_run_open(x->run, "err", O_RDONLY | O_NONBLOCK, S_IFIFO);
+                        if (a.out < 0 || a.err < 0)
+                                r = pxe_set_errno(err, -(a.out < 0 ? a.out : a.err),
+                                                  "Opening %s/%s of Proxmox container %u", x->run,
+                                                  a.out < 0 ? "out" : "err", x->vmid);
+                }
+                if (r == 0)
+                        r = find_init(x, &a, err);
+        }
+        if (r == 0) {
+                x->waiter = pmx_waiter_start(&a, err);
+                r = x->waiter < 0 ? x->waiter : 0;
+        }
+        if (a.stdin_fifo >= 0)
+                close(a.stdin_fifo);
+        if (a.pidfd >= 0)
+                close(a.pidfd);
+        if (a.out >= 0)
+                close(a.out);
+        if (a.err >= 0)
+                close(a.err);
+        return r;
 }
 
 /* Under the template's lock (pmx_template_get()): once saved, a prune sees
@@ -547,6 +639,19 @@ static int create_in(struct create *x, struct pxe **err)
         if (pve_map_bundle(x->config, &req, &params, err) < 0)
                 return -pxe_code(err, EINVAL);
         x->params = params;
+        x->terminal = terminal;
+        /* The process is the CT's PID 1 when the CT has a PID namespace of
+         * its own (not hostPID, not a pod's) and the kernel can tell us
+         * its exit status: listening from before the start. */
+        if (!params->ns_paths[PVE_NS_PID]) {
+                _cleanup_pxe_ struct pxe *e = NULL;
+
+                x->nl = pmx_procexit_open(&e);
+                if (x->nl < 0)
+                        log_warn("Container %s: %s: pxcri-init stays its PID 1 (the process as its child)", x->c->id,
+                                 e->msg);
+                x->in_place = x->nl >= 0;
+        }
         if (pmx_namespaces_check(x->b, params, x->c->id, err) < 0 ||
             pmx_binds_records(params, &x->records, &x->records_len, err) < 0)
                 return -pxe_code(err, EINVAL);
@@ -649,6 +754,8 @@ static int create_in(struct create *x, struct pxe **err)
 
 static void create_done(struct create *x)
 {
+        if (x->nl >= 0)
+                close(x->nl);
         pmx_namespaces_release(x->b, x->c->id);
         pve_client_free(x->client);
         json_decref(x->config);
@@ -673,7 +780,7 @@ static int make_traversable(const char *path, struct pxe **err)
 
 static int create_container(struct backend *b, const struct backend_call *c, pid_t *ret_waiter, struct pxe **err)
 {
-        struct create x = { .b = b, .c = c, .dir = pmx_path(b, c->id, NULL) };
+        struct create x = { .b = b, .c = c, .dir = pmx_path(b, c->id, NULL), .nl = -1 };
         int r, status;
 
         if (!x.dir)

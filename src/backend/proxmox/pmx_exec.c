@@ -48,7 +48,7 @@ static pid_t innermost_pid(pid_t pid)
 }
 
 /* The host pid of the process that is pid `inside` in the pid namespace of
- * the CT whose pxcri-init is host pid init; 0 when there is none. */
+ * the CT whose init is host pid init; 0 when there is none. */
 static pid_t host_pid_of(pid_t init, pid_t inside)
 {
         char path[64];
@@ -131,12 +131,12 @@ void pmx_for_each_process(pid_t init, void (*fn)(pid_t pid, void *data), void *d
 /* Wait for <host>.pid (or the child's end) and write the host's pid of
  * the process to pid_file.  Returns 0 when written, -ESRCH when the
  * process ended first or cannot be found. */
-static int report_pid(const char *run, const char *host, pid_t child, unsigned timeout_s, const char *pid_file,
+static int report_pid(pid_t init, const char *host, pid_t child, unsigned timeout_s, const char *pid_file,
                       struct pxe **err)
 {
         _cleanup_free_ char *path = NULL, *text = NULL;
         siginfo_t si;
-        pid_t init, target;
+        pid_t target;
 
         if (asprintf(&path, "%s.pid", host) < 0)
                 return pxe_set(err, ENOMEM, "Out of memory");
@@ -149,12 +149,12 @@ static int report_pid(const char *run, const char *host, pid_t child, unsigned t
                 usleep(PID_WAIT_STEP_US);
         }
         unlink(path);
-        if (!(init = pmx_init_pid(run)) || !(target = host_pid_of(init, (pid_t) atoi(text))))
+        if (init <= 0 || !(target = host_pid_of(init, (pid_t) atoi(text))))
                 return -ESRCH;
         return backend_write_pid_file(pid_file, target, err);
 }
 
-int pmx_exec_waited(struct backend *b, struct pve_client *client, unsigned vmid, const char *run, const char *host,
+int pmx_exec_waited(struct backend *b, struct pve_client *client, unsigned vmid, pid_t init, const char *host,
                     const char *inside, const char *pid_file, int *st, struct pxe **err)
 {
         _cleanup_free_ char *pid_path = NULL;
@@ -172,7 +172,7 @@ int pmx_exec_waited(struct backend *b, struct pve_client *client, unsigned vmid,
         }
         /* Not found (it ended already, or no /proc to read): no pid file, as
          * for a process that ran and exited. */
-        if ((r = report_pid(run, host, child, b->cfg->proxmox.timeout, pid_file, err)) < 0 && r != -ESRCH) {
+        if ((r = report_pid(init, host, child, b->cfg->proxmox.timeout, pid_file, err)) < 0 && r != -ESRCH) {
                 kill(child, SIGKILL);
                 spawn_wait(child, &status);
                 unlink(pid_path);

@@ -50,6 +50,8 @@ struct pmx_info {
         unsigned vmid;
         pid_t pid;          /* the waiter while it lives, else 0 */
         const char *run;    /* run directory on this host, or NULL (in state) */
+        bool in_place;      /* the process is the CT's PID 1 (pxcri-init's "x") */
+        pid_t init;         /* in place: the CT's init on this host while it runs, else 0 */
         json_t *state;      /* state.json (reference owned by info) */
 };
 
@@ -69,6 +71,9 @@ int pmx_save_state(struct backend *b, const char *id, json_t *state, struct pxe 
 int pmx_info(struct backend *b, struct pve_client *client, const char *id, struct pmx_info *info,
              struct pxe **err);
 void pmx_info_done(struct pmx_info *info);
+/* The CT's init on this host while it runs (in place the process, else
+ * pxcri-init, found as ctl's holder), else 0. */
+pid_t pmx_info_init(const struct pmx_info *info);
 const char *pmx_status_name(enum pmx_status s);
 
 /* The run directory's entries belong to the container (its root can replace
@@ -79,6 +84,12 @@ const char *pmx_status_name(enum pmx_status s);
 int pmx_run_open(const char *run, const char *name, int flags, mode_t type);
 /* The exit code pxcri-init recorded, or -1. */
 int pmx_run_exit(const char *run);
+/* In place: the code the waiter recorded in <root>/<id>/exit; -1 when
+ * there is none yet, -2 when it is "unknown". */
+int pmx_state_exit(struct backend *b, const char *id);
+/* A pidfd of the CT's init recorded in state.json ("init", "init_start"),
+ * only while that very process runs; -errno (-ESRCH: gone). */
+int pmx_init_pidfd(const json_t *state);
 
 /* Write one control byte to <run>/ctl: -ESRCH when pxcri-init is gone. */
 int pmx_ctl_send(const char *run, unsigned char byte, struct pxe **err);
@@ -145,17 +156,55 @@ int pmx_binds_copy(const char *run, const struct pve_params *params, uid_t owner
 int pmx_update(struct backend *b, const struct backend_call *c, int *st, struct pxe **err);
 
 /* pmx_waiter.c: the process whose pid the caller gets (--pid-file): it
- * relays <run>/output.log to its stdout/stderr, passes signals on through
- * ctl, and exits with the container's exit code.  stdin_fifo >= 0: the
- * write end of <run>/stdin (the waiter gets its own copy; the caller closes
- * this one), into which the waiter copies its stdin until EOF. */
-pid_t pmx_waiter_start(const char *run, int stdin_fifo, struct pxe **err);
+ * relays the container's output to its stdout/stderr, passes signals on,
+ * and exits with the container's exit code.  The descriptors (-1: none)
+ * are the caller's; the waiter gets its own copies. */
+struct pmx_waiter_args {
+        const char *run;
+        /* The write end of <run>/stdin, into which the waiter copies its
+         * stdin until EOF. */
+        int stdin_fifo;
+        /* false: pxcri-init runs the process as its child -- output from
+         * <run>/output.log, signals through ctl, the code from <run>/exit.
+         * true: the process is the CT's PID 1 (pxcri-init's "x") -- output
+         * from the FIFOs (read ends out, err; -1 with a terminal), signals
+         * to init through pidfd, the status from nl (pmx_procexit_open(),
+         * subscribed before the CT started), the code into exit_path. */
+        bool in_place;
+        int nl, pidfd, out, err;
+        pid_t init;
+        const char *exit_path;
+};
+pid_t pmx_waiter_start(const struct pmx_waiter_args *a, struct pxe **err);
 /* Whether our stdin is something to carry into the container as the
  * process's stdin: a pipe or FIFO (conmon's, containerd's), a socket or a
  * file.  Not /dev/null, nothing closed, and not a terminal: a terminal's
  * input goes through process.terminal's pty, and a waiter reading the
  * caller's terminal in the background would take the shell's input. */
 bool pmx_stdin_carried(void);
+
+/* pmx_procexit.c: the wait status of the CT's PID 1 when it is the
+ * container's command (lxc-start, its parent, is the only one that can
+ * wait() for it), from the proc connector's PROC_EVENT_EXIT.  Root only. */
+struct pmx_exit_watch {
+        bool have;   /* the leader's exit event came: status is valid */
+        bool leader; /* the leader (pid == tgid) exited */
+        bool lost;   /* events were dropped (ENOBUFS) once ours could have been among them */
+        int status;  /* wait status, as waitpid() gives it */
+};
+/* A netlink socket (non-blocking, close-on-exec) subscribed to process
+ * events: open it before the process can exit. */
+int pmx_procexit_open(struct pxe **err);
+/* Let only the exit events of tgid's tasks reach fd (a socket filter): a
+ * waiter is woken for its own process, not for every exit on the node,
+ * and others' events cannot fill its buffer.  0, or -errno. */
+int pmx_procexit_filter(int fd, pid_t tgid);
+/* One datagram: the exit events of tgid's tasks go into w.  1 when one was
+ * there, 0 when none, -EBADMSG/-EPROTO for a malformed one. */
+int pmx_procexit_parse(const void *buf, size_t len, pid_t tgid, struct pmx_exit_watch *w);
+/* Everything pending on fd (from the kernel only) into w; ENOBUFS sets
+ * w->lost unless tgid had not begun to exit.  0, or -errno. */
+int pmx_procexit_read(int fd, pid_t tgid, struct pmx_exit_watch *w);
 
 /* pmx_template.c: the template for a bundle's rootfs (with pxcri-init added
  * at PMX_INIT_PATH): a vztmpl file in template_storage, made once per image,
@@ -230,5 +279,5 @@ pid_t pmx_exec_spawn(struct pve_client *client, unsigned vmid, const char *host,
 /* pmx_exec.c: exec without a terminal, waited for: pmx_exec_spawn, the
  * host's pid of the process inside the CT (pxcri-init's <host>.pid,
  * translated) into pid_file, then its exit code into *st. */
-int pmx_exec_waited(struct backend *b, struct pve_client *client, unsigned vmid, const char *run, const char *host,
+int pmx_exec_waited(struct backend *b, struct pve_client *client, unsigned vmid, pid_t init, const char *host,
                     const char *inside, const char *pid_file, int *st, struct pxe **err);

@@ -12,6 +12,17 @@
  * With stdin carried (pmx_stdin_carried()) it also copies its own stdin
  * (conmon's pipe) into <run>/stdin, the FIFO pxcri-init gave the process as
  * stdin, and closes that at EOF, so the process sees EOF (stdin_once).
+ *
+ * In place (pxcri-init's "x": the process is the CT's PID 1) there is no
+ * exit file nor a ctl holder to watch: the process writes to the FIFOs
+ * <run>/out and <run>/err, whose read ends pxcri create opened before the
+ * start and handed us, and we copy what comes as it comes (conmon makes the
+ * CRI records); the exit status comes from the kernel (pmx_procexit.c, on a
+ * socket subscribed before the CT started), the end from a pidfd of the
+ * CT's init, and we write the code to <root>/proxmox/<id>/exit (out of the
+ * container's reach) and exit with it.  Signals go to that pid.  When the
+ * status is lost (ENOBUFS at the wrong moment, or no event for the pid)
+ * we say so on stderr, write "unknown" and exit 255: never a guess.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +34,9 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend/proxmox/pmx_private.h"
@@ -35,11 +48,21 @@
 #define POLL_MS 250
 #define EXIT_KILLED 137
 #define STDIN_BUF 4096
-/* Where spawn_fork_fds() puts the stdin FIFO in the waiter. */
-#define WAITER_FIFO_FD 3
+#define COPY_BUF 65536
+/* After the end, read at most this much more of out and err. */
+#define DRAIN_MAX (16u << 20)
+#define EXIT_UNKNOWN 255
+/* How long the exit event may come after the pidfd said the init is gone. */
+#define EVENT_WAIT_MS 5000
 
 struct waiter {
         const char *run;
+        /* in place: see the header */
+        bool in_place;
+        const char *exit_path;
+        pid_t init;
+        int nl, pidfd, out, err;
+        struct pmx_exit_watch watch;
         int log_fd;
         char line[LINE_MAX_BYTES + 1];
         size_t used;
@@ -171,17 +194,141 @@ static bool run_dir_changed(int ino)
         return changed;
 }
 
+/* One read of a FIFO to our fd; the FIFO closed (-1) at its end. */
+static ssize_t copy_once(int *from, int to)
+{
+        static char buf[COPY_BUF];
+        ssize_t n = read(*from, buf, sizeof(buf));
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (n <= 0) {
+                close(*from);
+                *from = -1;
+                return -1;
+        }
+        write_all(to, buf, (size_t) n);
+        return n;
+}
+
+/* What is left in a FIFO once the CT's processes are gone (a grandchild
+ * that kept writing is gone too: PID 1's end ends its namespace). */
+static void drain(int *from, int to)
+{
+        size_t total = 0;
+        ssize_t n;
+
+        while (*from >= 0 && total < DRAIN_MAX && (n = copy_once(from, to)) > 0)
+                total += (size_t) n;
+        if (*from >= 0)
+                close(*from);
+        *from = -1;
+}
+
+static void record_code(const char *path, const char *text)
+{
+        _cleanup_pxe_ struct pxe *e = NULL;
+
+        if (path && fs_write_atomic(path, text, strlen(text), 0600, &e) < 0)
+                fprintf(stderr, "pxcri: recording the exit code: %s\n", e->msg);
+}
+
+/* The CT's init is gone: the last output, the status from the kernel. */
+static int finish_in_place(struct waiter *w)
+{
+        char text[16];
+        int code;
+
+        /* The kernel sends the event after the pidfd woke us (do_exit():
+         * exit_notify(), then proc_exit_connector()), and a task already
+         * reaped may not have sent it yet: give it a moment. */
+        for (int ms = 0; !w->watch.have && !w->watch.lost && ms < EVENT_WAIT_MS; ms += 10) {
+                struct pollfd p = { .fd = w->nl, .events = POLLIN };
+
+                if (pmx_procexit_read(w->nl, w->init, &w->watch) < 0)
+                        break;
+                if (!w->watch.have && !w->watch.lost)
+                        poll(&p, 1, 10);
+        }
+        pmx_procexit_read(w->nl, w->init, &w->watch);
+        drain(&w->out, STDOUT_FILENO);
+        drain(&w->err, STDERR_FILENO);
+        relay(w);
+        if (w->watch.have && !w->watch.lost) {
+                code = WIFEXITED(w->watch.status)     ? WEXITSTATUS(w->watch.status)
+                       : WIFSIGNALED(w->watch.status) ? 128 + WTERMSIG(w->watch.status)
+                                                      : EXIT_UNKNOWN;
+                snprintf(text, sizeof(text), "%d\n", code);
+                record_code(w->exit_path, text);
+                return code;
+        }
+        fprintf(stderr, "pxcri: the exit status of the container's process (host pid %d) is unknown: %s\n",
+                (int) w->init,
+                w->watch.lost ? "the kernel dropped process events (proc connector ENOBUFS) when it exited"
+                              : "no exit event came for it");
+        record_code(w->exit_path, "unknown\n");
+        return EXIT_UNKNOWN;
+}
+
+static void forward_signal(const struct waiter *w, int sig)
+{
+        /* In place: to the CT's init itself.  Before the exec pxcri-init
+         * blocks every signal and reads them (a fatal one before the start
+         * ends the container); after it, one the process has no handler
+         * for is dropped by the kernel, as for runc's PID 1. */
+        if (w->in_place)
+                syscall(SYS_pidfd_send_signal, w->pidfd, sig, NULL, 0);
+        else
+                pmx_ctl_send(w->run, (unsigned char) sig, NULL);
+}
+
+/* Whether the CT's init (or pxcri-init) ended; the exit code then. */
+static bool ended(struct waiter *w, bool init_gone, int *ret_code)
+{
+        int code;
+
+        relay(w);
+        if (w->in_place) {
+                if (!init_gone)
+                        return false;
+                *ret_code = finish_in_place(w);
+                return true;
+        }
+        if ((code = pmx_run_exit(w->run)) >= 0) {
+                relay(w);
+                *ret_code = code;
+                return true;
+        }
+        if (pmx_ctl_alive(w->run))
+                return false;
+        /* exit may have been renamed in just before pxcri-init closed ctl */
+        code = pmx_run_exit(w->run);
+        relay(w);
+        *ret_code = code >= 0 ? code : EXIT_KILLED;
+        return true;
+}
+
+enum { PW_SIG, PW_INO, PW_STDIN, PW_FIFO, PW_NL, PW_PIDFD, PW_OUT, PW_ERR, PW_MAX };
+
 static int waiter_main(void *data)
 {
         static struct waiter w;
-        const struct waiter *arg = data;
+        const struct pmx_waiter_args *arg = data;
         sigset_t set;
-        int sfd, ino, code;
-        bool check = true;
+        int sfd, ino, code, fd = 3;
+        bool check = true, gone = false;
 
+        /* spawn_fork_fds() numbered the descriptors 3, 4, ... in this order */
         w.run = arg->run;
         w.log_fd = -1;
-        w.fifo = arg->fifo >= 0 ? WAITER_FIFO_FD : -1;
+        w.fifo = arg->stdin_fifo >= 0 ? fd++ : -1;
+        w.in_place = arg->in_place;
+        w.exit_path = arg->exit_path;
+        w.init = arg->init;
+        w.nl = arg->nl >= 0 ? fd++ : -1;
+        w.pidfd = arg->pidfd >= 0 ? fd++ : -1;
+        w.out = arg->out >= 0 ? fd++ : -1;
+        w.err = arg->err >= 0 ? fd++ : -1;
         signal(SIGPIPE, SIG_IGN);
         sigfillset(&set);
         sigdelset(&set, SIGPIPE);
@@ -193,46 +340,54 @@ static int waiter_main(void *data)
         if (ino >= 0)
                 inotify_add_watch(ino, w.run, IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
         for (;;) {
-                struct pollfd p[4] = { { .fd = sfd, .events = POLLIN }, { .fd = ino, .events = POLLIN },
-                                       { .fd = -1, .events = POLLIN }, { .fd = -1, .events = POLLOUT } };
+                struct pollfd p[PW_MAX] = {
+                        [PW_SIG] = { .fd = sfd, .events = POLLIN },    [PW_INO] = { .fd = ino, .events = POLLIN },
+                        [PW_STDIN] = { .fd = -1, .events = POLLIN },   [PW_FIFO] = { .fd = -1, .events = POLLOUT },
+                        [PW_NL] = { .fd = w.nl, .events = POLLIN },    [PW_PIDFD] = { .fd = w.pidfd, .events = POLLIN },
+                        [PW_OUT] = { .fd = w.out, .events = POLLIN },  [PW_ERR] = { .fd = w.err, .events = POLLIN },
+                };
                 struct signalfd_siginfo si;
 
-                if (check) {
-                        relay(&w);
-                        if ((code = pmx_run_exit(w.run)) >= 0) {
-                                relay(&w);
-                                return code;
-                        }
-                        if (!pmx_ctl_alive(w.run)) {
-                                /* exit may have been renamed in just before pxcri-init closed ctl */
-                                code = pmx_run_exit(w.run);
-                                relay(&w);
-                                return code >= 0 ? code : EXIT_KILLED;
-                        }
-                }
+                if (check && ended(&w, gone, &code))
+                        return code;
                 /* Our stdin while nothing is pending, else the FIFO. */
-                p[2].fd = w.fifo >= 0 && w.in_len == 0 ? STDIN_FILENO : -1;
-                p[3].fd = w.fifo >= 0 && w.in_len > 0 ? w.fifo : -1;
-                check = poll(p, 4, POLL_MS) <= 0;
+                p[PW_STDIN].fd = w.fifo >= 0 && w.in_len == 0 ? STDIN_FILENO : -1;
+                p[PW_FIFO].fd = w.fifo >= 0 && w.in_len > 0 ? w.fifo : -1;
+                check = poll(p, PW_MAX, POLL_MS) <= 0;
                 if (check)
                         continue;
-                stdin_pump(&w, p[2].revents, p[3].revents);
-                check = run_dir_changed(ino) || p[0].revents;
+                stdin_pump(&w, p[PW_STDIN].revents, p[PW_FIFO].revents);
+                if (p[PW_OUT].revents)
+                        copy_once(&w.out, STDOUT_FILENO);
+                if (p[PW_ERR].revents)
+                        copy_once(&w.err, STDERR_FILENO);
+                if (p[PW_NL].revents)
+                        pmx_procexit_read(w.nl, w.init, &w.watch);
+                gone |= p[PW_PIDFD].revents != 0;
+                check = run_dir_changed(ino) || p[PW_SIG].revents || gone;
                 while (sfd >= 0 && read(sfd, &si, sizeof(si)) == sizeof(si))
                         if (si.ssi_signo != SIGCHLD && si.ssi_signo <= 64)
-                                pmx_ctl_send(w.run, (unsigned char) si.ssi_signo, NULL);
+                                forward_signal(&w, (int) si.ssi_signo);
         }
 }
 
-pid_t pmx_waiter_start(const char *run, int stdin_fifo, struct pxe **err)
+pid_t pmx_waiter_start(const struct pmx_waiter_args *a, struct pxe **err)
 {
-        static struct waiter arg; /* large: not on the stack */
+        static struct pmx_waiter_args arg; /* the child reads it after the fork */
+        int fds[5];
+        size_t n = 0;
 
-        arg.run = run;
-        arg.fifo = stdin_fifo;
-        if (stdin_fifo < 0)
+        arg = *a;
+        /* in the order waiter_main() numbers them */
+        for (size_t i = 0; i < 5; i++) {
+                int fd = (int[]) { a->stdin_fifo, a->nl, a->pidfd, a->out, a->err }[i];
+
+                if (fd >= 0)
+                        fds[n++] = fd;
+        }
+        if (n == 0)
                 return spawn_fork(waiter_main, &arg, err);
-        return spawn_fork_fds(waiter_main, &arg, &stdin_fifo, 1, err);
+        return spawn_fork_fds(waiter_main, &arg, fds, n, err);
 }
 
 bool pmx_stdin_carried(void)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -141,6 +142,46 @@ int pmx_run_exit(const char *run)
         return atoi(buf) & 0xff;
 }
 
+int pmx_state_exit(struct backend *b, const char *id)
+{
+        _cleanup_free_ char *path = pmx_path(b, id, "exit"), *text = NULL;
+
+        if (!path || fs_read_file(path, 64, &text, NULL, NULL) < 0)
+                return -1;
+        if (strncmp(text, "unknown", 7) == 0)
+                return -2;
+        return atoi(text) & 0xff;
+}
+
+int pmx_init_pidfd(const json_t *state)
+{
+        pid_t pid = (pid_t) json_integer_value(json_object_get(state, "init"));
+        long long start = json_integer_value(json_object_get(state, "init_start"));
+        int fd;
+
+        if (pid <= 0 || start <= 0)
+                return -ESRCH;
+        fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0)
+                return -errno;
+        /* Checked after the pidfd holds the pid: no other process can take
+         * it between the check and a signal. */
+        if (backend_proc_start_time(pid) != start) {
+                close(fd);
+                return -ESRCH;
+        }
+        return fd;
+}
+
+/* The recorded init while it runs, else 0. */
+static pid_t state_init(const json_t *state)
+{
+        pid_t pid = (pid_t) json_integer_value(json_object_get(state, "init"));
+        long long start = json_integer_value(json_object_get(state, "init_start"));
+
+        return pid > 0 && start > 0 && backend_proc_start_time(pid) == start ? pid : 0;
+}
+
 bool pmx_ctl_alive(const char *run)
 {
         int fd = pmx_run_open(run, "ctl", O_WRONLY | O_NONBLOCK, S_IFIFO);
@@ -259,13 +300,34 @@ int pmx_info(struct backend *b, struct pve_client *client, const char *id, struc
                         pmx_info_done(info);
                 return r;
         }
-        if (pmx_run_exit(info->run) >= 0 || !pmx_ctl_alive(info->run))
+        info->in_place = json_is_true(json_object_get(info->state, "in_place"));
+        if (info->in_place) {
+                /* No ctl holder once the process runs: its own pid says. */
+                info->init = state_init(info->state);
+                if (pmx_state_exit(b, id) != -1 || pmx_run_exit(info->run) >= 0 || !info->init)
+                        info->status = PMX_STOPPED;
+                else if (json_is_true(json_object_get(info->state, "paused")))
+                        info->status = PMX_PAUSED;
+                else /* started, but the start not yet recorded: ctl is let go at the exec */
+                        info->status = state_started(info->state) || !pmx_ctl_alive(info->run) ? PMX_RUNNING
+                                                                                               : PMX_CREATED;
+        } else if (pmx_run_exit(info->run) >= 0 || !pmx_ctl_alive(info->run))
                 info->status = PMX_STOPPED;
         else if (json_is_true(json_object_get(info->state, "paused")))
                 info->status = PMX_PAUSED;
         else
                 info->status = state_started(info->state) ? PMX_RUNNING : PMX_CREATED;
+        if (info->status == PMX_STOPPED)
+                info->init = 0;
         return 0;
+}
+
+pid_t pmx_info_init(const struct pmx_info *info)
+{
+        if (info->status == PMX_STOPPED || info->status == PMX_CREATING || !info->run)
+                return 0;
+        /* pxcri-init's: a walk of every process's descriptors, so only when asked */
+        return info->in_place ? info->init : pmx_init_pid(info->run);
 }
 
 void pmx_info_done(struct pmx_info *info)
@@ -349,19 +411,31 @@ static void end_others(pid_t init)
         }
 }
 
-/* kill --all: every process of the container, pxcri-init too. */
-static int kill_all(const char *run, int sig, const char *id, struct pxe **err)
+/* kill --all: every process of the container, its init too. */
+static int kill_all(pid_t init, int sig, const char *id, struct pxe **err)
 {
-        pid_t init = pmx_init_pid(run);
-
         if (init <= 0)
                 return pxe_set(err, ESRCH, "container not running (%s)", id);
         pmx_for_each_process(init, signal_one, &sig);
         return 0;
 }
 
-/* Signals go to pxcri-init through ctl; without a run directory Proxmox
- * can only stop (SIGKILL) or shut down (SIGTERM) the container. */
+/* In place, to the CT's init (pxcri-init until the exec, which reads
+ * them, then the process); else to pxcri-init through ctl.  Without a run
+ * directory Proxmox can only stop (SIGKILL) or shut down (SIGTERM) it. */
+static int signal_init(const struct pmx_info *info, int sig, const char *id, struct pxe **err)
+{
+        _cleanup_close_ int fd = pmx_init_pidfd(info->state);
+
+        if (fd == -ESRCH)
+                return pxe_set(err, ESRCH, "container not running (%s)", id);
+        if (fd < 0)
+                return pxe_set_errno(err, -fd, "pidfd of container %s's init", id);
+        if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0)
+                return pxe_set_errno(err, errno, "Signalling container %s", id);
+        return 0;
+}
+
 static int pmx_kill(struct backend *b, const struct backend_call *c, int *st, struct pxe **err)
 {
         _cleanup_pve_client_ struct pve_client *client = NULL;
@@ -376,7 +450,9 @@ static int pmx_kill(struct backend *b, const struct backend_call *c, int *st, st
         if (info.status == PMX_STOPPED)
                 r = pxe_set(err, ESRCH, "container not running (%s)", c->id);
         else if (info.run && c->all)
-                r = kill_all(info.run, sig, c->id, err);
+                r = kill_all(pmx_info_init(&info), sig, c->id, err);
+        else if (info.run && info.in_place)
+                r = signal_init(&info, sig, c->id, err);
         else if (info.run)
                 r = pmx_ctl_send(info.run, (unsigned char) sig, err);
         else if (sig != SIGKILL && sig != SIGTERM)
@@ -466,7 +542,7 @@ static int pmx_delete(struct backend *b, const struct backend_call *c, int *st, 
          * pxcri-init) would leave its other processes running in the CT's
          * cgroup: they go first, and then Proxmox stops the CT as always. */
         if (info.status != PMX_STOPPED && info.run)
-                end_others(pmx_init_pid(info.run));
+                end_others(pmx_info_init(&info));
         if (info.status != PMX_STOPPED)
                 pmx_cleanup_stop(b, client, info.vmid);
         wait_waiter_gone(&info);
@@ -514,7 +590,8 @@ static int pmx_exec(struct backend *b, const struct backend_call *c, int *st, st
                 if (tty)
                         r = pmx_console_exec(b, client, info.vmid, info.run, host, inside, c, st, err);
                 else if (!c->detach && c->pid_file)
-                        r = pmx_exec_waited(b, client, info.vmid, info.run, host, inside, c->pid_file, st, err);
+                        r = pmx_exec_waited(b, client, info.vmid, pmx_info_init(&info), host, inside, c->pid_file,
+                                            st, err);
                 else if (!c->detach)
                         r = pve_exec(client, info.vmid, argv, st, err);
                 else if ((pid = pmx_exec_spawn(client, info.vmid, host, inside, false, err)) < 0)
@@ -546,8 +623,8 @@ static int pmx_ps(struct backend *b, const struct backend_call *c, int *st, stru
         if (!info.run && info.status != PMX_STOPPED)
                 r = pxe_set(err, ENOSYS, "ps needs the run directory on this host; container %s has none "
                             "(api transport)", c->id);
-        else if (info.status != PMX_STOPPED && info.status != PMX_CREATING)
-                init = pmx_init_pid(info.run);
+        else
+                init = pmx_info_init(&info);
         pmx_info_done(&info);
         if (r == 0 && (r = backend_ps_print_walk(c, init, pmx_for_each_process, err)) == 0)
                 *st = 0;
