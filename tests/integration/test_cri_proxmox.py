@@ -924,6 +924,16 @@ def test_unprivileged_pods_key_keeps_every_ct_unprivileged(cri_registry, pve):
         d.cleanup()
 
 
+def templates_pruned(pxcrid, pve, tdir, templates):
+    """Wait for the background prune: the template files and containers go."""
+    deadline = time.time() + 60
+    while any(f.startswith("pxcri-") for f in os.listdir(tdir)) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not any(f.startswith("pxcri-") for f in os.listdir(tdir)), os.listdir(tdir)
+    assert not set(templates) & set(cts(pve)), "template containers left"
+    assert "Proxmox templates of image" in pxcrid.log()
+
+
 def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
     """Last in this module: RemoveImage takes the image's Proxmox template (file
     and template container) once no container uses it (pxcri proxmox-prune)."""
@@ -942,14 +952,7 @@ def test_remove_image_removes_its_proxmox_template(pxcrid, busybox, pve):
         except grpc.RpcError as e:
             assert e.code() == grpc.StatusCode.FAILED_PRECONDITION and time.time() < deadline, e
             time.sleep(1)
-    deadline = time.time() + 60
-    while any(f.startswith("pxcri-") for f in os.listdir(tdir)) and time.time() < deadline:
-        time.sleep(0.5)
-    assert not any(f.startswith("pxcri-") for f in os.listdir(tdir)), os.listdir(tdir)
-    assert not set(templates) & set(cts(pve)), "template containers left"
-    assert "Proxmox templates of image" in pxcrid.log()
-
-
+    templates_pruned(pxcrid, pve, tdir, templates)
 
 
 def test_templates_of_images_removed_while_pxcrid_was_down_go_at_its_start(pxcrid, busybox, pve):
@@ -974,9 +977,4 @@ def test_templates_of_images_removed_while_pxcrid_was_down_go_at_its_start(pxcri
     assert any(f.startswith("pxcri-") for f in os.listdir(tdir))  # the CLI leaves the template
     pxcrid.channel = grpc.insecure_channel("unix:" + pxcrid.sock)
     pxcrid.start()
-    deadline = time.time() + 60
-    while any(f.startswith("pxcri-") for f in os.listdir(tdir)) and time.time() < deadline:
-        time.sleep(0.5)
-    assert not any(f.startswith("pxcri-") for f in os.listdir(tdir)), os.listdir(tdir)
-    assert not set(templates) & set(cts(pve)), "template containers left"
-    assert "Proxmox templates of image" in pxcrid.log()
+    templates_pruned(pxcrid, pve, tdir, templates)

@@ -180,26 +180,35 @@ static void flood(void)
         }
 }
 
-/* ENOBUFS: nothing is lost for a process still running; once it exited
- * the status is lost, and said so. */
-static void test_overflow_loses_only_what_may_be_ours(void **state)
+/* A listener with the smallest receive buffer (skips when not root), and a
+ * child that waits to be killed. */
+static int small_listener(pid_t *ret_target)
 {
-        struct pmx_exit_watch w = { 0 };
         struct pxe *err = NULL;
-        int fd = pmx_procexit_open(&err), small = 0, status;
-        pid_t target;
+        int fd = pmx_procexit_open(&err), small = 0;
 
-        (void) state;
         if (fd < 0) {
                 pxe_free(err);
                 skip();
         }
         assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &small, sizeof(small)), 0);
-        target = fork();
-        if (target == 0) {
+        *ret_target = fork();
+        if (*ret_target == 0) {
                 pause();
                 _exit(0);
         }
+        return fd;
+}
+
+/* ENOBUFS: nothing is lost for a process still running; once it exited
+ * the status is lost, and said so. */
+static void test_overflow_loses_only_what_may_be_ours(void **state)
+{
+        struct pmx_exit_watch w = { 0 };
+        pid_t target;
+        int status, fd = small_listener(&target);
+
+        (void) state;
         flood();
         assert_int_equal(pmx_procexit_read(fd, target, &w), 0);
         assert_false(w.lost); /* target runs: its exit was not among the dropped */
@@ -216,21 +225,10 @@ static void test_overflow_loses_only_what_may_be_ours(void **state)
 static void test_filter_lets_only_ours_through(void **state)
 {
         struct pmx_exit_watch w = { 0 };
-        struct pxe *err = NULL;
-        int fd = pmx_procexit_open(&err), small = 0, status;
         pid_t target;
+        int status, fd = small_listener(&target);
 
         (void) state;
-        if (fd < 0) {
-                pxe_free(err);
-                skip();
-        }
-        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &small, sizeof(small)), 0);
-        target = fork();
-        if (target == 0) {
-                pause();
-                _exit(0);
-        }
         assert_int_equal(pmx_procexit_filter(fd, target), 0);
         assert_int_equal(pmx_procexit_read(fd, target, &w), 0); /* what came before the filter */
         w = (struct pmx_exit_watch) { 0 };
