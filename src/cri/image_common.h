@@ -14,6 +14,9 @@ const char *cri_image_root(const struct cri_server *s);
  * its own, after RemoveImage and after a pull the disk cut short
  * (image_remove.c).  One at a time; asked again meanwhile, it runs again. */
 void cri_image_prune_queue(struct cri_server *s);
+/* At start-up, where pxcri's root has Proxmox templates: a prune that also
+ * takes the templates of images the store no longer has. */
+void cri_image_prune_orphan_templates(struct cri_server *s);
 
 /* A CRI Image from an image record, every part malloc'ed: free it with
  * protobuf_c_message_free_unpacked(&img->base, NULL).  NULL: out of memory. */

@@ -91,6 +91,14 @@ struct prune_job {
         bool orphans;    /* also the templates of images no longer in the store */
 };
 
+/* Whether pxcri has made Proxmox templates in its root. */
+static bool has_templates(const struct monitor_config *mc)
+{
+        _cleanup_free_ char *dir = NULL;
+
+        return asprintf(&dir, "%s/proxmox/templates", mc->runtime_root) >= 0 && fs_exists(dir);
+}
+
 /* Images with Proxmox templates that the store no longer has: removed while
  * pxcrid was down, or whose prune failed (Proxmox unreachable then).  Looked
  * for once, at start-up; added to pj->images. */
@@ -132,9 +140,8 @@ static void orphan_template_images(struct prune_job *pj)
 static void prune_templates(struct prune_job *pj)
 {
         const struct monitor_config *mc = &pj->job.srv->mon;
-        _cleanup_free_ char *dir = NULL;
 
-        if (asprintf(&dir, "%s/proxmox/templates", mc->runtime_root) < 0 || !fs_exists(dir))
+        if (!has_templates(mc))
                 return;
         if (pj->orphans)
                 orphan_template_images(pj);
@@ -207,6 +214,14 @@ void cri_image_prune_queue(struct cri_server *s)
         pj->job.run = prune_run;
         pj->job.done = prune_done;
         cri_queue(s, &pj->job);
+}
+
+void cri_image_prune_orphan_templates(struct cri_server *s)
+{
+        if (!has_templates(&s->mon))
+                return;
+        s->prune_orphan_templates = true;
+        cri_image_prune_queue(s);
 }
 
 static void remove_done(struct cri_job *j)

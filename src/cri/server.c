@@ -363,8 +363,7 @@ int cri_server_init(struct cri_server *s, uv_loop_t *loop, struct config *cfg, c
             cri_state_load(s, err) < 0)
                 return -pxe_code(err, EIO);
         cri_reconcile(s);
-        s->prune_orphan_templates = true; /* and the image store's own leftovers */
-        cri_image_prune_queue(s);
+        cri_image_prune_orphan_templates(s);
         if (stream_server_new(loop,
                               &(struct stream_server_opts) { .address = cfg->cri.stream_address,
                                                              .port = cfg->cri.stream_port,
